@@ -1,0 +1,255 @@
+"""The plan of a local control plane: which processes, with which flags, on which ports.
+
+Pure: paths, ports and binaries in, a Plan out. ``runtime`` executes it; ``podwarden up
+--dry-run`` prints it (``Plan.render``); tests/golden pins it.
+Flags follow shared/reference/local-kubernetes.md section 5, adapted to Kubernetes 1.32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from podwarden.local.pki import PkiPaths
+
+LOOPBACK = "127.0.0.1"
+SERVICE_CIDR = "10.96.0.0/24"
+POD_CIDR = "10.0.0.1/24"
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+# kwok manages only nodes that carry this annotation, never a real kubelet's node.
+KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+ALWAYS_ALLOW = "/healthz,/readyz,/livez"
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Loopback ports, chosen by the runtime (and kept in the data directory)."""
+
+    etcd_client: int
+    etcd_peer: int
+    apiserver: int
+    controller_manager: int
+    scheduler: int
+    kwok: int
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(cls.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every file and directory of one control plane, all under its data directory."""
+
+    data_dir: Path
+
+    @property
+    def etcd_dir(self) -> Path:
+        return self.data_dir / "etcd"
+
+    @property
+    def pki(self) -> PkiPaths:
+        return PkiPaths(self.data_dir / "pki")
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def ports_file(self) -> Path:
+        return self.data_dir / "ports.json"
+
+    @property
+    def pids_file(self) -> Path:
+        return self.data_dir / "pids.json"
+
+    @property
+    def kwok_config(self) -> Path:
+        return self.data_dir / "kwok.yaml"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.data_dir / "kubeconfig"
+
+    def kubeconfig(self, stem: str) -> Path:
+        """Kubeconfig of one client identity (see pki.CLIENTS); the admin's is the public one."""
+        if stem == "admin":
+            return self.admin_kubeconfig
+        return self.data_dir / "kubeconfigs" / f"{stem}.yaml"
+
+    def log(self, component: str) -> Path:
+        return self.log_dir / f"{component}.log"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How to tell a component is ready: GET url until 200. ``client`` names the client
+    certificate to present (a pki.CLIENTS stem) and ``verify_ca`` whether to check the
+    server against our CA (components with self-signed serving certs are not checked)."""
+
+    url: str
+    client: str | None = None
+    verify_ca: bool = False
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    argv: tuple[str, ...]
+    probe: Probe
+    log: Path
+
+
+@dataclass(frozen=True)
+class Plan:
+    components: tuple[Component, ...]
+    ports: Ports
+    layout: Layout
+
+    @property
+    def apiserver_url(self) -> str:
+        return f"https://{LOOPBACK}:{self.ports.apiserver}"
+
+    def component(self, name: str) -> Component:
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def render(self) -> str:
+        """Human-readable plan, one flag per line (``podwarden up --dry-run``)."""
+        lines = [
+            f"# local Kubernetes control plane in {self.layout.data_dir}",
+            f"# apiserver {self.apiserver_url}; admin kubeconfig {self.layout.admin_kubeconfig}",
+        ]
+        for i, c in enumerate(self.components, 1):
+            lines.append("")
+            lines.append(f"[{i}] {c.name}  (ready: GET {c.probe.url}; log: {c.log})")
+            lines.append(f"    {c.argv[0]}")
+            lines.extend(f"      {arg}" for arg in c.argv[1:])
+        return "\n".join(lines) + "\n"
+
+
+def plan(
+    layout: Layout,
+    ports: Ports,
+    binaries: Mapping[str, Path],
+    *,
+    fsync: bool = True,
+) -> Plan:
+    """The five processes of a local control plane, in start order.
+
+    ``fsync=False`` adds etcd's ``--unsafe-no-fsync``: faster, for throwaway test clusters only.
+    """
+    pki = layout.pki
+    etcd_url = f"http://{LOOPBACK}:{ports.etcd_client}"
+    peer_url = f"http://{LOOPBACK}:{ports.etcd_peer}"
+    etcd = [
+        str(binaries["etcd"]),
+        "--name=podwarden",
+        f"--data-dir={layout.etcd_dir}",
+        f"--listen-client-urls={etcd_url}",
+        f"--advertise-client-urls={etcd_url}",
+        f"--listen-peer-urls={peer_url}",
+        f"--initial-advertise-peer-urls={peer_url}",
+        f"--initial-cluster=podwarden={peer_url}",
+        "--listen-metrics-urls=",
+        "--quota-backend-bytes=8589934592",
+        "--log-level=warn",
+    ]
+    if not fsync:
+        etcd.append("--unsafe-no-fsync")
+
+    apiserver = [
+        str(binaries["kube-apiserver"]),
+        f"--etcd-servers={etcd_url}",
+        "--etcd-prefix=/registry",
+        f"--bind-address={LOOPBACK}",
+        f"--advertise-address={LOOPBACK}",
+        f"--secure-port={ports.apiserver}",
+        f"--tls-cert-file={pki.serving_cert}",
+        f"--tls-private-key-file={pki.serving_key}",
+        f"--client-ca-file={pki.ca_cert}",
+        f"--service-account-key-file={pki.sa_public}",
+        f"--service-account-signing-key-file={pki.sa_private}",
+        f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--authorization-mode=Node,RBAC",
+        "--allow-privileged=true",
+        "--endpoint-reconciler-type=none",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+    def component_flags(stem: str, port: int) -> list[str]:
+        kubeconfig = layout.kubeconfig(stem)
+        return [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            f"--authorization-always-allow-paths={ALWAYS_ALLOW}",
+            f"--bind-address={LOOPBACK}",
+            f"--secure-port={port}",
+            "--leader-elect=false",
+            "--profiling=false",
+            "--v=1",
+        ]
+
+    controller_manager = [
+        str(binaries["kube-controller-manager"]),
+        *component_flags("kube-controller-manager", ports.controller_manager),
+        "--use-service-account-credentials=true",
+        "--controllers=*,-nodeipam",
+        f"--service-account-private-key-file={pki.sa_private}",
+        f"--root-ca-file={pki.ca_cert}",
+        f"--cluster-signing-cert-file={pki.ca_cert}",
+        f"--cluster-signing-key-file={pki.ca_key}",
+    ]
+    scheduler = [
+        str(binaries["kube-scheduler"]),
+        *component_flags("kube-scheduler", ports.scheduler),
+    ]
+    key, value = KWOK_NODE_ANNOTATION
+    kwok = [
+        str(binaries["kwok"]),
+        f"--kubeconfig={layout.kubeconfig('kwok')}",
+        f"--config={layout.kwok_config}",
+        "--manage-all-nodes=false",
+        f"--manage-nodes-with-annotation-selector={key}={value}",
+        f"--server-address={LOOPBACK}:{ports.kwok}",
+        f"--cidr={POD_CIDR}",
+        "--node-ip=10.0.0.1",
+        "--node-lease-duration-seconds=40",
+    ]
+    return Plan(
+        components=(
+            Component("etcd", tuple(etcd), Probe(f"{etcd_url}/health"), layout.log("etcd")),
+            Component(
+                "kube-apiserver",
+                tuple(apiserver),
+                Probe(f"https://{LOOPBACK}:{ports.apiserver}/readyz", "admin", verify_ca=True),
+                layout.log("kube-apiserver"),
+            ),
+            Component(
+                "kube-controller-manager",
+                tuple(controller_manager),
+                Probe(f"https://{LOOPBACK}:{ports.controller_manager}/healthz"),
+                layout.log("kube-controller-manager"),
+            ),
+            Component(
+                "kube-scheduler",
+                tuple(scheduler),
+                Probe(f"https://{LOOPBACK}:{ports.scheduler}/healthz"),
+                layout.log("kube-scheduler"),
+            ),
+            Component(
+                "kwok",
+                tuple(kwok),
+                Probe(f"http://{LOOPBACK}:{ports.kwok}/healthz"),
+                layout.log("kwok"),
+            ),
+        ),
+        ports=ports,
+        layout=layout,
+    )

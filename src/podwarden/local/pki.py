@@ -1,0 +1,188 @@
+"""The control plane's PKI, generated with `cryptography` and kept in the data directory.
+
+A CA; the apiserver's serving certificate (SANs for loopback and the in-cluster service names);
+client certificates for the admin, the controller manager, the scheduler and kwok; the
+service-account signing key pair. Existing files are reused, so a restart keeps identities.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+VALIDITY = dt.timedelta(days=3650)
+APISERVER_SANS_DNS = (
+    "localhost",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+APISERVER_SANS_IP = ("127.0.0.1", "10.96.0.1")
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    """A client certificate: file stem, user name (CN) and groups (O)."""
+
+    stem: str
+    common_name: str
+    organizations: tuple[str, ...] = ()
+
+
+CLIENTS = (
+    ClientIdentity("admin", "podwarden-admin", ("system:masters",)),
+    ClientIdentity("kube-controller-manager", "system:kube-controller-manager"),
+    ClientIdentity("kube-scheduler", "system:kube-scheduler"),
+    # kwok patches node and pod status and deletes pods; kwokctl also runs it as an admin.
+    ClientIdentity("kwok", "kwok-controller", ("system:masters",)),
+)
+
+
+@dataclass(frozen=True)
+class PkiPaths:
+    directory: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.directory / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.directory / "ca.key"
+
+    @property
+    def serving_cert(self) -> Path:
+        return self.directory / "apiserver.crt"
+
+    @property
+    def serving_key(self) -> Path:
+        return self.directory / "apiserver.key"
+
+    @property
+    def sa_public(self) -> Path:
+        return self.directory / "sa.pub"
+
+    @property
+    def sa_private(self) -> Path:
+        return self.directory / "sa.key"
+
+    def client_cert(self, stem: str) -> Path:
+        return self.directory / f"{stem}.crt"
+
+    def client_key(self, stem: str) -> Path:
+        return self.directory / f"{stem}.key"
+
+
+def _new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _write(path: Path, data: bytes, private: bool = False) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(0o600 if private else 0o644)
+    tmp.replace(path)
+
+
+def _name(cn: str, orgs: tuple[str, ...] = ()) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs]
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
+    return x509.Name(attrs)
+
+
+def _builder(
+    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, now: dt.datetime
+) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + VALIDITY)
+    )
+
+
+def ensure_pki(directory: Path) -> PkiPaths:
+    """Create whatever of the PKI is missing in directory; return its paths."""
+    paths = PkiPaths(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    now = dt.datetime.now(dt.UTC)
+
+    if not (paths.ca_cert.exists() and paths.ca_key.exists()):
+        ca_key = _new_key()
+        ca_name = _name("podwarden-local-ca")
+        ca_cert = (
+            _builder(ca_name, ca_name, ca_key.public_key(), now)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        _write(paths.ca_key, _key_pem(ca_key), private=True)
+        _write(paths.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
+    ca_key_loaded = serialization.load_pem_private_key(paths.ca_key.read_bytes(), None)
+    assert isinstance(ca_key_loaded, ec.EllipticCurvePrivateKey)
+    ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+
+    def issue(cert_path: Path, key_path: Path, subject: x509.Name, server: bool) -> None:
+        if cert_path.exists() and key_path.exists():
+            return
+        key = _new_key()
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = (
+            _builder(subject, ca.subject, key.public_key(), now)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(True, False, True, False, False, False, False, False, False),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if server:
+            sans: list[x509.GeneralName] = [x509.DNSName(d) for d in APISERVER_SANS_DNS]
+            sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in APISERVER_SANS_IP]
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        cert = builder.sign(ca_key_loaded, hashes.SHA256())
+        _write(key_path, _key_pem(key), private=True)
+        _write(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+
+    issue(paths.serving_cert, paths.serving_key, _name("kube-apiserver"), server=True)
+    for client in CLIENTS:
+        issue(
+            paths.client_cert(client.stem),
+            paths.client_key(client.stem),
+            _name(client.common_name, client.organizations),
+            server=False,
+        )
+
+    if not (paths.sa_private.exists() and paths.sa_public.exists()):
+        sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        _write(paths.sa_private, _key_pem(sa_key), private=True)
+        _write(
+            paths.sa_public,
+            sa_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
+        )
+    return paths

@@ -1,0 +1,294 @@
+"""Run a Plan: start each component, await readiness, supervise, and stop everything by PID.
+
+Guarantees:
+- every process it starts is stopped on ``stop()``, on interpreter exit (atexit) and, if this
+  process dies without cleaning up, by the kernel (``PR_SET_PDEATHSIG``), so nothing is orphaned;
+- a component that exits, or is not ready in time, raises ComponentFailed naming it with the
+  tail of its log; ``check()`` raises the same for a component that died later;
+- one control plane per data directory (an flock), whose state (etcd, PKI, ports) survives a
+  restart.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from podwarden.local.assets import find_binaries
+from podwarden.local.components import Component, Layout, Plan, Ports, Probe, plan
+from podwarden.local.errors import BinariesNotFound, ComponentFailed, LocalK8sError
+from podwarden.local.kubeconfig import kubeconfig, write_kubeconfig
+from podwarden.local.pki import CLIENTS, ensure_pki
+from podwarden.local.toolchain import BINARIES, cache_bin_dir
+
+LOG_TAIL_LINES = 40
+PR_SET_PDEATHSIG = 1
+
+KWOK_CONFIG = """\
+# Written by podwarden. Pins kwok's configuration to this file (not ~/.kwok/kwok.yaml);
+# kwok's built-in node and pod stages apply.
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options: {}
+"""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def choose_ports(layout: Layout, *, persist: bool = True) -> Ports:
+    """Reuse the ports of the last run when they are all free (a stable kubeconfig), else pick."""
+    with contextlib.suppress(FileNotFoundError, ValueError, TypeError, KeyError):
+        saved = Ports(**json.loads(layout.ports_file.read_text()))
+        if all(port_is_free(p) for p in asdict(saved).values()):
+            return saved
+    chosen: set[int] = set()
+    while len(chosen) < len(Ports.names()):
+        chosen.add(free_port())
+    ports = Ports(*sorted(chosen))
+    if persist:
+        layout.ports_file.write_text(json.dumps(asdict(ports), indent=2) + "\n")
+    return ports
+
+
+def dry_run_plan(data_dir: Path) -> tuple[Plan, str | None]:
+    """The plan ``start()`` would run, with no side effects; and a note if binaries are missing."""
+    layout = Layout(Path(data_dir).resolve())
+    note = None
+    try:
+        binaries: Mapping[str, Path] = find_binaries()
+    except BinariesNotFound as exc:
+        binaries = {name: cache_bin_dir() / name for name in BINARIES}
+        note = str(exc)
+    return plan(layout, choose_ports(layout, persist=False), binaries), note
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            data = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])
+
+
+class ControlPlane:
+    """A local Kubernetes control plane on loopback, state kept in ``data_dir``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        binaries: Mapping[str, Path] | None = None,
+        fsync: bool = True,
+        ready_timeout: float = 90.0,
+    ) -> None:
+        self.layout = Layout(Path(data_dir).resolve())
+        self._binaries = binaries
+        self._fsync = fsync
+        self._ready_timeout = ready_timeout
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
+        self._lock_file: IO[str] | None = None
+        self._stopping = False
+        self._mutex = threading.Lock()
+        self.plan: Plan | None = None
+
+    # -- public ---------------------------------------------------------------------------
+    @property
+    def kubeconfig(self) -> Path:
+        return self.layout.admin_kubeconfig
+
+    @property
+    def url(self) -> str:
+        if self.plan is None:
+            raise LocalK8sError("control plane not started")
+        return self.plan.apiserver_url
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {name: p.pid for name, p in self._procs.items()}
+
+    def prepare(self) -> Plan:
+        """Everything but starting processes: directories, PKI, ports, kubeconfigs, the plan."""
+        layout = self.layout
+        for d in (layout.data_dir, layout.log_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        binaries = self._binaries or find_binaries()
+        pki = ensure_pki(layout.pki.directory)
+        ports = choose_ports(layout)
+        self.plan = plan(layout, ports, binaries, fsync=self._fsync)
+        for client in CLIENTS:
+            text = kubeconfig(self.plan.apiserver_url, pki, client.stem)
+            write_kubeconfig(layout.kubeconfig(client.stem), text)
+        layout.kwok_config.write_text(KWOK_CONFIG)
+        return self.plan
+
+    def start(self) -> Self:
+        self._take_lock()
+        try:
+            the_plan = self.prepare()
+            atexit.register(self.stop)
+            first, second, *rest = the_plan.components
+            for group in ([first], [second], rest):  # etcd, then apiserver, then the others
+                for comp in group:
+                    self._spawn(comp)
+                deadline = time.monotonic() + self._ready_timeout
+                for comp in group:
+                    self._await_ready(comp, deadline)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def check(self) -> None:
+        """Raise ComponentFailed if a component has exited since it started."""
+        for name, proc in self._procs.items():
+            code = proc.poll()
+            if code is not None and not self._stopping:
+                comp = self._component(name)
+                raise ComponentFailed(name, f"exited with code {code}", log_tail(comp.log))
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop every started process (reverse order: SIGTERM, then SIGKILL), by PID."""
+        with self._mutex:
+            self._stopping = True
+            for _name, proc in reversed(list(self._procs.items())):
+                if proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(signal.SIGTERM)
+                    try:
+                        proc.wait(timeout)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+            self._procs.clear()
+            for f in self._logs:
+                f.close()
+            self._logs.clear()
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+            self._stopping = False
+        atexit.unregister(self.stop)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- internals ------------------------------------------------------------------------
+    def _take_lock(self) -> None:
+        self.layout.data_dir.mkdir(parents=True, exist_ok=True)
+        f = (self.layout.data_dir / "lock").open("w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            raise LocalK8sError(
+                f"another podwarden control plane is running on {self.layout.data_dir}"
+            ) from None
+        self._lock_file = f
+
+    def _component(self, name: str) -> Component:
+        assert self.plan is not None
+        return self.plan.component(name)
+
+    def _spawn(self, comp: Component) -> None:
+        log = comp.log.open("ab")
+        log.write(f"\n=== podwarden: starting {comp.name} at {time.ctime()} ===\n".encode())
+        log.flush()
+        self._logs.append(log)
+        self._procs[comp.name] = subprocess.Popen(
+            comp.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.layout.data_dir,
+            start_new_session=True,  # Ctrl-C reaches podwarden, which stops them in order
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - Linux prctl only, no locks taken
+        )
+
+    def _await_ready(self, comp: Component, deadline: float) -> None:
+        proc = self._procs[comp.name]
+        context = self._ssl_context(comp.probe)
+        last_error = "no answer yet"
+        while True:
+            code = proc.poll()
+            if code is not None:
+                raise ComponentFailed(
+                    comp.name, f"exited with code {code} while starting", log_tail(comp.log)
+                )
+            try:
+                # probe URLs are built by components.plan: http(s)://127.0.0.1 only
+                with urllib.request.urlopen(comp.probe.url, context=context, timeout=2) as r:  # noqa: S310
+                    if r.status == 200:
+                        return
+                    last_error = f"HTTP {r.status}"
+            except urllib.error.HTTPError as e:
+                last_error = f"HTTP {e.code}: {e.read()[:300].decode('utf-8', 'replace')}"
+            except (OSError, ssl.SSLError) as e:
+                last_error = str(e)
+            if time.monotonic() > deadline:
+                raise ComponentFailed(
+                    comp.name,
+                    f"not ready after {self._ready_timeout:.0f} s ({comp.probe.url}: {last_error})",
+                    log_tail(comp.log),
+                )
+            time.sleep(0.1)
+
+    def _ssl_context(self, probe: Probe) -> ssl.SSLContext | None:
+        if not probe.url.startswith("https"):
+            return None
+        pki = self.layout.pki
+        if probe.verify_ca:
+            ctx = ssl.create_default_context(cafile=str(pki.ca_cert))
+        else:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if probe.client:
+            ctx.load_cert_chain(pki.client_cert(probe.client), pki.client_key(probe.client))
+        return ctx
