@@ -129,6 +129,8 @@ class ControlPlane:
         self._stopping = False
         self._mutex = threading.Lock()
         self.plan: Plan | None = None
+        # seconds from start() until each component answered its readiness probe
+        self.ready_after: dict[str, float] = {}
 
     # -- public ---------------------------------------------------------------------------
     @property
@@ -163,6 +165,7 @@ class ControlPlane:
     def start(self) -> Self:
         self._take_lock()
         try:
+            t0 = time.monotonic()
             the_plan = self.prepare()
             atexit.register(self.stop)
             first, second, *rest = the_plan.components
@@ -172,6 +175,7 @@ class ControlPlane:
                 deadline = time.monotonic() + self._ready_timeout
                 for comp in group:
                     self._await_ready(comp, deadline)
+                    self.ready_after[comp.name] = time.monotonic() - t0
         except BaseException:
             self.stop()
             raise

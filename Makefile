@@ -1,0 +1,44 @@
+# podwarden: the two commands a fresh machine needs are `make up` and `make test`.
+# Each creates .venv from uv.lock and builds (or reuses) the Kubernetes binaries first.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+VENV := .venv
+UV := $(VENV)/bin/uv
+
+.PHONY: up test check unit integration venv k8s bench clean-venv
+
+up: venv k8s
+	$(VENV)/bin/podwarden up
+
+test: venv k8s check
+	$(VENV)/bin/pytest
+
+check: venv
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+unit: venv
+	$(VENV)/bin/pytest tests/unit tests/golden
+
+integration: venv k8s
+	$(VENV)/bin/pytest tests/integration
+
+bench: venv k8s
+	$(VENV)/bin/python bench/localk8s.py
+
+# The venv is rebuilt whenever the lock file or the project metadata changes.
+venv: $(VENV)/.synced
+
+$(VENV)/.synced: uv.lock pyproject.toml
+	test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet "uv==$(UV_VERSION)"; }
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --locked --python $(VENV)/bin/python
+	touch $@
+
+k8s:
+	PYTHON=$(PYTHON) scripts/build-k8s
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,66 @@
+"""Finding binaries, and the error a user sees when they are missing."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from podwarden.local.assets import ASSETS_ENV, find_binaries
+from podwarden.local.build import check_go
+from podwarden.local.errors import BinariesNotFound, GoToolchainError
+from podwarden.local.toolchain import BINARIES, load_toolchain
+
+
+def _executable(path: Path) -> None:
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def test_assets_env_directory_is_used(tmp_path: Path) -> None:
+    for name in BINARIES:
+        _executable(tmp_path / name)
+    found = find_binaries({ASSETS_ENV: str(tmp_path)})
+    assert found == {name: tmp_path / name for name in BINARIES}
+
+
+def test_missing_binary_error_names_it_and_says_how_to_fix(tmp_path: Path) -> None:
+    for name in BINARIES:
+        if name != "kube-scheduler":
+            _executable(tmp_path / name)
+    (tmp_path / "kube-scheduler").write_text("not executable")
+    with pytest.raises(BinariesNotFound) as info:
+        find_binaries({ASSETS_ENV: str(tmp_path)})
+    message = str(info.value)
+    assert "missing kube-scheduler" in message
+    assert "kube-apiserver" not in message.split("missing", 1)[1].split(".", maxsplit=1)[0]
+    assert "scripts/build-k8s" in message
+    assert f"Go >= {load_toolchain().go_minimum}" in message
+    assert ASSETS_ENV in message
+
+
+def test_empty_cache_lists_every_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with pytest.raises(BinariesNotFound, match="missing etcd, kube-apiserver"):
+        find_binaries({})
+
+
+def test_go_missing_says_which_version_and_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(GoToolchainError) as info:
+        check_go(load_toolchain())
+    assert "`go` was not found" in str(info.value)
+    assert "Go >= 1.24" in str(info.value)
+    assert "tool` directive" in str(info.value)
+
+
+def test_go_too_old_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    go.write_text("#!/bin/sh\necho go1.22.5\n")
+    go.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(GoToolchainError, match=r"found go1\.22\.5 .*Go >= 1\.24"):
+        check_go(load_toolchain())

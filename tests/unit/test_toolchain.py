@@ -1,0 +1,69 @@
+"""The pinned versions in toolchain.toml are the ones tools/k8s/*/go.mod actually build."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from podwarden.local.toolchain import BINARIES, cache_bin_dir, load_toolchain
+
+TOOLS = Path(__file__).resolve().parents[2] / "tools" / "k8s"
+
+
+def _gomod(component: str) -> str:
+    return (TOOLS / component / "go.mod").read_text()
+
+
+def test_kubernetes_module_and_every_staging_replace_pin_the_same_release() -> None:
+    tc = load_toolchain()
+    version = tc.component("kubernetes").version  # v1.32.x
+    text = _gomod("kubernetes")
+    assert re.search(
+        rf"^\s*(require )?k8s\.io/kubernetes {re.escape(version)}( //.*)?$", text, re.M
+    )
+    staging = "v0." + version.removeprefix("v1.")
+    replaces = re.findall(r"^\s+(k8s\.io/\S+) => (k8s\.io/\S+) (v\S+)$", text, re.M)
+    assert len(replaces) == 31  # the 31 staging modules of 1.32 (local-kubernetes.md 4.2)
+    assert {v for _, _, v in replaces} == {staging}
+    assert all(a == b for a, b, _ in replaces)
+
+
+def test_kubernetes_is_in_hyperpods_supported_set() -> None:
+    # seed R3: HyperPod supports Kubernetes 1.28-1.32; local mode's EKS reports this version.
+    version = load_toolchain().component("kubernetes").version
+    minor = int(version.split(".")[1])
+    assert 28 <= minor <= 32
+
+
+def test_etcd_and_kwok_modules_pin_the_toolchain_versions() -> None:
+    tc = load_toolchain()
+    etcd = tc.component("etcd").version
+    kwok = tc.component("kwok").version
+    assert re.search(rf"go\.etcd\.io/etcd/server/v3 {re.escape(etcd)}$", _gomod("etcd"), re.M)
+    assert re.search(rf"sigs\.k8s\.io/kwok {re.escape(kwok)}( //.*)?$", _gomod("kwok"), re.M)
+
+
+def test_go_sum_is_committed_for_every_module() -> None:
+    for component in load_toolchain().components:
+        assert (TOOLS / component.module_dir / "go.sum").stat().st_size > 0
+
+
+def test_cache_dir_is_keyed_by_every_version(monkeypatch: object) -> None:
+    tc = load_toolchain()
+    path = cache_bin_dir(tc)
+    for c in tc.components:
+        assert c.version in str(path)
+    assert path.name == "bin"
+    assert set(BINARIES) == {
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok",
+    }
+
+
+def test_version_ldflags_carry_the_release() -> None:
+    flags = load_toolchain().component("kubernetes").ldflags()
+    assert "-X k8s.io/component-base/version.gitVersion=v1.32." in flags
+    assert "-X k8s.io/component-base/version.gitMinor=32" in flags
