@@ -51,3 +51,13 @@ def test_private_keys_are_private_and_pki_is_reused(tmp_path: Path) -> None:
     ensure_pki(tmp_path / "pki")
     after = {p.name: p.read_bytes() for p in paths.directory.iterdir()}
     assert before == after
+
+
+def test_front_proxy_client_is_signed_by_its_own_ca(tmp_path: Path) -> None:
+    paths = ensure_pki(tmp_path / "pki")
+    proxy = _cert(paths.front_proxy_client_cert)
+    proxy.verify_directly_issued_by(_cert(paths.front_proxy_ca_cert))
+    assert proxy.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == (
+        "front-proxy-client"
+    )
+    assert _cert(paths.front_proxy_ca_cert).subject != _cert(paths.ca_cert).subject

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from podwarden.local.pki import PkiPaths
+from podwarden.local.pki import FRONT_PROXY_CLIENT, PkiPaths
 
 LOOPBACK = "127.0.0.1"
 SERVICE_CIDR = "10.96.0.0/24"
@@ -175,6 +175,14 @@ def plan(
         f"--service-account-signing-key-file={pki.sa_private}",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--requestheader-client-ca-file={pki.front_proxy_ca_cert}",
+        f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={pki.front_proxy_client_cert}",
+        f"--proxy-client-key-file={pki.front_proxy_client_key}",
+        "--enable-aggregator-routing=true",  # no kube-proxy: reach aggregated APIs by endpoint
         "--authorization-mode=Node,RBAC",
         "--allow-privileged=true",
         "--endpoint-reconciler-type=none",

@@ -26,6 +26,7 @@ APISERVER_SANS_DNS = (
     "kubernetes.default.svc.cluster.local",
 )
 APISERVER_SANS_IP = ("127.0.0.1", "10.96.0.1")
+FRONT_PROXY_CLIENT = "front-proxy-client"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,22 @@ class PkiPaths:
     @property
     def ca_key(self) -> Path:
         return self.directory / "ca.key"
+
+    @property
+    def front_proxy_ca_cert(self) -> Path:
+        return self.directory / "front-proxy-ca.crt"
+
+    @property
+    def front_proxy_ca_key(self) -> Path:
+        return self.directory / "front-proxy-ca.key"
+
+    @property
+    def front_proxy_client_cert(self) -> Path:
+        return self.directory / "front-proxy-client.crt"
+
+    @property
+    def front_proxy_client_key(self) -> Path:
+        return self.directory / "front-proxy-client.key"
 
     @property
     def serving_cert(self) -> Path:
@@ -120,6 +137,61 @@ def _builder(
     )
 
 
+def _ensure_ca(
+    cert_path: Path, key_path: Path, common_name: str, now: dt.datetime
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    if not (cert_path.exists() and key_path.exists()):
+        key = _new_key()
+        name = _name(common_name)
+        cert = (
+            _builder(name, name, key.public_key(), now)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        _write(key_path, _key_pem(key), private=True)
+        _write(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    loaded = serialization.load_pem_private_key(key_path.read_bytes(), None)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{key_path} is not an EC private key")
+    return x509.load_pem_x509_certificate(cert_path.read_bytes()), loaded
+
+
+def _issue(
+    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
+    cert_path: Path,
+    key_path: Path,
+    subject: x509.Name,
+    now: dt.datetime,
+    *,
+    server: bool,
+) -> None:
+    if cert_path.exists() and key_path.exists():
+        return
+    ca_cert, ca_key = ca
+    key = _new_key()
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    builder = (
+        _builder(subject, ca_cert.subject, key.public_key(), now)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, True, False, False, False, False, False, False),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    )
+    if server:
+        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in APISERVER_SANS_DNS]
+        sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in APISERVER_SANS_IP]
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    _write(key_path, _key_pem(key), private=True)
+    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+
+
 def ensure_pki(directory: Path) -> PkiPaths:
     """Create whatever of the PKI is missing in directory; return its paths."""
     paths = PkiPaths(directory)
@@ -127,54 +199,25 @@ def ensure_pki(directory: Path) -> PkiPaths:
     directory.chmod(0o700)
     now = dt.datetime.now(dt.UTC)
 
-    if not (paths.ca_cert.exists() and paths.ca_key.exists()):
-        ca_key = _new_key()
-        ca_name = _name("podwarden-local-ca")
-        ca_cert = (
-            _builder(ca_name, ca_name, ca_key.public_key(), now)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                critical=True,
-            )
-            .sign(ca_key, hashes.SHA256())
-        )
-        _write(paths.ca_key, _key_pem(ca_key), private=True)
-        _write(paths.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
-    ca_key_loaded = serialization.load_pem_private_key(paths.ca_key.read_bytes(), None)
-    assert isinstance(ca_key_loaded, ec.EllipticCurvePrivateKey)
-    ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
-
-    def issue(cert_path: Path, key_path: Path, subject: x509.Name, server: bool) -> None:
-        if cert_path.exists() and key_path.exists():
-            return
-        key = _new_key()
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = (
-            _builder(subject, ca.subject, key.public_key(), now)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(True, False, True, False, False, False, False, False, False),
-                critical=True,
-            )
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        )
-        if server:
-            sans: list[x509.GeneralName] = [x509.DNSName(d) for d in APISERVER_SANS_DNS]
-            sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in APISERVER_SANS_IP]
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(ca_key_loaded, hashes.SHA256())
-        _write(key_path, _key_pem(key), private=True)
-        _write(cert_path, cert.public_bytes(serialization.Encoding.PEM))
-
-    issue(paths.serving_cert, paths.serving_key, _name("kube-apiserver"), server=True)
+    ca = _ensure_ca(paths.ca_cert, paths.ca_key, "podwarden-local-ca", now)
+    _issue(ca, paths.serving_cert, paths.serving_key, _name("kube-apiserver"), now, server=True)
     for client in CLIENTS:
-        issue(
-            paths.client_cert(client.stem),
-            paths.client_key(client.stem),
-            _name(client.common_name, client.organizations),
-            server=False,
-        )
+        subject = _name(client.common_name, client.organizations)
+        cert, key = paths.client_cert(client.stem), paths.client_key(client.stem)
+        _issue(ca, cert, key, subject, now, server=False)
+
+    # The aggregation layer's front proxy has its own CA, as kubeadm sets it up.
+    proxy_ca = _ensure_ca(
+        paths.front_proxy_ca_cert, paths.front_proxy_ca_key, "podwarden-front-proxy-ca", now
+    )
+    _issue(
+        proxy_ca,
+        paths.front_proxy_client_cert,
+        paths.front_proxy_client_key,
+        _name(FRONT_PROXY_CLIENT),
+        now,
+        server=False,
+    )
 
     if not (paths.sa_private.exists() and paths.sa_public.exists()):
         sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
