@@ -1,0 +1,44 @@
+"""Domain errors. Each says *what* went wrong; the API layer's table maps it to the wire
+(``__type`` and HTTP status per service), so handlers never format errors themselves."""
+
+from __future__ import annotations
+
+
+class PodwardenError(Exception):
+    """Base of every domain error. ``message`` is shown to the user verbatim."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(PodwardenError):
+    """The named resource does not exist (SageMaker: ResourceNotFound)."""
+
+
+class InUse(PodwardenError):
+    """The resource exists already or is in use (SageMaker: ResourceInUse)."""
+
+
+class Conflict(PodwardenError):
+    """The resource's state does not allow the change now (ConflictException)."""
+
+
+class LimitExceeded(PodwardenError):
+    """A quota would be exceeded (SageMaker: ResourceLimitExceeded)."""
+
+
+class Invalid(PodwardenError):
+    """The request breaks a rule (ValidationException): shape constraints or semantics."""
+
+
+class TemporaryError(PodwardenError):
+    """Try again later: a reconciler requeues after ``delay`` seconds."""
+
+    def __init__(self, message: str, delay: float = 1.0) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class TerminalError(PodwardenError):
+    """Retrying cannot help: a reconciler records the failure and stops."""
