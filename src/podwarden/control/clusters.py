@@ -1,0 +1,226 @@
+"""SageMaker HyperPod cluster operations: Create, Describe, List, Update, Delete."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from podwarden.control.context import Context
+from podwarden.control.pagination import page
+from podwarden.logic import cluster_rules
+from podwarden.model import ids
+from podwarden.model.cluster import Cluster, ClusterStatus, GroupStatus, InstanceGroup
+from podwarden.model.cluster import InstanceStatus as IS
+from podwarden.model.errors import Conflict, Invalid, NotFound
+
+# members of CreateClusterRequest kept as the cluster's own desired state and echoed back
+CLUSTER_MEMBERS = (
+    "VpcConfig",
+    "Orchestrator",
+    "NodeRecovery",
+    "NodeProvisioningMode",
+    "ClusterRole",
+    "AutoScaling",
+    "TieredStorageConfig",
+    "Tags",
+)
+UPDATABLE_MEMBERS = (
+    "NodeRecovery",
+    "NodeProvisioningMode",
+    "ClusterRole",
+    "AutoScaling",
+    "TieredStorageConfig",
+)
+
+
+def when(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def find_cluster(ctx: Context, ref: str) -> Cluster:
+    parsed = ids.parse_cluster_ref(ref)
+    cluster = ctx.store.get_cluster(
+        ctx.account, ctx.region, name=parsed.name, cluster_id=parsed.cluster_id
+    )
+    if cluster is None:
+        raise NotFound(f"Cluster {ref} not found.")
+    return cluster
+
+
+def _check(problems: list[str]) -> None:
+    if problems:
+        raise Invalid(cluster_rules.joined(problems))
+
+
+def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    groups = req.get("InstanceGroups", [])
+    _check(
+        cluster_rules.orchestrator_problems(req)
+        + cluster_rules.group_problems(groups, ctx.instance_types.problem)
+        + (
+            ["RestrictedInstanceGroups are not supported by podwarden."]
+            if "RestrictedInstanceGroups" in req
+            else []
+        )
+    )
+    cluster_id = ids.new_cluster_id()
+    cluster = Cluster(
+        cluster_id=cluster_id,
+        name=req["ClusterName"],
+        arn=ids.cluster_arn(ctx.region, ctx.account, cluster_id),
+        region=ctx.region,
+        account=ctx.account,
+        status=ClusterStatus.CREATING,
+        created=ctx.now(),
+        spec={k: copy.deepcopy(req[k]) for k in CLUSTER_MEMBERS if k in req},
+        groups={g["InstanceGroupName"]: InstanceGroup(spec=copy.deepcopy(g)) for g in groups},
+    )
+    ctx.store.create_cluster(cluster)
+    ctx.wake()
+    return {"ClusterArn": cluster.arn}
+
+
+def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    cluster = find_cluster(ctx, req["ClusterName"])
+    if cluster.status not in (ClusterStatus.IN_SERVICE, ClusterStatus.FAILED):
+        raise Conflict(
+            f"Cluster {cluster.name} is in {cluster.status} state; it can be updated once it is "
+            "InService."
+        )
+    updated = req.get("InstanceGroups", [])
+    to_delete = req.get("InstanceGroupsToDelete", [])
+    existing = {name: g.spec for name, g in cluster.groups.items() if not g.deleting}
+    _check(
+        cluster_rules.group_problems(updated, ctx.instance_types.problem)
+        + cluster_rules.update_problems(existing, updated, to_delete)
+    )
+    for spec in updated:
+        name = spec["InstanceGroupName"]
+        if name in cluster.groups:
+            cluster.groups[name].spec = copy.deepcopy(spec)
+            cluster.groups[name].status = GroupStatus.UPDATING
+        else:
+            cluster.groups[name] = InstanceGroup(spec=copy.deepcopy(spec))
+    for name in to_delete:
+        cluster.groups[name].deleting = True
+        cluster.groups[name].status = GroupStatus.DELETING
+    for member in UPDATABLE_MEMBERS:
+        if member in req:
+            cluster.spec[member] = copy.deepcopy(req[member])
+    if updated or to_delete:
+        cluster.status = ClusterStatus.UPDATING
+        cluster.failure_message = None
+    ctx.store.save_cluster(cluster)  # Conflict if another update got there first
+    ctx.wake()
+    return {"ClusterArn": cluster.arn}
+
+
+def delete_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    cluster = find_cluster(ctx, req["ClusterName"])
+    if cluster.status != ClusterStatus.DELETING:
+        cluster.status = ClusterStatus.DELETING
+        ctx.store.save_cluster(cluster)
+    ctx.wake()
+    return {"ClusterArn": cluster.arn}
+
+
+def describe_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    cluster = find_cluster(ctx, req["ClusterName"])
+    running: dict[str, int] = {}
+    for inst in ctx.store.list_instances(cluster.cluster_id):
+        if inst.status == IS.RUNNING:
+            running[inst.group] = running.get(inst.group, 0) + 1
+    out: dict[str, Any] = {
+        "ClusterArn": cluster.arn,
+        "ClusterName": cluster.name,
+        "ClusterStatus": cluster.status,
+        "CreationTime": when(cluster.created),
+        "InstanceGroups": [
+            group_details(g, running.get(g.name, 0)) for g in cluster.groups.values()
+        ],
+    }
+    if cluster.failure_message:
+        out["FailureMessage"] = cluster.failure_message
+    out.update({k: v for k, v in cluster.spec.items() if k != "Tags"})
+    return out
+
+
+def kubernetes_details(group: InstanceGroup) -> dict[str, Any]:
+    desired = group.spec.get("KubernetesConfig", {})
+    current = group.applied_kubernetes_config
+    return {
+        "CurrentLabels": current.get("Labels", {}),
+        "DesiredLabels": desired.get("Labels", {}),
+        "CurrentTaints": current.get("Taints", []),
+        "DesiredTaints": desired.get("Taints", []),
+    }
+
+
+def group_details(group: InstanceGroup, current: int) -> dict[str, Any]:
+    spec = group.spec
+    out: dict[str, Any] = {
+        "CurrentCount": current,
+        "TargetCount": group.target_count,
+        "InstanceGroupName": group.name,
+        "InstanceType": spec["InstanceType"],
+        "ExecutionRole": spec["ExecutionRole"],
+        "Status": group.status,
+    }
+    for member in (
+        "MinInstanceCount",
+        "LifeCycleConfig",
+        "ThreadsPerCore",
+        "InstanceStorageConfigs",
+        "OnStartDeepHealthChecks",
+        "TrainingPlanArn",
+        "OverrideVpcConfig",
+        "ScheduledUpdateConfig",
+        "NetworkInterface",
+    ):
+        if member in spec:
+            out["MinCount" if member == "MinInstanceCount" else member] = spec[member]
+    if "KubernetesConfig" in spec or group.applied_kubernetes_config:
+        out["KubernetesConfig"] = kubernetes_details(group)
+    if group.status in (GroupStatus.CREATING, GroupStatus.UPDATING):
+        out["ActiveOperations"] = {"Scaling": 1}
+    return out
+
+
+def list_clusters(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    clusters = ctx.store.list_clusters(ctx.account, ctx.region)
+    after, before = req.get("CreationTimeAfter"), req.get("CreationTimeBefore")
+    name_part = req.get("NameContains")
+    selected = [
+        c
+        for c in clusters
+        if (name_part is None or name_part in c.name)
+        and (after is None or when(c.created) > after)
+        and (before is None or when(c.created) < before)
+        and ("TrainingPlanArn" not in req or _uses_plan(c, req["TrainingPlanArn"]))
+    ]
+    by_name = req.get("SortBy", "CREATION_TIME") == "NAME"
+    selected.sort(
+        key=lambda c: (c.name, c.created) if by_name else (c.created, c.name),
+        reverse=req.get("SortOrder", "Ascending") == "Descending",
+    )
+    query = {k: v for k, v in req.items() if k not in ("NextToken", "MaxResults")}
+    chunk, token = page(selected, req, query)
+    out: dict[str, Any] = {
+        "ClusterSummaries": [
+            {
+                "ClusterArn": c.arn,
+                "ClusterName": c.name,
+                "CreationTime": when(c.created),
+                "ClusterStatus": c.status,
+            }
+            for c in chunk
+        ]
+    }
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+def _uses_plan(cluster: Cluster, plan_arn: str) -> bool:
+    return any(g.spec.get("TrainingPlanArn") == plan_arn for g in cluster.groups.values())

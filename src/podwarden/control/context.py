@@ -1,0 +1,24 @@
+"""What every handler is given: who is calling, where, and the services it may use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from podwarden.store.sql import Store
+
+
+class InstanceTypes(Protocol):
+    def problem(self, name: str) -> str | None:
+        """Why podwarden cannot run this instance type, or None if it can."""
+
+
+@dataclass(frozen=True)
+class Context:
+    account: str
+    region: str
+    store: Store
+    instance_types: InstanceTypes
+    wake: Callable[[], None]  # tell the reconciler desired state changed
+    now: Callable[[], float]

@@ -1,0 +1,139 @@
+"""Cluster node operations: ListClusterNodes, DescribeClusterNode, BatchDeleteClusterNodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podwarden.control.clusters import find_cluster, kubernetes_details, when
+from podwarden.control.context import Context
+from podwarden.control.pagination import page
+from podwarden.model.cluster import Cluster, Instance, InstanceStatus
+from podwarden.model.errors import Invalid, NotFound
+
+
+def _hostname(inst: Instance, region: str) -> str:
+    return f"ip-{inst.private_ip.replace('.', '-')}.{region}.compute.internal"
+
+
+def _summary(inst: Instance, region: str, logical: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "InstanceGroupName": inst.group,
+        "InstanceId": inst.instance_id,
+        "InstanceType": inst.instance_type,
+        "LaunchTime": when(inst.launch_time),
+        "InstanceStatus": {"Status": inst.status, "Message": inst.message},
+        "PrivateDnsHostname": _hostname(inst, region),
+    }
+    if logical:
+        out["NodeLogicalId"] = inst.logical_id
+    return out
+
+
+def list_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    cluster = find_cluster(ctx, req["ClusterName"])
+    after, before = req.get("CreationTimeAfter"), req.get("CreationTimeBefore")
+    part = req.get("InstanceGroupNameContains")
+    selected = [
+        i
+        for i in ctx.store.list_instances(cluster.cluster_id)
+        if (part is None or part in i.group)
+        and (after is None or when(i.launch_time) > after)
+        and (before is None or when(i.launch_time) < before)
+    ]
+    by_name = req.get("SortBy", "CREATION_TIME") == "NAME"
+    selected.sort(
+        key=lambda i: (i.instance_id, i.launch_time) if by_name else (i.launch_time, i.instance_id),
+        reverse=req.get("SortOrder", "Ascending") == "Descending",
+    )
+    query = {k: v for k, v in req.items() if k not in ("NextToken", "MaxResults")}
+    chunk, token = page(selected, req, query)
+    logical = bool(req.get("IncludeNodeLogicalIds"))
+    out: dict[str, Any] = {
+        "ClusterNodeSummaries": [_summary(i, cluster.region, logical) for i in chunk]
+    }
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+def _find_instance(ctx: Context, cluster: Cluster, req: dict[str, Any]) -> Instance:
+    node_id, logical_id = req.get("NodeId"), req.get("NodeLogicalId")
+    if (node_id is None) == (logical_id is None):
+        raise Invalid("Specify exactly one of NodeId or NodeLogicalId.")
+    for inst in ctx.store.list_instances(cluster.cluster_id):
+        if inst.instance_id == node_id or inst.logical_id == logical_id:
+            return inst
+    raise NotFound(f"Node {node_id or logical_id} not found in cluster {cluster.name}.")
+
+
+def describe_cluster_node(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    cluster = find_cluster(ctx, req["ClusterName"])
+    inst = _find_instance(ctx, cluster, req)
+    group = cluster.groups.get(inst.group)
+    details = _summary(inst, cluster.region, logical=True)
+    details["PrivatePrimaryIp"] = inst.private_ip
+    details["Placement"] = {"AvailabilityZone": inst.availability_zone}
+    if group is not None:
+        spec = group.spec
+        for member in (
+            "LifeCycleConfig",
+            "ThreadsPerCore",
+            "InstanceStorageConfigs",
+            "OverrideVpcConfig",
+        ):
+            if member in spec:
+                details[member] = spec[member]
+        if "KubernetesConfig" in spec or group.applied_kubernetes_config:
+            details["KubernetesConfig"] = kubernetes_details(group)
+    return {"NodeDetails": details}
+
+
+def batch_delete_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    """Terminate the named nodes and lower their groups' target counts (so they are not
+    replaced), in one transaction."""
+    cluster = find_cluster(ctx, req["ClusterName"])
+    instances = ctx.store.list_instances(cluster.cluster_id)
+    by_id = {i.instance_id: i for i in instances}
+    by_logical = {i.logical_id: i for i in instances}
+    changed: list[Instance] = []
+    out: dict[str, Any] = {}
+
+    def take(inst: Instance | None, ident: str) -> tuple[str, str] | None:
+        """None if the node is taken for deletion, else (error code, message)."""
+        if inst is None:
+            return "NodeIdNotFound", f"Node {ident} not found in cluster {cluster.name}."
+        if inst.status == InstanceStatus.SHUTTING_DOWN or inst in changed:
+            return "InvalidNodeStatus", f"Node {ident} is already being deleted."
+        inst.status = InstanceStatus.SHUTTING_DOWN
+        inst.message = "Terminating the instance (BatchDeleteClusterNodes)"
+        group = cluster.groups.get(inst.group)
+        if group is not None and not group.deleting:
+            group.spec["InstanceCount"] = max(0, int(group.spec["InstanceCount"]) - 1)
+        changed.append(inst)
+        return None
+
+    for key, lookup, ok_key, failed_key, id_key in (
+        ("NodeIds", by_id, "Successful", "Failed", "NodeId"),
+        (
+            "NodeLogicalIds",
+            by_logical,
+            "SuccessfulNodeLogicalIds",
+            "FailedNodeLogicalIds",
+            "NodeLogicalId",
+        ),
+    ):
+        if key not in req:
+            continue
+        for ident in req[key]:
+            problem = take(lookup.get(ident), ident)
+            if problem is None:
+                out.setdefault(ok_key, []).append(ident)
+            else:
+                code, message = problem
+                out.setdefault(failed_key, []).append(
+                    {"Code": code, "Message": message, id_key: ident}
+                )
+    if changed:
+        ctx.store.save_cluster_and_instances(cluster, changed)
+        ctx.wake()
+    return out

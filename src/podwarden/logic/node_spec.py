@@ -1,0 +1,109 @@
+"""The Kubernetes Node a HyperPod instance should be: labels, taints, capacity, annotations.
+
+HyperPod's label keys (hyperpod-kubernetes.md section 2); capacity from the instance catalog,
+whose ``pods`` is the max-pods table of seed R12.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from podwarden.model.cluster import Cluster, Instance, InstanceGroup
+from podwarden.model.labels import (
+    CLUSTER_ID,
+    CLUSTER_NAME,
+    COMPUTE_TYPE,
+    GROUP_NAME,
+    HEALTH,
+    INSTANCE_TYPE,
+    INSTANCE_TYPE_BETA,
+    KWOK_ANNOTATION,
+    REGION,
+    VOLUMES,
+    ZONE,
+)
+
+# podwarden owns these label prefixes on a node; anything else is the user's or another
+# controller's
+MANAGED_PREFIXES = ("sagemaker.amazonaws.com/", "podwarden.io/")
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str | None
+    effect: str
+
+    def manifest(self) -> dict[str, str]:
+        out = {"key": self.key, "effect": self.effect}
+        if self.value is not None:
+            out["value"] = self.value
+        return out
+
+
+def desired_labels(cluster: Cluster, group: InstanceGroup, inst: Instance) -> dict[str, str]:
+    labels = {
+        INSTANCE_TYPE: inst.instance_type,
+        INSTANCE_TYPE_BETA: inst.instance_type,
+        COMPUTE_TYPE: "hyperpod",
+        GROUP_NAME: group.name,
+        CLUSTER_NAME: cluster.name,
+        CLUSTER_ID: cluster.cluster_id,
+        HEALTH: "Schedulable",
+        REGION: cluster.region,
+        ZONE: inst.availability_zone,
+        "kubernetes.io/hostname": inst.node_name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+    }
+    labels.update(kubernetes_labels(group.spec))
+    return labels
+
+
+def kubernetes_labels(spec: dict[str, Any]) -> dict[str, str]:
+    return dict(spec.get("KubernetesConfig", {}).get("Labels", {}))
+
+
+def kubernetes_taints(spec: dict[str, Any]) -> list[Taint]:
+    return [
+        Taint(t["Key"], t.get("Value"), t["Effect"])
+        for t in spec.get("KubernetesConfig", {}).get("Taints", [])
+    ]
+
+
+def volumes_annotation(inst: Instance) -> str:
+    return json.dumps(
+        [
+            {
+                "volumeId": v.volume_id,
+                "sizeGiB": v.size_gib,
+                "mountPath": v.mount_path,
+                "root": v.root,
+            }
+            for v in inst.volumes
+        ],
+        separators=(",", ":"),
+    )
+
+
+def desired_node(
+    cluster: Cluster, group: InstanceGroup, inst: Instance, capacity: dict[str, str]
+) -> dict[str, Any]:
+    """The full Node manifest to create for an instance."""
+    key, value = KWOK_ANNOTATION
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": inst.node_name,
+            "labels": desired_labels(cluster, group, inst),
+            "annotations": {key: value, VOLUMES: volumes_annotation(inst)},
+        },
+        "spec": {
+            "providerID": f"aws:///{inst.availability_zone}/{inst.instance_id}",
+            "taints": [t.manifest() for t in kubernetes_taints(group.spec)],
+        },
+        "status": {"capacity": capacity, "allocatable": capacity},
+    }

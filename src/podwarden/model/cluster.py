@@ -1,0 +1,129 @@
+"""Records of HyperPod clusters and their instances: desired state plus what podwarden knows.
+
+Statuses are the API's enum strings (botocore's SageMaker model; tests/unit/test_model_enums.py
+checks every value here against it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from podwarden.model.ids import node_name
+
+
+class ClusterStatus(StrEnum):
+    CREATING = "Creating"
+    IN_SERVICE = "InService"
+    UPDATING = "Updating"
+    DELETING = "Deleting"
+    FAILED = "Failed"
+
+
+class GroupStatus(StrEnum):
+    CREATING = "Creating"
+    IN_SERVICE = "InService"
+    UPDATING = "Updating"
+    DEGRADED = "Degraded"
+    DELETING = "Deleting"
+    FAILED = "Failed"
+
+
+class InstanceStatus(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SHUTTING_DOWN = "ShuttingDown"
+    FAILURE = "Failure"
+
+
+@dataclass
+class InstanceGroup:
+    """One instance group: its specification as the user gave it, and its status."""
+
+    spec: dict[str, Any]
+    status: str = GroupStatus.CREATING
+    deleting: bool = False
+    # the KubernetesConfig every node of the group carries now (Describe's Current* members)
+    applied_kubernetes_config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.spec["InstanceGroupName"])
+
+    @property
+    def target_count(self) -> int:
+        return 0 if self.deleting else int(self.spec["InstanceCount"])
+
+    @property
+    def instance_type(self) -> str:
+        return str(self.spec["InstanceType"])
+
+
+@dataclass
+class Cluster:
+    cluster_id: str
+    name: str
+    arn: str
+    region: str
+    account: str
+    status: str
+    created: float
+    # cluster-level members of the create request that Describe echoes (Orchestrator, VpcConfig,
+    # NodeRecovery, NodeProvisioningMode, Tags, ...): the desired state besides the groups
+    spec: dict[str, Any]
+    groups: dict[str, InstanceGroup] = field(default_factory=dict)
+    failure_message: str | None = None
+    version: int = 0
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        del doc["version"]
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any], version: int) -> Cluster:
+        groups = {k: InstanceGroup(**v) for k, v in doc.pop("groups").items()}
+        return cls(**doc, groups=groups, version=version)
+
+
+@dataclass
+class Volume:
+    """An EBS volume of an instance (InstanceStorageConfigs, seed R10)."""
+
+    volume_id: str
+    size_gib: int
+    mount_path: str
+    root: bool = False
+
+
+@dataclass
+class Instance:
+    instance_id: str
+    cluster_id: str
+    group: str
+    logical_id: str
+    instance_type: str
+    status: str
+    launch_time: float
+    # when the simulated launch completes and the node may join (launch delay)
+    ready_at: float
+    message: str = ""
+    private_ip: str = ""
+    availability_zone: str = ""
+    volumes: list[Volume] = field(default_factory=list)
+    version: int = 0
+
+    @property
+    def node_name(self) -> str:
+        return node_name(self.instance_id)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        del doc["version"]
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any], version: int) -> Instance:
+        volumes = [Volume(**v) for v in doc.pop("volumes")]
+        return cls(**doc, volumes=volumes, version=version)

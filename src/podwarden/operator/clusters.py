@@ -1,0 +1,251 @@
+"""The cluster reconciler: one level-triggered loop over every HyperPod cluster in the store.
+
+Each pass re-reads desired state (store) and observed state (nodes), plans with
+``logic.cluster_plan`` and applies the actions. It keeps nothing between passes, so a restart
+converges from whatever a crash left: an instance record is written before its node is created
+and a node is deleted before its record, so no node is ever unaccounted for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from podwarden.logic import cluster_plan as cp
+from podwarden.logic.node_spec import (
+    Taint,
+    desired_labels,
+    desired_node,
+    kubernetes_labels,
+    kubernetes_taints,
+)
+from podwarden.model import ids
+from podwarden.model.cluster import Cluster, Instance, InstanceGroup, InstanceStatus, Volume
+from podwarden.model.errors import Conflict, PodwardenError
+from podwarden.providers.local import LocalInstances
+from podwarden.store.sql import Store
+
+log = logging.getLogger("podwarden.operator")
+
+# (instance type, extra EBS GiB) -> Kubernetes capacity
+CapacityFn = Callable[[str, int], dict[str, str]]
+MESSAGES = {
+    InstanceStatus.PENDING: "Launching the instance",
+    InstanceStatus.RUNNING: "Node is Ready",
+    InstanceStatus.SHUTTING_DOWN: "Terminating the instance",
+}
+
+
+# pause after a pass that acted, so a step that cannot progress yet does not spin
+AFTER_ACTIONS = 0.05
+
+
+@dataclass(frozen=True)
+class ReconcilerSettings:
+    launch_delay: float = 3.0  # seconds from launch until the node joins
+    time_scale: float = 1.0  # multiplies simulated durations (1.0 = as configured)
+    resync: float = 2.0  # seconds between passes when nothing is due
+    concurrency: int = 32  # parallel Kubernetes calls per pass
+
+
+def observe(node: dict[str, Any]) -> cp.ObservedNode:
+    conditions = node.get("status", {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    taints = tuple(
+        Taint(t["key"], t.get("value"), t["effect"])
+        for t in node.get("spec", {}).get("taints") or []
+    )
+    meta = node["metadata"]
+    return cp.ObservedNode(meta["name"], ready, meta.get("labels") or {}, taints)
+
+
+class ClusterReconciler:
+    def __init__(
+        self,
+        store: Store,
+        provider: LocalInstances,
+        capacity: CapacityFn,
+        settings: ReconcilerSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.provider = provider
+        self.capacity = capacity
+        self.settings = settings or ReconcilerSettings()
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._sem = asyncio.Semaphore(self.settings.concurrency)
+
+    def wake(self) -> None:
+        """Called after a write to the store: plan again now instead of at the next resync."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            delay = self.settings.resync
+            for cluster in self.store.list_clusters():
+                try:
+                    after = await self.reconcile(cluster.cluster_id)
+                except PodwardenError as exc:
+                    log.warning("reconcile %s: %s", cluster.name, exc)
+                    after = 1.0
+                except Exception:  # a bug must not stop every other cluster's reconciliation
+                    log.exception("reconcile %s failed", cluster.name)
+                    after = 5.0
+                if after is not None:
+                    delay = min(delay, after)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.01))
+
+    async def reconcile(self, cluster_id: str) -> float | None:
+        """One pass over one cluster; returns seconds until it wants another pass."""
+        found = [c for c in self.store.list_clusters() if c.cluster_id == cluster_id]
+        if not found:
+            return None
+        cluster = found[0]
+        instances = self.store.list_instances(cluster_id)
+        nodes = {n.name: n for n in map(observe, await self.provider.nodes_of(cluster_id))}
+        plan = cp.plan_cluster(cluster, instances, nodes, self.clock())
+        if not plan.actions:
+            return plan.requeue_after
+        await self._apply(cluster, instances, plan.actions)
+        return AFTER_ACTIONS
+
+    async def _apply(
+        self, cluster: Cluster, instances: list[Instance], actions: list[cp.Action]
+    ) -> None:
+        by_id = {i.instance_id: i for i in instances}
+        kube_calls: list[Coroutine[Any, Any, None]] = []
+        cluster_dirty = False
+        for action in actions:
+            if isinstance(action, cp.RemoveCluster):
+                self.store.delete_cluster(cluster.cluster_id)
+                return
+            call = self._node_call(cluster, by_id, action)
+            if call is not None:
+                kube_calls.append(call)
+            elif not self._record_change(cluster, by_id, action):
+                cluster_dirty = _cluster_change(cluster, action) or cluster_dirty
+        await self._gather(kube_calls)
+        if cluster_dirty:
+            with contextlib.suppress(Conflict):  # a user's update won: plan again next pass
+                self.store.save_cluster(cluster)
+
+    def _node_call(
+        self, cluster: Cluster, by_id: dict[str, Instance], action: cp.Action
+    ) -> Coroutine[Any, Any, None] | None:
+        """The Kubernetes call an action needs, if it is one."""
+        match action:
+            case cp.CreateNode(instance_id):
+                inst = by_id[instance_id]
+                extra = sum(v.size_gib for v in inst.volumes if not v.root)
+                capacity = self.capacity(inst.instance_type, extra)
+                group = cluster.groups[inst.group]
+                return self.provider.launch(desired_node(cluster, group, inst, capacity))
+            case cp.SyncNode(instance_id):
+                inst = by_id[instance_id]
+                patch = _config_patch(cluster, cluster.groups[inst.group], inst)
+                return self.provider.update(inst.node_name, patch)
+            case cp.DeleteNode(name):
+                return self.provider.terminate(name)
+        return None
+
+    def _record_change(
+        self, cluster: Cluster, by_id: dict[str, Instance], action: cp.Action
+    ) -> bool:
+        """Apply an action on instance records; False if it is not one."""
+        match action:
+            case cp.Launch(group, count):
+                new = [self._new_instance(cluster, cluster.groups[group]) for _ in range(count)]
+                self.store.add_instances(new)
+            case cp.MarkRunning(instance_id):
+                self._set_status(by_id[instance_id], InstanceStatus.RUNNING)
+            case cp.Terminate(instance_id):
+                self._set_status(by_id[instance_id], InstanceStatus.SHUTTING_DOWN)
+            case cp.Forget(instance_id):
+                self.store.delete_instance(instance_id)  # its volumes go with it
+            case _:
+                return False
+        return True
+
+    async def _gather(self, calls: list[Coroutine[Any, Any, None]]) -> None:
+        async def bounded(call: Coroutine[Any, Any, None]) -> None:
+            async with self._sem:
+                await call
+
+        results = await asyncio.gather(*(bounded(c) for c in calls), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
+    def _set_status(self, inst: Instance, status: InstanceStatus) -> None:
+        inst.status = status
+        inst.message = MESSAGES[status]
+        with contextlib.suppress(Conflict):
+            self.store.save_instance(inst)
+
+    def _new_instance(self, cluster: Cluster, group: InstanceGroup) -> Instance:
+        now = self.clock()
+        zones = cluster.spec.get("_AvailabilityZones") or [f"{cluster.region}a"]
+        volumes = [
+            Volume(
+                volume_id="vol-" + ids.new_instance_id()[2:],
+                size_gib=int(cfg["EbsVolumeConfig"].get("VolumeSizeInGB", 0)),
+                mount_path="/" if cfg["EbsVolumeConfig"].get("RootVolume") else "/opt/sagemaker",
+                root=bool(cfg["EbsVolumeConfig"].get("RootVolume", False)),
+            )
+            for cfg in group.spec.get("InstanceStorageConfigs", [])
+            if "EbsVolumeConfig" in cfg
+        ]
+        rnd = random.Random()  # noqa: S311 - simulated addresses, not secrets
+        return Instance(
+            instance_id=ids.new_instance_id(),
+            cluster_id=cluster.cluster_id,
+            group=group.name,
+            logical_id=ids.new_logical_id(group.name),
+            instance_type=group.instance_type,
+            status=InstanceStatus.PENDING,
+            message=MESSAGES[InstanceStatus.PENDING],
+            launch_time=now,
+            ready_at=now + self.settings.launch_delay * self.settings.time_scale,
+            private_ip=f"10.1.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}",
+            availability_zone=rnd.choice(zones),
+            volumes=volumes,
+        )
+
+
+def _cluster_change(cluster: Cluster, action: cp.Action) -> bool:
+    """Apply an action on the cluster record in memory; True if it changed."""
+    match action:
+        case cp.SetGroup(group, status, applied):
+            cluster.groups[group].status = status
+            if applied is not None:
+                cluster.groups[group].applied_kubernetes_config = dict(applied)
+        case cp.RemoveGroup(group):
+            del cluster.groups[group]
+        case cp.SetCluster(status):
+            cluster.status = status
+        case _:
+            return False
+    return True
+
+
+def _config_patch(cluster: Cluster, group: InstanceGroup, inst: Instance) -> dict[str, Any]:
+    """Merge patch that sets the group's KubernetesConfig labels and taints on the node and
+    removes labels the previous config had set."""
+    labels: dict[str, str | None] = dict(desired_labels(cluster, group, inst))
+    previous = kubernetes_labels({"KubernetesConfig": group.applied_kubernetes_config})
+    for key in previous:
+        if key not in kubernetes_labels(group.spec):
+            labels[key] = None
+    return {
+        "metadata": {"labels": labels},
+        "spec": {"taints": [t.manifest() for t in kubernetes_taints(group.spec)]},
+    }

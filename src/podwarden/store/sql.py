@@ -1,0 +1,211 @@
+"""The state store on SQLAlchemy Core: SQLite (WAL) in the data directory, or PostgreSQL.
+
+Each record is a JSON document plus the columns queries need, with a version for optimistic
+concurrency: an update names the version it read and fails with Conflict if another writer got
+there first. Every write is one committed transaction, so a crash loses nothing acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+
+from podwarden.model.cluster import Cluster, Instance
+from podwarden.model.errors import Conflict, InUse
+
+metadata = MetaData()
+
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("cluster_id", String(12), primary_key=True),
+    Column("account", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("doc", Text, nullable=False),
+    Index("clusters_name", "account", "region", "name", unique=True),
+)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("instance_id", String(19), primary_key=True),
+    Column("cluster_id", String(12), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("doc", Text, nullable=False),
+)
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'podwarden.db'}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- clusters -------------------------------------------------------------------------
+    def create_cluster(self, cluster: Cluster) -> Cluster:
+        row = {
+            "cluster_id": cluster.cluster_id,
+            "account": cluster.account,
+            "region": cluster.region,
+            "name": cluster.name,
+            "created": cluster.created,
+            "version": 1,
+            "doc": json.dumps(cluster.to_doc()),
+        }
+        try:
+            with self._tx() as conn:
+                conn.execute(clusters.insert().values(**row))
+        except IntegrityError:
+            raise InUse(f"Cluster with name {cluster.name} already exists.") from None
+        cluster.version = 1
+        return cluster
+
+    def save_cluster(self, cluster: Cluster) -> Cluster:
+        """Write back a cluster read at ``cluster.version``; Conflict if it changed since."""
+        with self._tx() as conn:
+            result = conn.execute(
+                clusters.update()
+                .where(clusters.c.cluster_id == cluster.cluster_id)
+                .where(clusters.c.version == cluster.version)
+                .values(version=cluster.version + 1, doc=json.dumps(cluster.to_doc()))
+            )
+        if result.rowcount != 1:
+            raise Conflict(f"Cluster {cluster.name} was modified concurrently; retry.")
+        cluster.version += 1
+        return cluster
+
+    def save_cluster_and_instances(self, cluster: Cluster, changed: list[Instance]) -> None:
+        """Write a cluster and some of its instances in one transaction, all or nothing."""
+        with self._tx() as conn:
+            for record, table, key in [(cluster, clusters, clusters.c.cluster_id)] + [
+                (i, instances, instances.c.instance_id) for i in changed
+            ]:
+                ident = record.cluster_id if isinstance(record, Cluster) else record.instance_id
+                result = conn.execute(
+                    table.update()
+                    .where(key == ident)
+                    .where(table.c.version == record.version)
+                    .values(version=record.version + 1, doc=json.dumps(record.to_doc()))
+                )
+                if result.rowcount != 1:
+                    raise Conflict(f"{ident} was modified concurrently; retry.")
+        cluster.version += 1
+        for i in changed:
+            i.version += 1
+
+    def delete_cluster(self, cluster_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute(instances.delete().where(instances.c.cluster_id == cluster_id))
+            conn.execute(clusters.delete().where(clusters.c.cluster_id == cluster_id))
+
+    def get_cluster(
+        self, account: str, region: str, *, name: str | None = None, cluster_id: str | None = None
+    ) -> Cluster | None:
+        q = select(clusters.c.doc, clusters.c.version).where(
+            clusters.c.account == account, clusters.c.region == region
+        )
+        q = (
+            q.where(clusters.c.name == name)
+            if name
+            else q.where(clusters.c.cluster_id == cluster_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else Cluster.from_doc(json.loads(row.doc), row.version)
+
+    def list_clusters(self, account: str | None = None, region: str | None = None) -> list[Cluster]:
+        q = select(clusters.c.doc, clusters.c.version)
+        if account is not None:
+            q = q.where(clusters.c.account == account)
+        if region is not None:
+            q = q.where(clusters.c.region == region)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(clusters.c.created, clusters.c.cluster_id)).all()
+        return [Cluster.from_doc(json.loads(r.doc), r.version) for r in rows]
+
+    # -- instances ------------------------------------------------------------------------
+    def add_instances(self, new: list[Instance]) -> None:
+        if not new:
+            return
+        with self._tx() as conn:
+            conn.execute(
+                instances.insert(),
+                [
+                    {
+                        "instance_id": i.instance_id,
+                        "cluster_id": i.cluster_id,
+                        "version": 1,
+                        "doc": json.dumps(i.to_doc()),
+                    }
+                    for i in new
+                ],
+            )
+        for i in new:
+            i.version = 1
+
+    def save_instance(self, inst: Instance) -> Instance:
+        with self._tx() as conn:
+            result = conn.execute(
+                instances.update()
+                .where(instances.c.instance_id == inst.instance_id)
+                .where(instances.c.version == inst.version)
+                .values(version=inst.version + 1, doc=json.dumps(inst.to_doc()))
+            )
+        if result.rowcount != 1:
+            raise Conflict(f"Instance {inst.instance_id} was modified concurrently; retry.")
+        inst.version += 1
+        return inst
+
+    def delete_instance(self, instance_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute(instances.delete().where(instances.c.instance_id == instance_id))
+
+    def list_instances(self, cluster_id: str) -> list[Instance]:
+        q = select(instances.c.doc, instances.c.version).where(instances.c.cluster_id == cluster_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [Instance.from_doc(json.loads(r.doc), r.version) for r in rows]

@@ -1,0 +1,171 @@
+"""The pure cluster planner: (desired, observed, now) -> actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podwarden.logic import cluster_plan as cp
+from podwarden.logic.node_spec import Taint
+from podwarden.model.cluster import (
+    Cluster,
+    ClusterStatus,
+    GroupStatus,
+    Instance,
+    InstanceGroup,
+    InstanceStatus,
+)
+
+NOW = 1000.0
+
+
+def cluster(status: str = ClusterStatus.CREATING, **groups: dict[str, Any]) -> Cluster:
+    return Cluster(
+        cluster_id="abcdefghijkl",
+        name="c",
+        arn="arn:aws:sagemaker:us-west-2:000000000000:cluster/abcdefghijkl",
+        region="us-west-2",
+        account="000000000000",
+        status=status,
+        created=0.0,
+        spec={},
+        groups={
+            name: InstanceGroup(
+                spec={"InstanceGroupName": name, "InstanceType": "ml.c5.large", **spec},
+                status=spec.pop("_status", GroupStatus.CREATING),
+            )
+            for name, spec in groups.items()
+        },
+    )
+
+
+def inst(
+    n: int,
+    group: str = "g",
+    status: str = InstanceStatus.RUNNING,
+    ready_at: float = 0.0,
+    launch_time: float = 0.0,
+) -> Instance:
+    return Instance(
+        instance_id=f"i-{n:017x}",
+        cluster_id="abcdefghijkl",
+        group=group,
+        logical_id=f"{group}-{n}",
+        instance_type="ml.c5.large",
+        status=status,
+        launch_time=launch_time,
+        ready_at=ready_at,
+    )
+
+
+def node(
+    i: Instance,
+    ready: bool = True,
+    labels: dict[str, str] | None = None,
+    taints: tuple[Taint, ...] = (),
+) -> cp.ObservedNode:
+    return cp.ObservedNode(i.node_name, ready, labels or {}, taints)
+
+
+def test_new_group_launches_its_instances() -> None:
+    plan = cp.plan_cluster(cluster(g={"InstanceCount": 3}), [], {}, NOW)
+    assert plan.actions == [cp.Launch("g", 3)]
+
+
+def test_pending_instance_waits_for_its_launch_delay_then_gets_a_node() -> None:
+    c = cluster(g={"InstanceCount": 1})
+    pending = inst(1, status=InstanceStatus.PENDING, ready_at=NOW + 2.5)
+    plan = cp.plan_cluster(c, [pending], {}, NOW)
+    assert plan.actions == [] and plan.requeue_after == 2.5
+    later = cp.plan_cluster(c, [pending], {}, NOW + 3)
+    assert later.actions == [cp.CreateNode(pending.instance_id)]
+
+
+def test_ready_node_marks_instance_running_and_group_converges() -> None:
+    c = cluster(g={"InstanceCount": 1})
+    pending = inst(1, status=InstanceStatus.PENDING)
+    assert (
+        cp.plan_cluster(c, [pending], {pending.node_name: node(pending, ready=False)}, NOW).actions
+        == []
+    )
+    plan = cp.plan_cluster(c, [pending], {pending.node_name: node(pending)}, NOW)
+    assert plan.actions == [cp.MarkRunning(pending.instance_id)]
+    running = inst(1)
+    done = cp.plan_cluster(c, [running], {running.node_name: node(running)}, NOW)
+    assert done.actions == [
+        cp.SetGroup("g", GroupStatus.IN_SERVICE, {}),
+        cp.SetCluster(ClusterStatus.IN_SERVICE),
+    ]
+
+
+def test_scale_down_retires_pending_then_youngest() -> None:
+    c = cluster(ClusterStatus.UPDATING, g={"InstanceCount": 1, "_status": GroupStatus.UPDATING})
+    old, young = inst(1, launch_time=1), inst(2, launch_time=5)
+    pending = inst(3, status=InstanceStatus.PENDING, launch_time=2, ready_at=NOW + 10)
+    nodes = {i.node_name: node(i) for i in (old, young)}
+    plan = cp.plan_cluster(c, [old, young, pending], nodes, NOW)
+    terminated = [a.instance_id for a in plan.actions if isinstance(a, cp.Terminate)]
+    assert terminated == [pending.instance_id, young.instance_id]
+
+
+def test_shutting_down_instance_loses_its_node_then_its_record() -> None:
+    c = cluster(g={"InstanceCount": 0})
+    leaving = inst(1, status=InstanceStatus.SHUTTING_DOWN)
+    assert (
+        cp.DeleteNode(leaving.node_name)
+        in cp.plan_cluster(c, [leaving], {leaving.node_name: node(leaving)}, NOW).actions
+    )
+    assert cp.Forget(leaving.instance_id) in cp.plan_cluster(c, [leaving], {}, NOW).actions
+
+
+def test_unknown_node_of_the_cluster_is_deleted() -> None:
+    stray = cp.ObservedNode("hyperpod-i-00000000000000099", True, {}, ())
+    plan = cp.plan_cluster(cluster(g={"InstanceCount": 0}), [], {stray.name: stray}, NOW)
+    assert plan.actions[0] == cp.DeleteNode(stray.name)
+
+
+def test_vanished_node_of_running_instance_is_recreated() -> None:
+    running = inst(1)
+    plan = cp.plan_cluster(cluster(g={"InstanceCount": 1}), [running], {}, NOW)
+    assert cp.CreateNode(running.instance_id) in plan.actions
+
+
+def test_kubernetes_config_drift_is_synced() -> None:
+    config = {
+        "Labels": {"team": "ml"},
+        "Taints": [{"Key": "k", "Value": "v", "Effect": "NoSchedule"}],
+    }
+    c = cluster(
+        ClusterStatus.IN_SERVICE,
+        g={"InstanceCount": 1, "KubernetesConfig": config, "_status": GroupStatus.IN_SERVICE},
+    )
+    running = inst(1)
+    plan = cp.plan_cluster(c, [running], {running.node_name: node(running)}, NOW)
+    assert cp.SyncNode(running.instance_id) in plan.actions
+    synced = node(running, labels={"team": "ml"}, taints=(Taint("k", "v", "NoSchedule"),))
+    plan = cp.plan_cluster(c, [running], {running.node_name: synced}, NOW)
+    assert plan.actions == [cp.SetGroup("g", GroupStatus.IN_SERVICE, config)]
+
+
+def test_deleting_cluster_terminates_everything_then_removes_itself() -> None:
+    c = cluster(ClusterStatus.DELETING, g={"InstanceCount": 2})
+    a = inst(1)
+    plan = cp.plan_cluster(c, [a], {a.node_name: node(a)}, NOW)
+    assert cp.Terminate(a.instance_id) in plan.actions
+    assert cp.Launch("g", 1) not in plan.actions
+    assert cp.plan_cluster(c, [], {}, NOW).actions[-1] == cp.RemoveCluster()
+
+
+def test_deleted_group_is_removed_once_empty() -> None:
+    c = cluster(ClusterStatus.UPDATING, g={"InstanceCount": 1})
+    c.groups["g"].deleting = True
+    assert cp.plan_cluster(c, [], {}, NOW).actions == [
+        cp.RemoveGroup("g"),
+        cp.SetCluster(ClusterStatus.IN_SERVICE),
+    ]
+
+
+def test_plan_is_idempotent() -> None:
+    c = cluster(g={"InstanceCount": 2})
+    a, b = inst(1, status=InstanceStatus.PENDING), inst(2)
+    nodes = {a.node_name: node(a), b.node_name: node(b)}
+    assert cp.plan_cluster(c, [a, b], nodes, NOW) == cp.plan_cluster(c, [a, b], nodes, NOW)

@@ -1,0 +1,92 @@
+"""The SQLite store: uniqueness, optimistic versions, atomic writes, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from podwarden.model.cluster import Cluster, Instance, InstanceGroup
+from podwarden.model.errors import Conflict, InUse
+from podwarden.store.sql import Store, sqlite_url
+
+
+def _cluster(name: str = "c", cid: str = "abcdefghijkl") -> Cluster:
+    return Cluster(
+        cluster_id=cid,
+        name=name,
+        arn=f"arn:aws:sagemaker:us-west-2:000000000000:cluster/{cid}",
+        region="us-west-2",
+        account="000000000000",
+        status="Creating",
+        created=1.0,
+        spec={"NodeRecovery": "Automatic"},
+        groups={"g": InstanceGroup(spec={"InstanceGroupName": "g", "InstanceCount": 2})},
+    )
+
+
+def _instance(n: int, cid: str = "abcdefghijkl") -> Instance:
+    return Instance(
+        instance_id=f"i-{n:017x}",
+        cluster_id=cid,
+        group="g",
+        logical_id=f"g-{n}",
+        instance_type="ml.c5.large",
+        status="Pending",
+        launch_time=1.0,
+        ready_at=2.0,
+    )
+
+
+def test_round_trip_and_persistence(tmp_path: Path) -> None:
+    store = Store(sqlite_url(tmp_path))
+    store.create_cluster(_cluster())
+    store.add_instances([_instance(1), _instance(2)])
+    store.close()
+    again = Store(sqlite_url(tmp_path))
+    got = again.get_cluster("000000000000", "us-west-2", name="c")
+    assert got is not None and got.groups["g"].spec["InstanceCount"] == 2
+    assert got.version == 1
+    assert {i.instance_id for i in again.list_instances("abcdefghijkl")} == {
+        _instance(1).instance_id,
+        _instance(2).instance_id,
+    }
+    assert again.get_cluster("000000000000", "us-east-1", name="c") is None
+
+
+def test_names_are_unique_per_account_and_region(tmp_path: Path) -> None:
+    store = Store(sqlite_url(tmp_path))
+    store.create_cluster(_cluster())
+    with pytest.raises(InUse):
+        store.create_cluster(_cluster(cid="zzzzzzzzzzzz"))
+
+
+def test_stale_write_is_a_conflict(tmp_path: Path) -> None:
+    store = Store(sqlite_url(tmp_path))
+    store.create_cluster(_cluster())
+    a = store.get_cluster("000000000000", "us-west-2", name="c")
+    b = store.get_cluster("000000000000", "us-west-2", name="c")
+    assert a is not None and b is not None
+    a.status = "InService"
+    store.save_cluster(a)
+    b.status = "Deleting"
+    with pytest.raises(Conflict):
+        store.save_cluster(b)
+
+
+def test_cluster_and_instances_commit_together(tmp_path: Path) -> None:
+    store = Store(sqlite_url(tmp_path))
+    store.create_cluster(_cluster())
+    store.add_instances([_instance(1)])
+    cluster = store.get_cluster("000000000000", "us-west-2", name="c")
+    (inst,) = store.list_instances("abcdefghijkl")
+    stale = store.list_instances("abcdefghijkl")[0]
+    stale.message = "other writer"
+    store.save_instance(stale)
+    assert cluster is not None
+    cluster.groups["g"].spec["InstanceCount"] = 1
+    inst.status = "ShuttingDown"
+    with pytest.raises(Conflict):
+        store.save_cluster_and_instances(cluster, [inst])
+    fresh = store.get_cluster("000000000000", "us-west-2", name="c")
+    assert fresh is not None and fresh.groups["g"].spec["InstanceCount"] == 2  # rolled back
