@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
 from podwarden import __version__
+from podwarden.cli.server import (
+    ServerSettings,
+    bind,
+    default_database_url,
+    local_credentials,
+    serve,
+)
 from podwarden.local import build
 from podwarden.local.errors import LocalK8sError
 from podwarden.local.runtime import ControlPlane, dry_run_plan
+from podwarden.operator.clusters import ReconcilerSettings
 
 DATA_DIR_ENV = "PODWARDEN_DATA_DIR"
 
@@ -28,6 +37,42 @@ def default_data_dir() -> Path:
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSettings:
+    data_dir = Path(args.data_dir)
+    return ServerSettings(
+        kubeconfig=kubeconfig,
+        database_url=args.database_url or default_database_url(data_dir),
+        host=args.host,
+        port=args.port,
+        auth=not args.no_auth,
+        reconciler=ReconcilerSettings(launch_delay=args.launch_delay, time_scale=args.time_scale),
+    )
+
+
+def _print_endpoint(settings: ServerSettings, port: int) -> None:
+    creds = local_credentials()[0]
+    print(f"podwarden: API at http://{settings.host}:{port} (SageMaker HyperPod cluster API)")
+    print(f"  export AWS_ENDPOINT_URL_SAGEMAKER=http://{settings.host}:{port}")
+    print(f"  export AWS_ACCESS_KEY_ID={creds.access_key_id}")
+    print(f"  export AWS_SECRET_ACCESS_KEY={creds.secret_access_key}")
+    print("  export AWS_DEFAULT_REGION=us-west-2", flush=True)
+
+
+def _run_server(settings: ServerSettings, health_check: Callable[[], None] | None = None) -> None:
+    sock = bind(settings.host, settings.port)
+    port = int(sock.getsockname()[1])
+
+    async def started() -> None:
+        _print_endpoint(settings, port)
+
+    asyncio.run(serve(settings, sock, started, health_check))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _run_server(_server_settings(args, Path(args.kubeconfig)))
+    return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -49,10 +94,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  apiserver:  {cp.url}")
         print(f"  kubeconfig: {cp.kubeconfig}")
         print(f"  try:        kubectl --kubeconfig {cp.kubeconfig} get nodes")
-        print("  Ctrl-C stops it; its state stays in", k8s_dir, flush=True)
-        while True:
-            cp.check()
-            time.sleep(1)
+        print("  Ctrl-C stops it; its state stays in", args.data_dir, flush=True)
+        _run_server(_server_settings(args, cp.kubeconfig), health_check=cp.check)
+        print("podwarden: stopping", flush=True)
+        return 0
     except KeyboardInterrupt:
         print("\npodwarden: stopping", flush=True)
         return 0
@@ -68,6 +113,25 @@ def cmd_build(args: argparse.Namespace) -> int:
     return build.main(argv)
 
 
+def _server_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
+    p.add_argument("--port", type=int, default=8600, help="listen port (0: any free port)")
+    p.add_argument(
+        "--database-url",
+        help="SQLAlchemy URL of the store (default: SQLite in the data directory; "
+        "postgresql+psycopg://... for PostgreSQL)",
+    )
+    p.add_argument(
+        "--no-auth", action="store_true", help="accept unsigned requests (SigV4 is on by default)"
+    )
+    p.add_argument(
+        "--launch-delay", type=float, default=3.0, help="seconds until a new instance's node joins"
+    )
+    p.add_argument(
+        "--time-scale", type=float, default=1.0, help="multiplier for simulated durations"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="podwarden", description=__doc__)
     p.add_argument("--version", action="version", version=f"podwarden {__version__}")
@@ -80,7 +144,16 @@ def parser() -> argparse.ArgumentParser:
         help=f"state directory (default ${DATA_DIR_ENV} or ~/.local/share/podwarden)",
     )
     up.add_argument("--dry-run", action="store_true", help="print the plan of processes and exit")
+    _server_arguments(up)
     up.set_defaults(func=cmd_up)
+
+    serve_cmd = sub.add_parser("serve", help="serve the API against an existing Kubernetes cluster")
+    serve_cmd.add_argument("--kubeconfig", required=True, help="kubeconfig of the target cluster")
+    serve_cmd.add_argument(
+        "--data-dir", default=str(default_data_dir()), help="state directory (SQLite store)"
+    )
+    _server_arguments(serve_cmd)
+    serve_cmd.set_defaults(func=cmd_serve)
 
     k8s = sub.add_parser("build-k8s", help="build the pinned Kubernetes binaries (needs Go)")
     k8s.add_argument("--force", action="store_true")

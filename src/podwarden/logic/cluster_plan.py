@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from podwarden.logic.node_spec import Taint, kubernetes_labels, kubernetes_taints
 from podwarden.model.cluster import (
@@ -75,7 +76,7 @@ class Forget:
 class SetGroup:
     group: str
     status: str
-    applied_kubernetes_config: dict[str, object] | None = None
+    applied_kubernetes_config: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,27 @@
+"""The operation table: (service, operation name) -> handler. Data, not an if-chain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from podwarden.control import clusters, nodes
+from podwarden.control.context import Context
+
+Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
+
+# awsJson services: X-Amz-Target prefix -> botocore service name
+JSON_TARGETS: Mapping[str, str] = {"SageMaker": "sagemaker"}
+
+OPERATIONS: Mapping[str, Mapping[str, Handler]] = {
+    "sagemaker": {
+        "CreateCluster": clusters.create_cluster,
+        "DescribeCluster": clusters.describe_cluster,
+        "ListClusters": clusters.list_clusters,
+        "UpdateCluster": clusters.update_cluster,
+        "DeleteCluster": clusters.delete_cluster,
+        "ListClusterNodes": nodes.list_cluster_nodes,
+        "DescribeClusterNode": nodes.describe_cluster_node,
+        "BatchDeleteClusterNodes": nodes.batch_delete_cluster_nodes,
+    },
+}

@@ -1,0 +1,176 @@
+"""Compose and run the API server: store + reconciler + provider + ASGI app under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+from podwarden.api.app import ApiSettings, PodwardenApp, Services, build_app
+from podwarden.kube.nodes import KubeNodes
+from podwarden.model.errors import Invalid
+from podwarden.operator.clusters import ClusterReconciler, ReconcilerSettings
+from podwarden.policy.catalog import Catalog, load_catalog
+from podwarden.providers.local import LocalInstances
+from podwarden.store.sql import Store, sqlite_url
+from podwarden.wire.sigv4 import Credential
+
+# The default local credentials (documented in the README). Override with the environment
+# variables below; clients sign with the same pair.
+DEFAULT_ACCESS_KEY_ID = "AKIAPODWARDEN0LOCAL0"
+DEFAULT_SECRET_ACCESS_KEY = "podwarden/local/secret/0000000000000000000"  # noqa: S105 - public local default
+DEFAULT_ACCOUNT_ID = "000000000000"
+
+
+def local_credentials() -> tuple[Credential, ...]:
+    account = os.environ.get("PODWARDEN_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+    return (
+        Credential(
+            access_key_id=os.environ.get("PODWARDEN_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY_ID),
+            secret_access_key=os.environ.get(
+                "PODWARDEN_SECRET_ACCESS_KEY", DEFAULT_SECRET_ACCESS_KEY
+            ),
+            account_id=account,
+            principal_arn=f"arn:aws:iam::{account}:user/podwarden",
+        ),
+    )
+
+
+class CatalogInstanceTypes:
+    """The instance catalog as the control and operator layers need it."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def problem(self, name: str) -> str | None:
+        try:
+            self.catalog.get(name)
+        except Invalid as exc:
+            return exc.message
+        return None
+
+    def capacity(self, name: str, extra_storage_gib: int) -> dict[str, str]:
+        entry = self.catalog.get(name)
+        return entry.capacity(entry.ephemeral_storage_gib + extra_storage_gib)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    kubeconfig: Path
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8600
+    auth: bool = True
+    reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
+
+
+def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
+    store = Store(settings.database_url)
+    types = CatalogInstanceTypes(load_catalog())
+    state: dict[str, object] = {}
+
+    async def start() -> None:
+        nodes = await KubeNodes.from_kubeconfig(settings.kubeconfig)
+        reconciler = ClusterReconciler(
+            store, LocalInstances(nodes), types.capacity, settings.reconciler
+        )
+        state.update(nodes=nodes, reconciler=reconciler)
+        state["task"] = asyncio.create_task(reconciler.run(), name="cluster-reconciler")
+
+    async def stop() -> None:
+        task = state.get("task")
+        if isinstance(task, asyncio.Task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        nodes = state.get("nodes")
+        if isinstance(nodes, KubeNodes):
+            await nodes.close()
+
+    def wake() -> None:
+        reconciler = state.get("reconciler")
+        if isinstance(reconciler, ClusterReconciler):
+            reconciler.wake()
+
+    services = Services(
+        store=store,
+        instance_types=types,
+        wake=wake,
+        now=time.time,
+        on_startup=[start],
+        on_shutdown=[stop],
+    )
+    app = build_app(ApiSettings(credentials=local_credentials(), auth=settings.auth), services)
+    return app, store
+
+
+def uvicorn_server(app: PodwardenApp, settings: ServerSettings) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http="httptools",
+        loop="uvloop",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+    )
+    return uvicorn.Server(config)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket (port 0 picks a free one), so callers know the port up front."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    return sock
+
+
+async def serve(
+    settings: ServerSettings,
+    sock: socket.socket,
+    started: Callable[[], Awaitable[None]] | None = None,
+    health_check: Callable[[], None] | None = None,
+) -> None:
+    """Serve until a signal stops uvicorn, or until ``health_check`` raises (a component of the
+    embedded control plane died): then shut down cleanly and raise that error."""
+    app, store = assemble(settings)
+    server = uvicorn_server(app, settings)
+    failure: list[BaseException] = []
+
+    async def watch() -> None:
+        while health_check is not None:
+            await asyncio.sleep(1.0)
+            try:
+                health_check()
+            except Exception as exc:
+                failure.append(exc)
+                server.should_exit = True
+                return
+
+    watcher = asyncio.create_task(watch())
+    try:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
+            await asyncio.sleep(0.02)
+        if started is not None and server.started:
+            await started()
+        await task
+    finally:
+        watcher.cancel()
+        store.close()
+    if failure:
+        raise failure[0]
+
+
+def default_database_url(data_dir: Path) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return sqlite_url(data_dir)

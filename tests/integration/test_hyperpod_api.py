@@ -1,0 +1,377 @@
+"""The SageMaker HyperPod cluster API with real boto3, real HTTP and the real control plane:
+instances become kwok-managed Kubernetes nodes labelled and sized as HyperPod does it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from kubernetes import client
+
+from podwarden.cli.server import ServerSettings, default_database_url
+from podwarden.local.runtime import ControlPlane
+from podwarden.operator.clusters import ReconcilerSettings
+
+from .hyperpod_server import EKS_ARN, ROLE_ARN, ProcessServer, ThreadServer, sagemaker
+from .kube_objects import as_dict, wait_for
+
+FAST = ReconcilerSettings(launch_delay=0.2, resync=0.5)
+
+
+@pytest.fixture(scope="module")
+def server(
+    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ThreadServer]:
+    data = tmp_path_factory.mktemp("podwarden")
+    settings = ServerSettings(
+        kubeconfig=control_plane.kubeconfig,
+        database_url=default_database_url(data),
+        reconciler=FAST,
+    )
+    srv = ThreadServer(settings).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def sm(server: ThreadServer) -> Any:
+    return sagemaker(server.endpoint)
+
+
+def group(name: str, instance_type: str, count: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "InstanceGroupName": name,
+        "InstanceType": instance_type,
+        "InstanceCount": count,
+        "ExecutionRole": ROLE_ARN,
+        "LifeCycleConfig": {
+            "SourceS3Uri": "s3://sagemaker-lifecycle/scripts/",
+            "OnCreate": "on_create.sh",
+        },
+        **extra,
+    }
+
+
+def create(sm: Any, name: str, *groups: dict[str, Any], **extra: Any) -> str:
+    arn: str = sm.create_cluster(
+        ClusterName=name,
+        InstanceGroups=list(groups),
+        Orchestrator={"Eks": {"ClusterArn": EKS_ARN}},
+        NodeRecovery="Automatic",
+        **extra,
+    )["ClusterArn"]
+    return arn
+
+
+def wait_status(
+    sm: Any, name: str, status: str = "InService", timeout: float = 120
+) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        d: dict[str, Any] = sm.describe_cluster(ClusterName=name)
+        if d["ClusterStatus"] == "Failed":
+            raise AssertionError(f"cluster {name} failed: {d.get('FailureMessage')}")
+        return d if d["ClusterStatus"] == status else None
+
+    return wait_for(f"cluster {name} {status}", probe, timeout=timeout)
+
+
+def cluster_nodes(kube: client.ApiClient, cluster_id: str) -> dict[str, dict[str, Any]]:
+    nodes = client.CoreV1Api(kube).list_node(label_selector=f"podwarden.io/cluster-id={cluster_id}")
+    found = [as_dict(kube, n) for n in nodes.items]
+    return {n["metadata"]["name"]: n for n in found}
+
+
+def cluster_id(arn: str) -> str:
+    return arn.rsplit("/", 1)[1]
+
+
+def all_nodes(sm: Any, name: str) -> list[dict[str, Any]]:
+    pages = sm.get_paginator("list_cluster_nodes").paginate(
+        ClusterName=name, PaginationConfig={"PageSize": 2}
+    )
+    return [s for p in pages for s in p["ClusterNodeSummaries"]]
+
+
+def test_create_cluster_gpu_and_cpu_groups_become_nodes(sm: Any, kube: client.ApiClient) -> None:
+    taint = {"Key": "dedicated", "Value": "cpu", "Effect": "NoSchedule"}
+    arn = create(
+        sm,
+        "pw-create",
+        group(
+            "gpu",
+            "ml.p5.48xlarge",
+            2,
+            KubernetesConfig={"Labels": {"team": "ml"}},
+            InstanceStorageConfigs=[{"EbsVolumeConfig": {"VolumeSizeInGB": 500}}],
+        ),
+        group("cpu", "ml.c5.large", 1, KubernetesConfig={"Taints": [taint]}),
+    )
+    assert arn.startswith("arn:aws:sagemaker:us-west-2:000000000000:cluster/")
+    assert len(cluster_id(arn)) == 12 and cluster_id(arn).isalnum()
+    described = wait_status(sm, "pw-create")
+    groups = {g["InstanceGroupName"]: g for g in described["InstanceGroups"]}
+    assert (groups["gpu"]["CurrentCount"], groups["gpu"]["TargetCount"]) == (2, 2)
+    assert groups["gpu"]["Status"] == "InService"
+    assert groups["gpu"]["KubernetesConfig"]["CurrentLabels"] == {"team": "ml"}
+    assert groups["cpu"]["KubernetesConfig"]["CurrentTaints"] == [taint]
+
+    nodes = cluster_nodes(kube, cluster_id(arn))
+    summaries = all_nodes(sm, "pw-create")
+    assert {f"hyperpod-{s['InstanceId']}" for s in summaries} == set(nodes)
+    for s in summaries:
+        assert s["InstanceStatus"]["Status"] == "Running"
+        node = nodes[f"hyperpod-{s['InstanceId']}"]
+        labels = node["metadata"]["labels"]
+        assert labels["node.kubernetes.io/instance-type"] == s["InstanceType"]
+        assert labels["beta.kubernetes.io/instance-type"] == s["InstanceType"]
+        assert labels["sagemaker.amazonaws.com/compute-type"] == "hyperpod"
+        assert labels["sagemaker.amazonaws.com/instance-group-name"] == s["InstanceGroupName"]
+        assert labels["sagemaker.amazonaws.com/cluster-name"] == "pw-create"
+        assert labels["sagemaker.amazonaws.com/node-health-status"] == "Schedulable"
+        assert labels["topology.kubernetes.io/region"] == "us-west-2"
+        assert labels["topology.kubernetes.io/zone"].startswith("us-west-2")
+        capacity = node["status"]["capacity"]
+        if s["InstanceGroupName"] == "gpu":
+            assert labels["team"] == "ml"
+            assert capacity["nvidia.com/gpu"] == "8"
+            assert capacity["pods"] == "49"  # seed R12
+            assert "/opt/sagemaker" in node["metadata"]["annotations"]["podwarden.io/ebs-volumes"]
+            assert not node["spec"].get("taints")
+        else:
+            assert capacity["pods"] == "9"  # seed R12
+            assert "nvidia.com/gpu" not in capacity
+            assert node["spec"]["taints"] == [
+                {"key": "dedicated", "value": "cpu", "effect": "NoSchedule"}
+            ]
+
+    detail = sm.describe_cluster_node(ClusterName=arn, NodeId=summaries[0]["InstanceId"])[
+        "NodeDetails"
+    ]
+    assert detail["NodeLogicalId"]
+    by_logical = sm.describe_cluster_node(
+        ClusterName="pw-create", NodeLogicalId=detail["NodeLogicalId"]
+    )
+    assert by_logical["NodeDetails"]["InstanceId"] == summaries[0]["InstanceId"]
+
+
+def test_scale_up_down_and_delete_group(sm: Any, kube: client.ApiClient) -> None:
+    arn = create(sm, "pw-scale", group("a", "ml.g5.xlarge", 1), group("b", "ml.m5.large", 1))
+    wait_status(sm, "pw-scale")
+    cid = cluster_id(arn)
+
+    sm.update_cluster(
+        ClusterName="pw-scale",
+        InstanceGroups=[group("a", "ml.g5.xlarge", 3), group("b", "ml.m5.large", 1)],
+    )
+    assert sm.describe_cluster(ClusterName="pw-scale")["ClusterStatus"] == "Updating"
+    wait_status(sm, "pw-scale")
+    wait_for("4 nodes", lambda: len(cluster_nodes(kube, cid)) == 4)
+
+    sm.update_cluster(ClusterName="pw-scale", InstanceGroups=[group("a", "ml.g5.xlarge", 1)])
+    wait_status(sm, "pw-scale")
+    wait_for("2 nodes", lambda: len(cluster_nodes(kube, cid)) == 2)
+
+    sm.update_cluster(ClusterName="pw-scale", InstanceGroupsToDelete=["b"])
+    d = wait_status(sm, "pw-scale")
+    assert [g["InstanceGroupName"] for g in d["InstanceGroups"]] == ["a"]
+    wait_for("1 node", lambda: len(cluster_nodes(kube, cid)) == 1)
+    labels = next(iter(cluster_nodes(kube, cid).values()))["metadata"]["labels"]
+    assert labels["sagemaker.amazonaws.com/instance-group-name"] == "a"
+
+
+def test_batch_delete_nodes_lowers_the_target(sm: Any, kube: client.ApiClient) -> None:
+    create(sm, "pw-batch", group("w", "ml.c5.xlarge", 3))
+    wait_status(sm, "pw-batch")
+    ids = [s["InstanceId"] for s in all_nodes(sm, "pw-batch")]
+    out = sm.batch_delete_cluster_nodes(
+        ClusterName="pw-batch", NodeIds=[ids[0], "i-0123456789abcdef0"]
+    )
+    assert out["Successful"] == [ids[0]]
+    assert out["Failed"][0]["Code"] == "NodeIdNotFound"
+    wait_for("2 instances", lambda: len(all_nodes(sm, "pw-batch")) == 2)
+    d = wait_status(sm, "pw-batch")
+    assert d["InstanceGroups"][0]["TargetCount"] == 2
+
+
+def test_delete_cluster_removes_every_node(sm: Any, kube: client.ApiClient) -> None:
+    arn = create(sm, "pw-delete", group("w", "ml.t3.medium", 2))
+    wait_status(sm, "pw-delete")
+    assert len(cluster_nodes(kube, cluster_id(arn))) == 2
+    assert sm.delete_cluster(ClusterName="pw-delete")["ClusterArn"] == arn
+
+    def gone() -> bool:
+        try:
+            sm.describe_cluster(ClusterName="pw-delete")
+        except ClientError as err:
+            return bool(err.response["Error"]["Code"] == "ResourceNotFound")
+        return False
+
+    wait_for("cluster gone", gone)
+    assert cluster_nodes(kube, cluster_id(arn)) == {}
+
+
+def test_list_clusters_pagination_filters_and_sort(sm: Any) -> None:
+    for name in ("pw-list-c", "pw-list-a", "pw-list-b"):
+        create(sm, name, group("w", "ml.t3.medium", 0))
+    pages = sm.get_paginator("list_clusters").paginate(
+        NameContains="pw-list",
+        SortBy="NAME",
+        SortOrder="Descending",
+        PaginationConfig={"PageSize": 1},
+    )
+    names = [c["ClusterName"] for p in pages for c in p["ClusterSummaries"]]
+    assert names == ["pw-list-c", "pw-list-b", "pw-list-a"]
+    first = sm.list_clusters(NameContains="pw-list", MaxResults=2)
+    assert len(first["ClusterSummaries"]) == 2 and first["NextToken"]
+    with pytest.raises(ClientError) as err:
+        sm.list_clusters(NameContains="other", NextToken=first["NextToken"])
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+
+
+def _error(call: Any, **kwargs: Any) -> tuple[str, str, int]:
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    e = info.value.response
+    return e["Error"]["Code"], e["Error"]["Message"], e["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_modeled_errors(sm: Any) -> None:
+    code, message, status = _error(sm.describe_cluster, ClusterName="no-such-cluster")
+    assert (code, status) == ("ResourceNotFound", 400)
+    assert "no-such-cluster" in message
+    create(sm, "pw-dup", group("w", "ml.t3.medium", 0))
+    code, _, status = _error(
+        sm.create_cluster,
+        ClusterName="pw-dup",
+        InstanceGroups=[group("w", "ml.t3.medium", 0)],
+        Orchestrator={"Eks": {"ClusterArn": EKS_ARN}},
+    )
+    assert (code, status) == ("ResourceInUse", 400)
+    sm.update_cluster(ClusterName="pw-dup", InstanceGroups=[group("w", "ml.t3.medium", 1)])
+    code, _, _ = _error(
+        sm.update_cluster, ClusterName="pw-dup", InstanceGroups=[group("w", "ml.t3.medium", 2)]
+    )
+    assert code == "ConflictException"
+
+
+INVALID = [
+    (
+        "bad name pattern",
+        {"ClusterName": "bad_name"},
+        "Value 'bad_name' at 'clusterName' failed to satisfy constraint: Member must satisfy regular expression pattern",
+    ),
+    (
+        "name too long",
+        {"ClusterName": "a" * 64},
+        "Member must have length less than or equal to 63",
+    ),
+    (
+        "enum without ml.",
+        {"InstanceGroups": [group("w", "p5.48xlarge", 1)]},
+        "at 'instanceGroups.1.member.instanceType' failed to satisfy constraint: Member must satisfy enum value set",
+    ),
+    (
+        "count above max",
+        {"InstanceGroups": [group("w", "ml.c5.large", 6759)]},
+        "Member must have value less than or equal to 6758",
+    ),
+    (
+        "duplicate groups",
+        {"InstanceGroups": [group("w", "ml.c5.large", 1), group("w", "ml.c5.large", 1)]},
+        "used by more than one instance group",
+    ),
+    (
+        "both orchestrators",
+        {"Orchestrator": {"Eks": {"ClusterArn": EKS_ARN}, "Slurm": {}}},
+        "exactly one of Eks or Slurm",
+    ),
+    (
+        "lifecycle bucket",
+        {
+            "InstanceGroups": [
+                group(
+                    "w",
+                    "ml.c5.large",
+                    1,
+                    LifeCycleConfig={"SourceS3Uri": "s3://mybucket/x", "OnCreate": "a.sh"},
+                )
+            ]
+        },
+        "sagemaker-",
+    ),
+    (
+        "taints with deep checks (R19)",
+        {
+            "InstanceGroups": [
+                group(
+                    "w",
+                    "ml.p5.48xlarge",
+                    1,
+                    OnStartDeepHealthChecks=["InstanceStress"],
+                    KubernetesConfig={
+                        "Taints": [{"Key": "k", "Value": "v", "Effect": "NoSchedule"}]
+                    },
+                )
+            ]
+        },
+        "custom taints cannot be added",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "expected"), INVALID, ids=[c[0] for c in INVALID])
+def test_validation_errors(sm: Any, case: str, change: dict[str, Any], expected: str) -> None:
+    request: dict[str, Any] = {
+        "ClusterName": "pw-valid",
+        "InstanceGroups": [group("w", "ml.c5.large", 1)],
+        "Orchestrator": {"Eks": {"ClusterArn": EKS_ARN}},
+        **change,
+    }
+    code, message, status = _error(sm.create_cluster, **request)
+    assert (code, status) == ("ValidationException", 400)
+    assert expected in message
+    code, _, _ = _error(sm.describe_cluster, ClusterName="pw-valid")
+    assert code == "ResourceNotFound"  # nothing was created
+
+
+def test_auth_failures(server: ThreadServer) -> None:
+    code, _, _ = _error(sagemaker(server.endpoint, secret="wrong" * 8).list_clusters)
+    assert code == "InvalidSignatureException"
+    code, _, _ = _error(sagemaker(server.endpoint, key="AKIAUNKNOWNKEY000000").list_clusters)
+    assert code == "UnrecognizedClientException"
+
+
+def test_crash_mid_scale_converges_without_missing_or_extra_nodes(
+    control_plane: ControlPlane, kube: client.ApiClient, tmp_path: Path
+) -> None:
+    slow = ("--launch-delay", "0.5")
+    first = ProcessServer(control_plane.kubeconfig, tmp_path, *slow).start()
+    try:
+        sm = sagemaker(first.endpoint)
+        arn = create(sm, "pw-crash", group("w", "ml.c5.large", 1))
+        wait_status(sm, "pw-crash")
+        sm.update_cluster(ClusterName="pw-crash", InstanceGroups=[group("w", "ml.c5.large", 12)])
+        wait_for(
+            "scaling under way",
+            lambda: 1 < len(cluster_nodes(kube, cluster_id(arn))) < 12,
+            interval=0.05,
+        )
+    finally:
+        first.kill()
+    second = ProcessServer(control_plane.kubeconfig, tmp_path, *slow).start()
+    try:
+        sm = sagemaker(second.endpoint)
+        d = wait_status(sm, "pw-crash")
+        assert d["InstanceGroups"][0]["CurrentCount"] == 12
+        summaries = all_nodes(sm, "pw-crash")
+        nodes = cluster_nodes(kube, cluster_id(arn))
+        assert len(summaries) == 12
+        assert {f"hyperpod-{s['InstanceId']}" for s in summaries} == set(nodes)
+        time.sleep(1.0)  # a further pass must not add or remove anything
+        assert set(cluster_nodes(kube, cluster_id(arn))) == set(nodes)
+    finally:
+        second.stop()
