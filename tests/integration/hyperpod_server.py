@@ -20,7 +20,7 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from podwarden.cli.server import (
     ServerSettings,
     assemble,
-    bind,
+    bound_port,
     local_credentials,
     uvicorn_server,
 )
@@ -46,8 +46,7 @@ class ThreadServer:
     """uvicorn in a background thread, port chosen by the kernel."""
 
     def __init__(self, settings: ServerSettings) -> None:
-        self.sock = bind("127.0.0.1", 0)
-        self.port = int(self.sock.getsockname()[1])
+        self.port = 0
         self.app, self.store = assemble(settings)
         self.server: uvicorn.Server = uvicorn_server(self.app, settings)
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -57,7 +56,7 @@ class ThreadServer:
         return f"http://127.0.0.1:{self.port}"
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve(sockets=[self.sock]))
+        asyncio.run(self.server.serve())
 
     def start(self) -> ThreadServer:
         self.thread.start()
@@ -65,6 +64,7 @@ class ThreadServer:
             if not self.thread.is_alive():
                 raise RuntimeError("podwarden server thread died while starting")
             self.thread.join(0.02)
+        self.port = bound_port(self.server)
         return self
 
     def stop(self) -> None:

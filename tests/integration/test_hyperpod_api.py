@@ -3,11 +3,14 @@ instances become kwok-managed Kubernetes nodes labelled and sized as HyperPod do
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from kubernetes import client
@@ -30,6 +33,7 @@ def server(
     settings = ServerSettings(
         kubeconfig=control_plane.kubeconfig,
         database_url=default_database_url(data),
+        port=0,
         reconciler=FAST,
     )
     srv = ThreadServer(settings).start()
@@ -375,3 +379,23 @@ def test_crash_mid_scale_converges_without_missing_or_extra_nodes(
         assert set(cluster_nodes(kube, cluster_id(arn))) == set(nodes)
     finally:
         second.stop()
+
+
+def test_accepted_connections_have_tcp_nodelay(server: ThreadServer) -> None:
+    """Headers and body go out in separate writes; without TCP_NODELAY each response can wait
+    for the client's delayed ACK (~40 ms). Inspect the server side of a live connection."""
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:
+        conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        assert conn.recv(65536).startswith(b"HTTP/1.1 ")
+        client_port = conn.getsockname()[1]
+        server_side = [
+            c
+            for c in psutil.Process().net_connections(kind="tcp")
+            if c.laddr and c.laddr.port == server.port and c.raddr and c.raddr.port == client_port
+        ]
+        assert len(server_side) == 1
+        dup = socket.socket(fileno=os.dup(server_side[0].fd))
+        try:
+            assert dup.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        finally:
+            dup.close()  # closes only the duplicate descriptor

@@ -15,7 +15,6 @@ from types import FrameType
 from podwarden import __version__
 from podwarden.cli.server import (
     ServerSettings,
-    bind,
     default_database_url,
     local_credentials,
     serve,
@@ -61,13 +60,10 @@ def _print_endpoint(settings: ServerSettings, port: int) -> None:
 
 
 def _run_server(settings: ServerSettings, health_check: Callable[[], None] | None = None) -> None:
-    sock = bind(settings.host, settings.port)
-    port = int(sock.getsockname()[1])
-
-    async def started() -> None:
+    async def started(port: int) -> None:
         _print_endpoint(settings, port)
 
-    asyncio.run(serve(settings, sock, started, health_check))
+    asyncio.run(serve(settings, started, health_check))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
