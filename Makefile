@@ -27,7 +27,9 @@ integration: venv k8s
 	$(VENV)/bin/pytest tests/integration
 
 bench: venv k8s
+	$(UV) sync --locked --all-groups
 	$(VENV)/bin/python bench/localk8s.py
+	$(VENV)/bin/python bench/api.py --scale 1000
 
 # The venv is rebuilt whenever the lock file or the project metadata changes.
 venv: $(VENV)/.synced

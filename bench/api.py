@@ -54,7 +54,7 @@ def client(endpoint: str) -> Any:
         region_name="us-west-2",
         aws_access_key_id=cred.access_key_id,
         aws_secret_access_key=cred.secret_access_key,
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=300),
     )
 
 
@@ -103,6 +103,7 @@ def group(count: int) -> dict[str, Any]:
         "InstanceGroupName": "workers",
         "InstanceType": "ml.c5.large",
         "InstanceCount": count,
+        "ThreadsPerCore": 1,  # moto raises KeyError (HTTP 500) without it
         "ExecutionRole": ROLE,
         "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-bench/lc/", "OnCreate": "on_create.sh"},
     }
