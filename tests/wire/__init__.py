@@ -1,0 +1,1 @@
+"""Wire-layer tests: botocore's own serializer and parser are the oracle."""
