@@ -248,6 +248,7 @@ def test_modeled_errors(sm: Any) -> None:
     assert (code, status) == ("ResourceNotFound", 400)
     assert "no-such-cluster" in message
     create(sm, "pw-dup", group("w", "ml.t3.medium", 0))
+    wait_status(sm, "pw-dup")
     code, _, status = _error(
         sm.create_cluster,
         ClusterName="pw-dup",
@@ -352,18 +353,20 @@ def test_auth_failures(server: ThreadServer) -> None:
 def test_crash_mid_scale_converges_without_missing_or_extra_nodes(
     control_plane: ControlPlane, kube: client.ApiClient, tmp_path: Path
 ) -> None:
-    slow = ("--launch-delay", "0.5")
+    slow = ("--launch-delay", "3")
     first = ProcessServer(control_plane.kubeconfig, tmp_path, *slow).start()
     try:
         sm = sagemaker(first.endpoint)
         arn = create(sm, "pw-crash", group("w", "ml.c5.large", 1))
         wait_status(sm, "pw-crash")
+        # (the first typed list in a process builds the client's models: seconds; do it now)
+        assert len(cluster_nodes(kube, cluster_id(arn))) == 1
         sm.update_cluster(ClusterName="pw-crash", InstanceGroups=[group("w", "ml.c5.large", 12)])
+        # the scale-up is in flight: 11 instances launched (records written), nodes not yet
         wait_for(
-            "scaling under way",
-            lambda: 1 < len(cluster_nodes(kube, cluster_id(arn))) < 12,
-            interval=0.05,
+            "11 instances launching", lambda: len(all_nodes(sm, "pw-crash")) == 12, interval=0.05
         )
+        assert len(cluster_nodes(kube, cluster_id(arn))) == 1
     finally:
         first.kill()
     second = ProcessServer(control_plane.kubeconfig, tmp_path, *slow).start()
