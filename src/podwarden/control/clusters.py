@@ -12,7 +12,7 @@ from podwarden.logic import cluster_rules
 from podwarden.model import ids
 from podwarden.model.cluster import Cluster, ClusterStatus, GroupStatus, InstanceGroup
 from podwarden.model.cluster import InstanceStatus as IS
-from podwarden.model.errors import Conflict, Invalid, NotFound
+from podwarden.model.errors import Conflict, Invalid, LimitExceeded, NotFound
 
 # members of CreateClusterRequest kept as the cluster's own desired state and echoed back
 CLUSTER_MEMBERS = (
@@ -53,6 +53,21 @@ def _check(problems: list[str]) -> None:
         raise Invalid(cluster_rules.joined(problems))
 
 
+def _check_quotas(ctx: Context, cluster_name: str, groups: list[dict[str, Any]]) -> None:
+    q = ctx.quotas
+    if len(groups) > q.instance_groups_per_cluster:
+        raise LimitExceeded(
+            f"Cluster {cluster_name} would have {len(groups)} instance groups; the limit is "
+            f"{q.instance_groups_per_cluster}."
+        )
+    total = sum(int(g.get("InstanceCount", 0)) for g in groups)
+    if total > q.instances_per_cluster:
+        raise LimitExceeded(
+            f"Cluster {cluster_name} would have {total} instances; the limit is "
+            f"{q.instances_per_cluster} instances per cluster."
+        )
+
+
 def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     groups = req.get("InstanceGroups", [])
     _check(
@@ -64,6 +79,13 @@ def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             else []
         )
     )
+    existing = ctx.store.list_clusters(ctx.account, ctx.region)
+    if len(existing) >= ctx.quotas.clusters_per_region:
+        raise LimitExceeded(
+            f"The account already has {len(existing)} clusters in {ctx.region}; the limit is "
+            f"{ctx.quotas.clusters_per_region} clusters per Region."
+        )
+    _check_quotas(ctx, req["ClusterName"], groups)
     cluster_id = ids.new_cluster_id()
     cluster = Cluster(
         cluster_id=cluster_id,
@@ -95,6 +117,9 @@ def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         cluster_rules.group_problems(updated, ctx.instance_types.problem)
         + cluster_rules.update_problems(existing, updated, to_delete)
     )
+    after = {n: g.spec for n, g in cluster.groups.items() if not g.deleting and n not in to_delete}
+    after.update({g["InstanceGroupName"]: g for g in updated})
+    _check_quotas(ctx, cluster.name, list(after.values()))
     for spec in updated:
         name = spec["InstanceGroupName"]
         if name in cluster.groups:

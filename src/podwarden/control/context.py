@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from podwarden.policy.quotas import Quotas, load_quotas
 from podwarden.store.sql import Store
 
 
@@ -22,3 +23,4 @@ class Context:
     instance_types: InstanceTypes
     wake: Callable[[], None]  # tell the reconciler desired state changed
     now: Callable[[], float]
+    quotas: Quotas = field(default_factory=load_quotas)
