@@ -402,3 +402,32 @@ def test_accepted_connections_have_tcp_nodelay(server: ThreadServer) -> None:
             assert dup.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         finally:
             dup.close()  # closes only the duplicate descriptor
+
+
+def test_kubernetes_config_is_reconciled_onto_nodes(sm: Any, kube: client.ApiClient) -> None:
+    arn = create(
+        sm, "pw-k8scfg", group("w", "ml.c5.large", 2, KubernetesConfig={"Labels": {"old": "x"}})
+    )
+    wait_status(sm, "pw-k8scfg")
+    taint = {"Key": "example.com/gpu-only", "Value": "yes", "Effect": "NoExecute"}
+    new = {"Labels": {"team": "research", "tier": "gold"}, "Taints": [taint]}
+    sm.update_cluster(
+        ClusterName="pw-k8scfg", InstanceGroups=[group("w", "ml.c5.large", 2, KubernetesConfig=new)]
+    )
+    d = wait_status(sm, "pw-k8scfg")
+    config = d["InstanceGroups"][0]["KubernetesConfig"]
+    assert config["DesiredLabels"] == config["CurrentLabels"] == new["Labels"]
+    assert config["DesiredTaints"] == config["CurrentTaints"] == [taint]
+    nodes = cluster_nodes(kube, cluster_id(arn))
+    assert len(nodes) == 2
+    for node in nodes.values():
+        labels = node["metadata"]["labels"]
+        assert (labels["team"], labels["tier"]) == ("research", "gold")
+        assert "old" not in labels  # the previous config's label is removed
+        assert labels["sagemaker.amazonaws.com/compute-type"] == "hyperpod"  # ours are kept
+        assert node["spec"]["taints"] == [
+            {"key": "example.com/gpu-only", "value": "yes", "effect": "NoExecute"}
+        ]
+    some = all_nodes(sm, "pw-k8scfg")[0]["InstanceId"]
+    detail = sm.describe_cluster_node(ClusterName="pw-k8scfg", NodeId=some)["NodeDetails"]
+    assert detail["KubernetesConfig"]["CurrentLabels"] == new["Labels"]

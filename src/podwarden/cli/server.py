@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -162,6 +163,11 @@ async def serve(
         task = asyncio.create_task(server.serve())
         while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.02)
+        if server.started:
+            # everything loaded so far (botocore models, the Kubernetes client's models, the
+            # catalog) lives for the whole run: keep the collector from rescanning it
+            gc.collect()
+            gc.freeze()
         if started is not None and server.started:
             await started(bound_port(server))
         await task
