@@ -1,14 +1,17 @@
-"""The SQLite store: uniqueness, optimistic versions, atomic writes, persistence."""
+"""The store on SQLite and on PostgreSQL: uniqueness, optimistic versions, atomic writes,
+persistence across a restart."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from podwarden.model.cluster import Cluster, Instance, InstanceGroup
 from podwarden.model.errors import Conflict, InUse
-from podwarden.store.sql import Store, sqlite_url
+from podwarden.store.sql import Store
+
+MakeStore = Callable[[], Store]
 
 
 def _cluster(name: str = "c", cid: str = "abcdefghijkl") -> Cluster:
@@ -38,12 +41,12 @@ def _instance(n: int, cid: str = "abcdefghijkl") -> Instance:
     )
 
 
-def test_round_trip_and_persistence(tmp_path: Path) -> None:
-    store = Store(sqlite_url(tmp_path))
+def test_round_trip_and_persistence(make_store: MakeStore) -> None:
+    store = make_store()
     store.create_cluster(_cluster())
     store.add_instances([_instance(1), _instance(2)])
     store.close()
-    again = Store(sqlite_url(tmp_path))
+    again = make_store()
     got = again.get_cluster("000000000000", "us-west-2", name="c")
     assert got is not None and got.groups["g"].spec["InstanceCount"] == 2
     assert got.version == 1
@@ -54,15 +57,15 @@ def test_round_trip_and_persistence(tmp_path: Path) -> None:
     assert again.get_cluster("000000000000", "us-east-1", name="c") is None
 
 
-def test_names_are_unique_per_account_and_region(tmp_path: Path) -> None:
-    store = Store(sqlite_url(tmp_path))
+def test_names_are_unique_per_account_and_region(make_store: MakeStore) -> None:
+    store = make_store()
     store.create_cluster(_cluster())
     with pytest.raises(InUse):
         store.create_cluster(_cluster(cid="zzzzzzzzzzzz"))
 
 
-def test_stale_write_is_a_conflict(tmp_path: Path) -> None:
-    store = Store(sqlite_url(tmp_path))
+def test_stale_write_is_a_conflict(make_store: MakeStore) -> None:
+    store = make_store()
     store.create_cluster(_cluster())
     a = store.get_cluster("000000000000", "us-west-2", name="c")
     b = store.get_cluster("000000000000", "us-west-2", name="c")
@@ -74,8 +77,8 @@ def test_stale_write_is_a_conflict(tmp_path: Path) -> None:
         store.save_cluster(b)
 
 
-def test_cluster_and_instances_commit_together(tmp_path: Path) -> None:
-    store = Store(sqlite_url(tmp_path))
+def test_cluster_and_instances_commit_together(make_store: MakeStore) -> None:
+    store = make_store()
     store.create_cluster(_cluster())
     store.add_instances([_instance(1)])
     cluster = store.get_cluster("000000000000", "us-west-2", name="c")
