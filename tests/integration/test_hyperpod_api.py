@@ -95,7 +95,7 @@ def cluster_id(arn: str) -> str:
 
 def all_nodes(sm: Any, name: str) -> list[dict[str, Any]]:
     pages = sm.get_paginator("list_cluster_nodes").paginate(
-        ClusterName=name, PaginationConfig={"PageSize": 2}
+        ClusterName=name, IncludeNodeLogicalIds=True, PaginationConfig={"PageSize": 2}
     )
     return [s for p in pages for s in p["ClusterNodeSummaries"]]
 
@@ -144,6 +144,8 @@ def test_create_cluster_gpu_and_cpu_groups_become_nodes(sm: Any, kube: client.Ap
             assert capacity["nvidia.com/gpu"] == "8"
             assert capacity["pods"] == "49"  # seed R12
             assert "/opt/sagemaker" in node["metadata"]["annotations"]["podwarden.io/ebs-volumes"]
+            # the 500 GB EBS volume counts toward ephemeral storage (catalog default + volume)
+            assert capacity["ephemeral-storage"] == "600Gi"
             assert not node["spec"].get("taints")
         else:
             assert capacity["pods"] == "9"  # seed R12
@@ -431,3 +433,122 @@ def test_kubernetes_config_is_reconciled_onto_nodes(sm: Any, kube: client.ApiCli
     some = all_nodes(sm, "pw-k8scfg")[0]["InstanceId"]
     detail = sm.describe_cluster_node(ClusterName="pw-k8scfg", NodeId=some)["NodeDetails"]
     assert detail["KubernetesConfig"]["CurrentLabels"] == new["Labels"]
+
+
+def test_provisioning_refused_by_kubernetes_fails_the_cluster(
+    sm: Any, kube: client.ApiClient
+) -> None:
+    # within the API's label-key constraints (1-317 characters) but over Kubernetes' 63-character
+    # name limit: the apiserver refuses the node, retrying cannot help
+    long_key = "example.com/" + "k" * 80
+    arn = create(
+        sm, "pw-fail", group("w", "ml.c5.large", 1, KubernetesConfig={"Labels": {long_key: "v"}})
+    )
+
+    def failed() -> dict[str, Any] | None:
+        d: dict[str, Any] = sm.describe_cluster(ClusterName="pw-fail")
+        return d if d["ClusterStatus"] == "Failed" else None
+
+    d = wait_for("cluster Failed", failed)
+    assert "HTTP 422" in d["FailureMessage"]
+    assert d["InstanceGroups"][0]["Status"] == "Failed"
+    assert cluster_nodes(kube, cluster_id(arn)) == {}
+    sm.delete_cluster(ClusterName="pw-fail")
+
+    def gone() -> bool:
+        try:
+            sm.describe_cluster(ClusterName="pw-fail")
+        except ClientError:
+            return True
+        return False
+
+    wait_for("failed cluster deleted", gone)
+
+
+def _node_id(s: dict[str, Any]) -> str:
+    return str(s["InstanceId"])
+
+
+def test_batch_reboot_keeps_the_instance_and_replace_changes_it(
+    sm: Any, kube: client.ApiClient
+) -> None:
+    storage = [{"EbsVolumeConfig": {"VolumeSizeInGB": 100}}]
+    arn = create(sm, "pw-recover", group("g", "ml.g5.xlarge", 2, InstanceStorageConfigs=storage))
+    wait_status(sm, "pw-recover")
+    first, second = sorted(all_nodes(sm, "pw-recover"), key=_node_id)
+    volumes_before = cluster_nodes(kube, cluster_id(arn))[f"hyperpod-{second['InstanceId']}"][
+        "metadata"
+    ]["annotations"]["podwarden.io/ebs-volumes"]
+
+    out = sm.batch_reboot_cluster_nodes(
+        ClusterName="pw-recover", NodeIds=[first["InstanceId"], "i-0123456789abcdef0"]
+    )
+    assert out["Successful"] == [first["InstanceId"]]
+    assert out["Failed"][0]["ErrorCode"] == "InstanceIdNotFound"
+    again = sm.batch_reboot_cluster_nodes(ClusterName="pw-recover", NodeIds=[first["InstanceId"]])
+    assert again["Failed"][0]["ErrorCode"] in ("InstanceIdInUse", "InvalidInstanceStatus")
+
+    def rebooting() -> bool:
+        d = sm.describe_cluster_node(ClusterName="pw-recover", NodeId=first["InstanceId"])[
+            "NodeDetails"
+        ]
+        return bool(d["InstanceStatus"]["Status"] == "Pending")
+
+    wait_for("reboot under way", rebooting, interval=0.05)
+
+    replaced = sm.batch_replace_cluster_nodes(
+        ClusterName="pw-recover",
+        NodeLogicalIds=[second["NodeLogicalId"]],
+    )
+    assert replaced["SuccessfulNodeLogicalIds"] == [second["NodeLogicalId"]]
+
+    def recovered() -> list[dict[str, Any]] | None:
+        nodes = all_nodes(sm, "pw-recover")
+        ids = {n["InstanceId"] for n in nodes}
+        ok = (
+            len(nodes) == 2
+            and first["InstanceId"] in ids
+            and second["InstanceId"] not in ids
+            and all(n["InstanceStatus"]["Status"] == "Running" for n in nodes)
+        )
+        return nodes if ok else None
+
+    nodes = wait_for("reboot and replacement done", recovered)
+    new = next(n for n in nodes if n["InstanceId"] != first["InstanceId"])
+    detail = sm.describe_cluster_node(ClusterName="pw-recover", NodeId=new["InstanceId"])[
+        "NodeDetails"
+    ]
+    assert detail["NodeLogicalId"] == second["NodeLogicalId"]  # the logical id survives
+    kube_nodes = cluster_nodes(kube, cluster_id(arn))
+    assert set(kube_nodes) == {f"hyperpod-{n['InstanceId']}" for n in nodes}
+    assert (
+        kube_nodes[f"hyperpod-{new['InstanceId']}"]["metadata"]["annotations"][
+            "podwarden.io/ebs-volumes"
+        ]
+        != volumes_before
+    )  # new volumes
+    wait_status(sm, "pw-recover")
+
+
+def test_health_label_triggers_recovery_on_automatic_clusters_only(
+    sm: Any, kube: client.ApiClient
+) -> None:
+    create(sm, "pw-label", group("gpu", "ml.g5.xlarge", 1), group("cpu", "ml.c5.large", 1))
+    wait_status(sm, "pw-label")
+    by_group = {n["InstanceGroupName"]: n for n in all_nodes(sm, "pw-label")}
+    core = client.CoreV1Api(kube)
+    label = "sagemaker.amazonaws.com/node-health-status"
+    for name in ("gpu", "cpu"):
+        node = f"hyperpod-{by_group[name]['InstanceId']}"
+        core.patch_node(node, {"metadata": {"labels": {label: "UnschedulablePendingReplacement"}}})
+
+    def gpu_replaced() -> bool:
+        ids = {n["InstanceId"] for n in all_nodes(sm, "pw-label")}
+        return by_group["gpu"]["InstanceId"] not in ids
+
+    wait_for("GPU node replaced", gpu_replaced)
+    # seed R15: the CPU instance is not replaced automatically; it keeps its id and its label
+    cpu_node = f"hyperpod-{by_group['cpu']['InstanceId']}"
+    time.sleep(1.0)
+    assert by_group["cpu"]["InstanceId"] in {n["InstanceId"] for n in all_nodes(sm, "pw-label")}
+    assert core.read_node(cpu_node).metadata.labels[label] == "UnschedulablePendingReplacement"  # type: ignore[union-attr,index]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from podwarden.logic import cluster_actions as ca
 from podwarden.logic import cluster_plan as cp
 from podwarden.logic.node_spec import Taint
 from podwarden.model.cluster import (
@@ -68,7 +69,7 @@ def node(
 
 def test_new_group_launches_its_instances() -> None:
     plan = cp.plan_cluster(cluster(g={"InstanceCount": 3}), [], {}, NOW)
-    assert plan.actions == [cp.Launch("g", 3)]
+    assert plan.actions == [ca.Launch("g", 3)]
 
 
 def test_pending_instance_waits_for_its_launch_delay_then_gets_a_node() -> None:
@@ -77,23 +78,24 @@ def test_pending_instance_waits_for_its_launch_delay_then_gets_a_node() -> None:
     plan = cp.plan_cluster(c, [pending], {}, NOW)
     assert plan.actions == [] and plan.requeue_after == 2.5
     later = cp.plan_cluster(c, [pending], {}, NOW + 3)
-    assert later.actions == [cp.CreateNode(pending.instance_id)]
+    assert later.actions == [ca.CreateNode(pending.instance_id)]
 
 
 def test_ready_node_marks_instance_running_and_group_converges() -> None:
     c = cluster(g={"InstanceCount": 1})
     pending = inst(1, status=InstanceStatus.PENDING)
-    assert (
-        cp.plan_cluster(c, [pending], {pending.node_name: node(pending, ready=False)}, NOW).actions
-        == []
-    )
+    # a node that exists but is not Ready once the boot time has passed: the boot completes
+    not_ready = {pending.node_name: node(pending, ready=False)}
+    assert cp.plan_cluster(c, [pending], not_ready, NOW).actions == [
+        ca.NodeBooted(pending.instance_id)
+    ]
     plan = cp.plan_cluster(c, [pending], {pending.node_name: node(pending)}, NOW)
-    assert plan.actions == [cp.MarkRunning(pending.instance_id)]
+    assert plan.actions == [ca.MarkRunning(pending.instance_id)]
     running = inst(1)
     done = cp.plan_cluster(c, [running], {running.node_name: node(running)}, NOW)
     assert done.actions == [
-        cp.SetGroup("g", GroupStatus.IN_SERVICE, {}),
-        cp.SetCluster(ClusterStatus.IN_SERVICE),
+        ca.SetGroup("g", GroupStatus.IN_SERVICE, {}),
+        ca.SetCluster(ClusterStatus.IN_SERVICE),
     ]
 
 
@@ -103,7 +105,7 @@ def test_scale_down_retires_pending_then_youngest() -> None:
     pending = inst(3, status=InstanceStatus.PENDING, launch_time=2, ready_at=NOW + 10)
     nodes = {i.node_name: node(i) for i in (old, young)}
     plan = cp.plan_cluster(c, [old, young, pending], nodes, NOW)
-    terminated = [a.instance_id for a in plan.actions if isinstance(a, cp.Terminate)]
+    terminated = [a.instance_id for a in plan.actions if isinstance(a, ca.Terminate)]
     assert terminated == [pending.instance_id, young.instance_id]
 
 
@@ -111,22 +113,22 @@ def test_shutting_down_instance_loses_its_node_then_its_record() -> None:
     c = cluster(g={"InstanceCount": 0})
     leaving = inst(1, status=InstanceStatus.SHUTTING_DOWN)
     assert (
-        cp.DeleteNode(leaving.node_name)
+        ca.DeleteNode(leaving.node_name)
         in cp.plan_cluster(c, [leaving], {leaving.node_name: node(leaving)}, NOW).actions
     )
-    assert cp.Forget(leaving.instance_id) in cp.plan_cluster(c, [leaving], {}, NOW).actions
+    assert ca.Forget(leaving.instance_id) in cp.plan_cluster(c, [leaving], {}, NOW).actions
 
 
 def test_unknown_node_of_the_cluster_is_deleted() -> None:
     stray = cp.ObservedNode("hyperpod-i-00000000000000099", True, {}, ())
     plan = cp.plan_cluster(cluster(g={"InstanceCount": 0}), [], {stray.name: stray}, NOW)
-    assert plan.actions[0] == cp.DeleteNode(stray.name)
+    assert plan.actions[0] == ca.DeleteNode(stray.name)
 
 
 def test_vanished_node_of_running_instance_is_recreated() -> None:
     running = inst(1)
     plan = cp.plan_cluster(cluster(g={"InstanceCount": 1}), [running], {}, NOW)
-    assert cp.CreateNode(running.instance_id) in plan.actions
+    assert ca.CreateNode(running.instance_id) in plan.actions
 
 
 def test_kubernetes_config_drift_is_synced() -> None:
@@ -140,27 +142,27 @@ def test_kubernetes_config_drift_is_synced() -> None:
     )
     running = inst(1)
     plan = cp.plan_cluster(c, [running], {running.node_name: node(running)}, NOW)
-    assert cp.SyncNode(running.instance_id) in plan.actions
+    assert ca.SyncNode(running.instance_id) in plan.actions
     synced = node(running, labels={"team": "ml"}, taints=(Taint("k", "v", "NoSchedule"),))
     plan = cp.plan_cluster(c, [running], {running.node_name: synced}, NOW)
-    assert plan.actions == [cp.SetGroup("g", GroupStatus.IN_SERVICE, config)]
+    assert plan.actions == [ca.SetGroup("g", GroupStatus.IN_SERVICE, config)]
 
 
 def test_deleting_cluster_terminates_everything_then_removes_itself() -> None:
     c = cluster(ClusterStatus.DELETING, g={"InstanceCount": 2})
     a = inst(1)
     plan = cp.plan_cluster(c, [a], {a.node_name: node(a)}, NOW)
-    assert cp.Terminate(a.instance_id) in plan.actions
-    assert cp.Launch("g", 1) not in plan.actions
-    assert cp.plan_cluster(c, [], {}, NOW).actions[-1] == cp.RemoveCluster()
+    assert ca.Terminate(a.instance_id) in plan.actions
+    assert ca.Launch("g", 1) not in plan.actions
+    assert cp.plan_cluster(c, [], {}, NOW).actions[-1] == ca.RemoveCluster()
 
 
 def test_deleted_group_is_removed_once_empty() -> None:
     c = cluster(ClusterStatus.UPDATING, g={"InstanceCount": 1})
     c.groups["g"].deleting = True
     assert cp.plan_cluster(c, [], {}, NOW).actions == [
-        cp.RemoveGroup("g"),
-        cp.SetCluster(ClusterStatus.IN_SERVICE),
+        ca.RemoveGroup("g"),
+        ca.SetCluster(ClusterStatus.IN_SERVICE),
     ]
 
 
@@ -169,3 +171,70 @@ def test_plan_is_idempotent() -> None:
     a, b = inst(1, status=InstanceStatus.PENDING), inst(2)
     nodes = {a.node_name: node(a), b.node_name: node(b)}
     assert cp.plan_cluster(c, [a, b], nodes, NOW) == cp.plan_cluster(c, [a, b], nodes, NOW)
+
+
+def test_failed_cluster_is_left_alone() -> None:
+    c = cluster(ClusterStatus.FAILED, g={"InstanceCount": 3})
+    a = inst(1)
+    assert cp.plan_cluster(c, [a], {}, NOW).actions == []
+
+
+def automatic(status: str = ClusterStatus.IN_SERVICE, **groups: dict[str, Any]) -> Cluster:
+    c = cluster(status, **groups)
+    c.spec["NodeRecovery"] = "Automatic"
+    return c
+
+
+def health(i: Instance, value: str) -> cp.ObservedNode:
+    return node(i, labels={"sagemaker.amazonaws.com/node-health-status": value})
+
+
+def test_requested_recovery_is_carried_out() -> None:
+    c = cluster(ClusterStatus.IN_SERVICE, g={"InstanceCount": 1, "_status": GroupStatus.IN_SERVICE})
+    a = inst(1)
+    a.recovery = "Reboot"
+    assert ca.Reboot(a.instance_id) in cp.plan_cluster(c, [a], {a.node_name: node(a)}, NOW).actions
+    a.recovery = "Replace"
+    assert ca.Replace(a.instance_id) in cp.plan_cluster(c, [a], {a.node_name: node(a)}, NOW).actions
+
+
+def test_health_labels_trigger_recovery_only_when_automatic() -> None:
+    g = {"InstanceCount": 1, "_status": GroupStatus.IN_SERVICE}
+    a = inst(1)
+    reboot = {a.node_name: health(a, "UnschedulablePendingReboot")}
+    replace = {a.node_name: health(a, "UnschedulablePendingReplacement")}
+    assert (
+        ca.Reboot(a.instance_id) in cp.plan_cluster(automatic(g=dict(g)), [a], reboot, NOW).actions
+    )
+    assert (
+        ca.Replace(a.instance_id)
+        in cp.plan_cluster(automatic(g=dict(g)), [a], replace, NOW).actions
+    )
+    manual = cluster(ClusterStatus.IN_SERVICE, g=dict(g))  # NodeRecovery None: labels only
+    actions = cp.plan_cluster(manual, [a], replace, NOW).actions
+    assert not any(isinstance(x, ca.Reboot | ca.Replace) for x in actions)
+
+
+def always_cpu(_: str) -> bool:
+    return True
+
+
+def test_cpu_instances_are_never_replaced_automatically() -> None:
+    """seed R15; a reboot is still done, and the Batch API path still replaces."""
+    g = {"InstanceCount": 1, "_status": GroupStatus.IN_SERVICE}
+    a = inst(1)
+    replace = {a.node_name: health(a, "UnschedulablePendingReplacement")}
+    actions = cp.plan_cluster(automatic(g=dict(g)), [a], replace, NOW, always_cpu).actions
+    assert not any(isinstance(x, ca.Replace) for x in actions)
+    reboot = {a.node_name: health(a, "UnschedulablePendingReboot")}
+    assert (
+        ca.Reboot(a.instance_id)
+        in cp.plan_cluster(automatic(g=dict(g)), [a], reboot, NOW, always_cpu).actions
+    )
+    a.recovery = "Replace"
+    assert (
+        ca.Replace(a.instance_id)
+        in cp.plan_cluster(
+            automatic(g=dict(g)), [a], {a.node_name: node(a)}, NOW, always_cpu
+        ).actions
+    )

@@ -23,5 +23,7 @@ OPERATIONS: Mapping[str, Mapping[str, Handler]] = {
         "ListClusterNodes": nodes.list_cluster_nodes,
         "DescribeClusterNode": nodes.describe_cluster_node,
         "BatchDeleteClusterNodes": nodes.batch_delete_cluster_nodes,
+        "BatchRebootClusterNodes": nodes.batch_reboot_cluster_nodes,
+        "BatchReplaceClusterNodes": nodes.batch_replace_cluster_nodes,
     },
 }

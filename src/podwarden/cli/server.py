@@ -56,6 +56,9 @@ class CatalogInstanceTypes:
             return exc.message
         return None
 
+    def is_cpu_only(self, name: str) -> bool:
+        return self.catalog.get(name).is_cpu_only
+
     def capacity(self, name: str, extra_storage_gib: int) -> dict[str, str]:
         entry = self.catalog.get(name)
         return entry.capacity(entry.ephemeral_storage_gib + extra_storage_gib)
@@ -79,7 +82,11 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
     async def start() -> None:
         nodes = await KubeNodes.from_kubeconfig(settings.kubeconfig)
         reconciler = ClusterReconciler(
-            store, LocalInstances(nodes), types.capacity, settings.reconciler
+            store,
+            LocalInstances(nodes),
+            types.capacity,
+            settings.reconciler,
+            is_cpu_only=types.is_cpu_only,
         )
         state.update(nodes=nodes, reconciler=reconciler)
         state["task"] = asyncio.create_task(reconciler.run(), name="cluster-reconciler")

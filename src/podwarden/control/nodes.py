@@ -7,7 +7,7 @@ from typing import Any
 from podwarden.control.clusters import find_cluster, kubernetes_details, when
 from podwarden.control.context import Context
 from podwarden.control.pagination import page
-from podwarden.model.cluster import Cluster, Instance, InstanceStatus
+from podwarden.model.cluster import Cluster, Instance, InstanceStatus, Recovery
 from podwarden.model.errors import Invalid, NotFound
 
 
@@ -137,3 +137,60 @@ def batch_delete_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, A
         ctx.store.save_cluster_and_instances(cluster, changed)
         ctx.wake()
     return out
+
+
+def _batch_recover(ctx: Context, req: dict[str, Any], action: Recovery) -> dict[str, Any]:
+    """BatchReboot/ReplaceClusterNodes: mark each named Running instance for recovery; the
+    reconciler carries it out. Per-node failures go in the 200 response, as AWS does."""
+    if "NodeIds" not in req and "NodeLogicalIds" not in req:
+        raise Invalid("Specify NodeIds, NodeLogicalIds or both.")
+    cluster = find_cluster(ctx, req["ClusterName"])
+    instances = ctx.store.list_instances(cluster.cluster_id)
+    by_id = {i.instance_id: i for i in instances}
+    by_logical = {i.logical_id: i for i in instances}
+    out: dict[str, Any] = {"Successful": [], "Failed": []}
+    verb = "rebooted" if action == Recovery.REBOOT else "replaced"
+
+    def take(inst: Instance | None, ident: str) -> tuple[str, str] | None:
+        if inst is None:
+            return "InstanceIdNotFound", f"The instance {ident} does not exist in the cluster."
+        if inst.recovery:
+            return "InstanceIdInUse", f"Another operation is already in progress for {ident}."
+        if inst.status != InstanceStatus.RUNNING:
+            return (
+                "InvalidInstanceStatus",
+                f"The instance {ident} is {inst.status} and cannot be {verb}.",
+            )
+        inst.recovery = action
+        ctx.store.save_instance(inst)
+        return None
+
+    for key, lookup, ok_key, failed_key, id_key in (
+        ("NodeIds", by_id, "Successful", "Failed", "NodeId"),
+        (
+            "NodeLogicalIds",
+            by_logical,
+            "SuccessfulNodeLogicalIds",
+            "FailedNodeLogicalIds",
+            "NodeLogicalId",
+        ),
+    ):
+        for ident in req.get(key, []):
+            problem = take(lookup.get(ident), ident)
+            if problem is None:
+                out.setdefault(ok_key, []).append(ident)
+            else:
+                code, message = problem
+                out.setdefault(failed_key, []).append(
+                    {id_key: ident, "ErrorCode": code, "Message": message}
+                )
+    ctx.wake()
+    return out
+
+
+def batch_reboot_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    return _batch_recover(ctx, req, Recovery.REBOOT)
+
+
+def batch_replace_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    return _batch_recover(ctx, req, Recovery.REPLACE)

@@ -13,7 +13,10 @@ from typing import Any
 from aiohttp import ClientError, ClientResponse
 from kubernetes.aio import client, config
 
-from podwarden.model.errors import NotFound, TemporaryError
+from podwarden.model.errors import NotFound, TemporaryError, TerminalError
+
+# answers that retrying the same request cannot change (bad request, forbidden, invalid)
+PERMANENT = frozenset({400, 403, 405, 415, 422})
 
 
 async def _check(resp: ClientResponse, what: str, *, ok_statuses: tuple[int, ...] = ()) -> bytes:
@@ -24,6 +27,8 @@ async def _check(resp: ClientResponse, what: str, *, ok_statuses: tuple[int, ...
     detail = body[:300].decode("utf-8", "replace")
     if resp.status == 404:
         raise NotFound(f"{what}: not found ({detail})")
+    if resp.status in PERMANENT:
+        raise TerminalError(f"{what}: the Kubernetes API refused it (HTTP {resp.status}): {detail}")
     raise TemporaryError(f"{what}: HTTP {resp.status}: {detail}", delay=1.0)
 
 
@@ -73,6 +78,16 @@ class KubeNodes:
             await _check(resp, f"patch node {name}")
         except ClientError as exc:
             raise TemporaryError(f"patch node {name}: {exc}") from exc
+
+    async def patch_status(self, name: str, patch: dict[str, Any]) -> None:
+        """JSON merge patch of a node's status subresource (e.g. its conditions)."""
+        try:
+            resp = await self._core.patch_node_status_without_preload_content(
+                name, patch, _content_type="application/merge-patch+json"
+            )
+            await _check(resp, f"patch status of node {name}")
+        except ClientError as exc:
+            raise TemporaryError(f"patch status of node {name}: {exc}") from exc
 
     async def delete(self, name: str) -> None:
         """Delete a node; one that is gone already counts as deleted."""

@@ -8,10 +8,26 @@ instance records and the Kubernetes nodes that carry the cluster's id label.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from podwarden.logic.cluster_actions import (
+    Action,
+    CreateNode,
+    DeleteNode,
+    Forget,
+    Launch,
+    MarkRunning,
+    NodeBooted,
+    Reboot,
+    RemoveCluster,
+    RemoveGroup,
+    Replace,
+    SetCluster,
+    SetGroup,
+    SyncNode,
+    Terminate,
+)
 from podwarden.logic.node_spec import Taint, kubernetes_labels, kubernetes_taints
 from podwarden.model.cluster import (
     Cluster,
@@ -20,7 +36,9 @@ from podwarden.model.cluster import (
     Instance,
     InstanceGroup,
     InstanceStatus,
+    Recovery,
 )
+from podwarden.model.labels import HEALTH, PENDING_REBOOT, PENDING_REPLACEMENT
 
 
 @dataclass(frozen=True)
@@ -31,82 +49,27 @@ class ObservedNode:
     taints: tuple[Taint, ...]
 
 
-# -- actions ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Launch:
-    group: str
-    count: int
+# a health label that asks for a recovery (set by the health agent, a failed deep check or a
+# user; hyperpod-kubernetes.md sections 3, 5, 6)
+LABEL_RECOVERY = {PENDING_REBOOT: Recovery.REBOOT, PENDING_REPLACEMENT: Recovery.REPLACE}
 
 
 @dataclass(frozen=True)
-class CreateNode:
-    instance_id: str
+class RecoveryPolicy:
+    """Whether health labels trigger recovery (NodeRecovery Automatic), and which instance
+    types may be replaced automatically (seed R15: never CPU instances)."""
+
+    automatic: bool
+    is_cpu_only: Callable[[str], bool]
+
+    def allows(self, action: Recovery, instance_type: str) -> bool:
+        if not self.automatic:
+            return False
+        return not (action == Recovery.REPLACE and self.is_cpu_only(instance_type))
 
 
-@dataclass(frozen=True)
-class MarkRunning:
-    instance_id: str
-
-
-@dataclass(frozen=True)
-class SyncNode:
-    """Bring the node's user labels and taints to the group's KubernetesConfig."""
-
-    instance_id: str
-
-
-@dataclass(frozen=True)
-class Terminate:
-    instance_id: str
-
-
-@dataclass(frozen=True)
-class DeleteNode:
-    node_name: str
-
-
-@dataclass(frozen=True)
-class Forget:
-    """The instance is terminated and its node gone: drop the record."""
-
-    instance_id: str
-
-
-@dataclass(frozen=True)
-class SetGroup:
-    group: str
-    status: str
-    applied_kubernetes_config: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class RemoveGroup:
-    group: str
-
-
-@dataclass(frozen=True)
-class SetCluster:
-    status: str
-
-
-@dataclass(frozen=True)
-class RemoveCluster:
-    pass
-
-
-Action = (
-    Launch
-    | CreateNode
-    | MarkRunning
-    | SyncNode
-    | Terminate
-    | DeleteNode
-    | Forget
-    | SetGroup
-    | RemoveGroup
-    | SetCluster
-    | RemoveCluster
-)
+def recovery_policy(cluster: Cluster, is_cpu_only: Callable[[str], bool]) -> RecoveryPolicy:
+    return RecoveryPolicy(cluster.spec.get("NodeRecovery") == "Automatic", is_cpu_only)
 
 
 @dataclass
@@ -127,13 +90,21 @@ def _node_matches_config(node: ObservedNode, group: InstanceGroup) -> bool:
     return set(node.taints) == set(kubernetes_taints(group.spec))
 
 
+def _never_cpu(_: str) -> bool:
+    return False
+
+
 def plan_cluster(
     cluster: Cluster,
     instances: list[Instance],
     nodes: Mapping[str, ObservedNode],
     now: float,
+    is_cpu_only: Callable[[str], bool] = _never_cpu,
 ) -> Plan:
     plan = Plan()
+    policy = recovery_policy(cluster, is_cpu_only)
+    if cluster.status == ClusterStatus.FAILED:
+        return plan  # nothing to do until the user updates or deletes it
     by_group: dict[str, list[Instance]] = {}
     for inst in instances:
         by_group.setdefault(inst.group, []).append(inst)
@@ -147,7 +118,7 @@ def plan_cluster(
     for group in cluster.groups.values():
         members = by_group.pop(group.name, [])
         target = 0 if deleting_cluster else group.target_count
-        done = _plan_group(plan, group, members, nodes, target=target, now=now)
+        done = _plan_group(plan, group, members, nodes, target=target, now=now, policy=policy)
         status = _group_status(cluster, group, done, deleting_cluster)
         if group.deleting and not members:
             plan.actions.append(RemoveGroup(group.name))
@@ -181,6 +152,7 @@ def _plan_group(
     *,
     target: int,
     now: float,
+    policy: RecoveryPolicy,
 ) -> bool:
     """Plan one group's instances; True when it has converged (target reached, all Running,
     nodes carry the KubernetesConfig, nothing shutting down)."""
@@ -198,14 +170,31 @@ def _plan_group(
         if inst.status == InstanceStatus.SHUTTING_DOWN:
             _retire(plan, inst, nodes)
     for inst in live:
-        converged = _plan_instance(plan, group, inst, nodes.get(inst.node_name), now) and converged
+        node = nodes.get(inst.node_name)
+        converged = _plan_instance(plan, group, inst, node, now=now, policy=policy) and converged
     return converged
 
 
 def _plan_instance(
-    plan: Plan, group: InstanceGroup, inst: Instance, node: ObservedNode | None, now: float
+    plan: Plan,
+    group: InstanceGroup,
+    inst: Instance,
+    node: ObservedNode | None,
+    *,
+    now: float,
+    policy: RecoveryPolicy,
 ) -> bool:
     """Plan one live instance; True when it is Running on a node that carries its config."""
+    requested = Recovery(inst.recovery) if inst.recovery else None  # by the Batch* APIs
+    if requested is None and node is not None and inst.status == InstanceStatus.RUNNING:
+        wanted = LABEL_RECOVERY.get(node.labels.get(HEALTH, ""))
+        if wanted is not None and policy.allows(wanted, inst.instance_type):
+            requested = wanted
+    if requested is not None:
+        plan.actions.append(
+            Reboot(inst.instance_id) if requested == Recovery.REBOOT else Replace(inst.instance_id)
+        )
+        return False
     if inst.status == InstanceStatus.PENDING:
         if now < inst.ready_at:
             plan.due(inst.ready_at - now)
@@ -213,6 +202,8 @@ def _plan_instance(
             plan.actions.append(CreateNode(inst.instance_id))
         elif node.ready:
             plan.actions.append(MarkRunning(inst.instance_id))
+        else:
+            plan.actions.append(NodeBooted(inst.instance_id))
         return False
     if node is None:
         # the node vanished under a running instance: it comes back with the same id

@@ -30,6 +30,14 @@ class GroupStatus(StrEnum):
     FAILED = "Failed"
 
 
+class Recovery(StrEnum):
+    """A recovery requested for an instance (BatchReboot/ReplaceClusterNodes or a health label)."""
+
+    NONE = ""
+    REBOOT = "Reboot"
+    REPLACE = "Replace"
+
+
 class InstanceStatus(StrEnum):
     PENDING = "Pending"
     RUNNING = "Running"
@@ -109,6 +117,7 @@ class Instance:
     # when the simulated launch completes and the node may join (launch delay)
     ready_at: float
     message: str = ""
+    recovery: str = Recovery.NONE
     private_ip: str = ""
     availability_zone: str = ""
     volumes: list[Volume] = field(default_factory=list)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from podwarden.logic import cluster_actions as ca
 from podwarden.logic import cluster_plan as cp
 from podwarden.logic.node_spec import (
     Taint,
@@ -26,8 +27,17 @@ from podwarden.logic.node_spec import (
     kubernetes_taints,
 )
 from podwarden.model import ids
-from podwarden.model.cluster import Cluster, Instance, InstanceGroup, InstanceStatus, Volume
-from podwarden.model.errors import Conflict, PodwardenError
+from podwarden.model.cluster import (
+    Cluster,
+    ClusterStatus,
+    GroupStatus,
+    Instance,
+    InstanceGroup,
+    InstanceStatus,
+    Recovery,
+    Volume,
+)
+from podwarden.model.errors import Conflict, PodwardenError, TerminalError
 from podwarden.providers.local import LocalInstances
 from podwarden.store.sql import Store
 
@@ -49,6 +59,7 @@ AFTER_ACTIONS = 0.05
 @dataclass(frozen=True)
 class ReconcilerSettings:
     launch_delay: float = 3.0  # seconds from launch until the node joins
+    reboot_delay: float = 5.0  # seconds a reboot keeps the node NotReady
     time_scale: float = 1.0  # multiplies simulated durations (1.0 = as configured)
     resync: float = 2.0  # seconds between passes when nothing is due
     concurrency: int = 32  # parallel Kubernetes calls per pass
@@ -72,11 +83,14 @@ class ClusterReconciler:
         provider: LocalInstances,
         capacity: CapacityFn,
         settings: ReconcilerSettings | None = None,
+        *,
         clock: Callable[[], float] = time.time,
+        is_cpu_only: Callable[[str], bool] = lambda _: False,
     ) -> None:
         self.store = store
         self.provider = provider
         self.capacity = capacity
+        self.is_cpu_only = is_cpu_only
         self.settings = settings or ReconcilerSettings()
         self.clock = clock
         self._wake = asyncio.Event()
@@ -93,6 +107,10 @@ class ClusterReconciler:
             for cluster in self.store.list_clusters():
                 try:
                     after = await self.reconcile(cluster.cluster_id)
+                except TerminalError as exc:
+                    log.warning("cluster %s failed: %s", cluster.name, exc)
+                    self._fail(cluster.cluster_id, exc.message)
+                    after = None
                 except PodwardenError as exc:
                     log.warning("reconcile %s: %s", cluster.name, exc)
                     after = 1.0
@@ -112,20 +130,20 @@ class ClusterReconciler:
         cluster = found[0]
         instances = self.store.list_instances(cluster_id)
         nodes = {n.name: n for n in map(observe, await self.provider.nodes_of(cluster_id))}
-        plan = cp.plan_cluster(cluster, instances, nodes, self.clock())
+        plan = cp.plan_cluster(cluster, instances, nodes, self.clock(), self.is_cpu_only)
         if not plan.actions:
             return plan.requeue_after
         await self._apply(cluster, instances, plan.actions)
         return AFTER_ACTIONS
 
     async def _apply(
-        self, cluster: Cluster, instances: list[Instance], actions: list[cp.Action]
+        self, cluster: Cluster, instances: list[Instance], actions: list[ca.Action]
     ) -> None:
         by_id = {i.instance_id: i for i in instances}
         kube_calls: list[Coroutine[Any, Any, None]] = []
         cluster_dirty = False
         for action in actions:
-            if isinstance(action, cp.RemoveCluster):
+            if isinstance(action, ca.RemoveCluster):
                 self.store.delete_cluster(cluster.cluster_id)
                 return
             call = self._node_call(cluster, by_id, action)
@@ -139,41 +157,72 @@ class ClusterReconciler:
                 self.store.save_cluster(cluster)
 
     def _node_call(
-        self, cluster: Cluster, by_id: dict[str, Instance], action: cp.Action
+        self, cluster: Cluster, by_id: dict[str, Instance], action: ca.Action
     ) -> Coroutine[Any, Any, None] | None:
         """The Kubernetes call an action needs, if it is one."""
         match action:
-            case cp.CreateNode(instance_id):
+            case ca.CreateNode(instance_id):
                 inst = by_id[instance_id]
                 extra = sum(v.size_gib for v in inst.volumes if not v.root)
                 capacity = self.capacity(inst.instance_type, extra)
                 group = cluster.groups[inst.group]
                 return self.provider.launch(desired_node(cluster, group, inst, capacity))
-            case cp.SyncNode(instance_id):
+            case ca.SyncNode(instance_id):
                 inst = by_id[instance_id]
                 patch = _config_patch(cluster, cluster.groups[inst.group], inst)
                 return self.provider.update(inst.node_name, patch)
-            case cp.DeleteNode(name):
+            case ca.DeleteNode(name):
                 return self.provider.terminate(name)
+            case ca.Reboot(instance_id):
+                return self._reboot(by_id[instance_id])
+            case ca.NodeBooted(instance_id):
+                at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
+                return self.provider.booted(by_id[instance_id].node_name, at)
         return None
 
+    async def _reboot(self, inst: Instance) -> None:
+        """Same id, node and volumes: the node goes NotReady and the instance Pending until the
+        reboot delay has passed and the node is Ready again."""
+        now = self.clock()
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        await self.provider.reboot(inst.node_name, at)
+        inst.status = InstanceStatus.PENDING
+        inst.message = "Rebooting the instance"
+        inst.recovery = Recovery.NONE
+        inst.ready_at = now + self.settings.reboot_delay * self.settings.time_scale
+        with contextlib.suppress(Conflict):
+            self.store.save_instance(inst)
+
     def _record_change(
-        self, cluster: Cluster, by_id: dict[str, Instance], action: cp.Action
+        self, cluster: Cluster, by_id: dict[str, Instance], action: ca.Action
     ) -> bool:
         """Apply an action on instance records; False if it is not one."""
         match action:
-            case cp.Launch(group, count):
+            case ca.Launch(group, count):
                 new = [self._new_instance(cluster, cluster.groups[group]) for _ in range(count)]
                 self.store.add_instances(new)
-            case cp.MarkRunning(instance_id):
+            case ca.MarkRunning(instance_id):
                 self._set_status(by_id[instance_id], InstanceStatus.RUNNING)
-            case cp.Terminate(instance_id):
+            case ca.Terminate(instance_id):
                 self._set_status(by_id[instance_id], InstanceStatus.SHUTTING_DOWN)
-            case cp.Forget(instance_id):
+            case ca.Forget(instance_id):
                 self.store.delete_instance(instance_id)  # its volumes go with it
+            case ca.Replace(instance_id):
+                self._replace(cluster, by_id[instance_id])
             case _:
                 return False
         return True
+
+    def _replace(self, cluster: Cluster, old: Instance) -> None:
+        """New instance (new id, node and volumes; same NodeLogicalId and group configuration)
+        and the old one terminating, in one transaction; the old volumes go with the old record."""
+        fresh = self._new_instance(cluster, cluster.groups[old.group])
+        fresh.logical_id = old.logical_id
+        old.status = InstanceStatus.SHUTTING_DOWN
+        old.message = "Replacing the instance"
+        old.recovery = Recovery.NONE
+        with contextlib.suppress(Conflict):
+            self.store.replace_instance(old, fresh)
 
     async def _gather(self, calls: list[Coroutine[Any, Any, None]]) -> None:
         async def bounded(call: Coroutine[Any, Any, None]) -> None:
@@ -184,6 +233,20 @@ class ClusterReconciler:
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
+
+    def _fail(self, cluster_id: str, message: str) -> None:
+        """Record a failure retrying cannot fix: the cluster (and its unfinished groups) are
+        Failed with the reason in FailureMessage, until the user updates or deletes it."""
+        for cluster in self.store.list_clusters():
+            if cluster.cluster_id != cluster_id or cluster.status == ClusterStatus.DELETING:
+                continue
+            cluster.status = ClusterStatus.FAILED
+            cluster.failure_message = message
+            for group in cluster.groups.values():
+                if group.status in (GroupStatus.CREATING, GroupStatus.UPDATING):
+                    group.status = GroupStatus.FAILED
+            with contextlib.suppress(Conflict):
+                self.store.save_cluster(cluster)
 
     def _set_status(self, inst: Instance, status: InstanceStatus) -> None:
         inst.status = status
@@ -221,16 +284,16 @@ class ClusterReconciler:
         )
 
 
-def _cluster_change(cluster: Cluster, action: cp.Action) -> bool:
+def _cluster_change(cluster: Cluster, action: ca.Action) -> bool:
     """Apply an action on the cluster record in memory; True if it changed."""
     match action:
-        case cp.SetGroup(group, status, applied):
+        case ca.SetGroup(group, status, applied):
             cluster.groups[group].status = status
             if applied is not None:
                 cluster.groups[group].applied_kubernetes_config = dict(applied)
-        case cp.RemoveGroup(group):
+        case ca.RemoveGroup(group):
             del cluster.groups[group]
-        case cp.SetCluster(status):
+        case ca.SetCluster(status):
             cluster.status = status
         case _:
             return False

@@ -231,6 +231,30 @@ class Store:
         inst.version += 1
         return inst
 
+    def replace_instance(self, old: Instance, new: Instance) -> None:
+        """Write a terminating instance and its replacement in one transaction."""
+        with self._tx() as conn:
+            result = conn.execute(
+                instances.update()
+                .where(instances.c.instance_id == old.instance_id)
+                .where(instances.c.version == old.version)
+                .values(version=old.version + 1, status=old.status, doc=json.dumps(old.to_doc()))
+            )
+            if result.rowcount != 1:
+                raise Conflict(f"Instance {old.instance_id} was modified concurrently; retry.")
+            conn.execute(
+                instances.insert().values(
+                    instance_id=new.instance_id,
+                    cluster_id=new.cluster_id,
+                    group_name=new.group,
+                    status=new.status,
+                    version=1,
+                    doc=json.dumps(new.to_doc()),
+                )
+            )
+        old.version += 1
+        new.version = 1
+
     def delete_instance(self, instance_id: str) -> None:
         with self._tx() as conn:
             conn.execute(instances.delete().where(instances.c.instance_id == instance_id))

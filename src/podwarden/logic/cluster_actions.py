@@ -1,0 +1,111 @@
+"""The actions a cluster plan is made of. Each is a fact about what to change; the operator
+applies them (store writes, Kubernetes calls)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Launch:
+    group: str
+    count: int
+
+
+@dataclass(frozen=True)
+class CreateNode:
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class MarkRunning:
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class NodeBooted:
+    """The instance has finished booting (after a reboot): its node reports Ready."""
+
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class SyncNode:
+    """Bring the node's user labels and taints to the group's KubernetesConfig."""
+
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class Reboot:
+    """Reboot in place: same instance id, node and volumes; the node goes NotReady, then
+    Ready again after the reboot delay."""
+
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class Replace:
+    """Terminate the instance (its volumes go with it) and launch a new one with a new id and
+    node, the same NodeLogicalId and the group's configuration."""
+
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class Terminate:
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class DeleteNode:
+    node_name: str
+
+
+@dataclass(frozen=True)
+class Forget:
+    """The instance is terminated and its node gone: drop the record."""
+
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class SetGroup:
+    group: str
+    status: str
+    applied_kubernetes_config: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RemoveGroup:
+    group: str
+
+
+@dataclass(frozen=True)
+class SetCluster:
+    status: str
+
+
+@dataclass(frozen=True)
+class RemoveCluster:
+    pass
+
+
+Action = (
+    Launch
+    | CreateNode
+    | MarkRunning
+    | SyncNode
+    | NodeBooted
+    | Reboot
+    | Replace
+    | Terminate
+    | DeleteNode
+    | Forget
+    | SetGroup
+    | RemoveGroup
+    | SetCluster
+    | RemoveCluster
+)
