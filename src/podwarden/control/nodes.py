@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from podwarden.control.clusters import find_cluster, kubernetes_details, when
@@ -88,15 +89,48 @@ def describe_cluster_node(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     return {"NodeDetails": details}
 
 
+Take = Callable[[Instance | None, str], tuple[str, str] | None]
+
+
+def _per_node(
+    req: dict[str, Any], instances: list[Instance], take: Take, *, code_key: str
+) -> dict[str, Any]:
+    """Apply ``take`` to every NodeId and NodeLogicalId of a Batch* request. ``take`` returns
+    None when it took the node, else (error code, message). The answer lists successes and
+    per-node failures for each kind of id that was given, leaving out empty lists."""
+    by_id = {i.instance_id: i for i in instances}
+    by_logical = {i.logical_id: i for i in instances}
+    out: dict[str, Any] = {}
+    for key, lookup, ok_key, failed_key, id_key in (
+        ("NodeIds", by_id, "Successful", "Failed", "NodeId"),
+        (
+            "NodeLogicalIds",
+            by_logical,
+            "SuccessfulNodeLogicalIds",
+            "FailedNodeLogicalIds",
+            "NodeLogicalId",
+        ),
+    ):
+        if key not in req:
+            continue
+        out.setdefault(ok_key, [])
+        out.setdefault(failed_key, [])
+        for ident in req[key]:
+            problem = take(lookup.get(ident), ident)
+            if problem is None:
+                out[ok_key].append(ident)
+            else:
+                code, message = problem
+                out[failed_key].append({id_key: ident, code_key: code, "Message": message})
+    return {k: v for k, v in out.items() if v}  # the model's lists hold at least one item
+
+
 def batch_delete_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     """Terminate the named nodes and lower their groups' target counts (so they are not
     replaced), in one transaction."""
     cluster = find_cluster(ctx, req["ClusterName"])
     instances = ctx.store.list_instances(cluster.cluster_id)
-    by_id = {i.instance_id: i for i in instances}
-    by_logical = {i.logical_id: i for i in instances}
     changed: list[Instance] = []
-    out: dict[str, Any] = {}
 
     def take(inst: Instance | None, ident: str) -> tuple[str, str] | None:
         """None if the node is taken for deletion, else (error code, message)."""
@@ -112,27 +146,7 @@ def batch_delete_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, A
         changed.append(inst)
         return None
 
-    for key, lookup, ok_key, failed_key, id_key in (
-        ("NodeIds", by_id, "Successful", "Failed", "NodeId"),
-        (
-            "NodeLogicalIds",
-            by_logical,
-            "SuccessfulNodeLogicalIds",
-            "FailedNodeLogicalIds",
-            "NodeLogicalId",
-        ),
-    ):
-        if key not in req:
-            continue
-        for ident in req[key]:
-            problem = take(lookup.get(ident), ident)
-            if problem is None:
-                out.setdefault(ok_key, []).append(ident)
-            else:
-                code, message = problem
-                out.setdefault(failed_key, []).append(
-                    {"Code": code, "Message": message, id_key: ident}
-                )
+    out = _per_node(req, instances, take, code_key="Code")
     if changed:
         ctx.store.save_cluster_and_instances(cluster, changed)
         ctx.wake()
@@ -146,9 +160,6 @@ def _batch_recover(ctx: Context, req: dict[str, Any], action: Recovery) -> dict[
         raise Invalid("Specify NodeIds, NodeLogicalIds or both.")
     cluster = find_cluster(ctx, req["ClusterName"])
     instances = ctx.store.list_instances(cluster.cluster_id)
-    by_id = {i.instance_id: i for i in instances}
-    by_logical = {i.logical_id: i for i in instances}
-    out: dict[str, Any] = {"Successful": [], "Failed": []}
     verb = "rebooted" if action == Recovery.REBOOT else "replaced"
 
     def take(inst: Instance | None, ident: str) -> tuple[str, str] | None:
@@ -165,25 +176,7 @@ def _batch_recover(ctx: Context, req: dict[str, Any], action: Recovery) -> dict[
         ctx.store.save_instance(inst)
         return None
 
-    for key, lookup, ok_key, failed_key, id_key in (
-        ("NodeIds", by_id, "Successful", "Failed", "NodeId"),
-        (
-            "NodeLogicalIds",
-            by_logical,
-            "SuccessfulNodeLogicalIds",
-            "FailedNodeLogicalIds",
-            "NodeLogicalId",
-        ),
-    ):
-        for ident in req.get(key, []):
-            problem = take(lookup.get(ident), ident)
-            if problem is None:
-                out.setdefault(ok_key, []).append(ident)
-            else:
-                code, message = problem
-                out.setdefault(failed_key, []).append(
-                    {id_key: ident, "ErrorCode": code, "Message": message}
-                )
+    out = _per_node(req, instances, take, code_key="ErrorCode")
     ctx.wake()
     return out
 

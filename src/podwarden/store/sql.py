@@ -97,6 +97,39 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _update_cluster(conn: Connection, cluster: Cluster) -> None:
+    result = conn.execute(
+        clusters.update()
+        .where(clusters.c.cluster_id == cluster.cluster_id)
+        .where(clusters.c.version == cluster.version)
+        .values(version=cluster.version + 1, doc=json.dumps(cluster.to_doc()))
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"Cluster {cluster.name} was modified concurrently; retry.")
+
+
+def _update_instance(conn: Connection, inst: Instance) -> None:
+    result = conn.execute(
+        instances.update()
+        .where(instances.c.instance_id == inst.instance_id)
+        .where(instances.c.version == inst.version)
+        .values(version=inst.version + 1, status=inst.status, doc=json.dumps(inst.to_doc()))
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"Instance {inst.instance_id} was modified concurrently; retry.")
+
+
+def _instance_row(inst: Instance) -> dict[str, Any]:
+    return {
+        "instance_id": inst.instance_id,
+        "cluster_id": inst.cluster_id,
+        "group_name": inst.group,
+        "status": inst.status,
+        "version": 1,
+        "doc": json.dumps(inst.to_doc()),
+    }
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url, future=True)
@@ -134,37 +167,16 @@ class Store:
     def save_cluster(self, cluster: Cluster) -> Cluster:
         """Write back a cluster read at ``cluster.version``; Conflict if it changed since."""
         with self._tx() as conn:
-            result = conn.execute(
-                clusters.update()
-                .where(clusters.c.cluster_id == cluster.cluster_id)
-                .where(clusters.c.version == cluster.version)
-                .values(version=cluster.version + 1, doc=json.dumps(cluster.to_doc()))
-            )
-        if result.rowcount != 1:
-            raise Conflict(f"Cluster {cluster.name} was modified concurrently; retry.")
+            _update_cluster(conn, cluster)
         cluster.version += 1
         return cluster
 
     def save_cluster_and_instances(self, cluster: Cluster, changed: list[Instance]) -> None:
         """Write a cluster and some of its instances in one transaction, all or nothing."""
         with self._tx() as conn:
-            result = conn.execute(
-                clusters.update()
-                .where(clusters.c.cluster_id == cluster.cluster_id)
-                .where(clusters.c.version == cluster.version)
-                .values(version=cluster.version + 1, doc=json.dumps(cluster.to_doc()))
-            )
-            if result.rowcount != 1:
-                raise Conflict(f"Cluster {cluster.name} was modified concurrently; retry.")
+            _update_cluster(conn, cluster)
             for i in changed:
-                result = conn.execute(
-                    instances.update()
-                    .where(instances.c.instance_id == i.instance_id)
-                    .where(instances.c.version == i.version)
-                    .values(version=i.version + 1, status=i.status, doc=json.dumps(i.to_doc()))
-                )
-                if result.rowcount != 1:
-                    raise Conflict(f"Instance {i.instance_id} was modified concurrently; retry.")
+                _update_instance(conn, i)
         cluster.version += 1
         for i in changed:
             i.version += 1
@@ -201,57 +213,21 @@ class Store:
         if not new:
             return
         with self._tx() as conn:
-            conn.execute(
-                instances.insert(),
-                [
-                    {
-                        "instance_id": i.instance_id,
-                        "cluster_id": i.cluster_id,
-                        "group_name": i.group,
-                        "status": i.status,
-                        "version": 1,
-                        "doc": json.dumps(i.to_doc()),
-                    }
-                    for i in new
-                ],
-            )
+            conn.execute(instances.insert(), [_instance_row(i) for i in new])
         for i in new:
             i.version = 1
 
     def save_instance(self, inst: Instance) -> Instance:
         with self._tx() as conn:
-            result = conn.execute(
-                instances.update()
-                .where(instances.c.instance_id == inst.instance_id)
-                .where(instances.c.version == inst.version)
-                .values(version=inst.version + 1, status=inst.status, doc=json.dumps(inst.to_doc()))
-            )
-        if result.rowcount != 1:
-            raise Conflict(f"Instance {inst.instance_id} was modified concurrently; retry.")
+            _update_instance(conn, inst)
         inst.version += 1
         return inst
 
     def replace_instance(self, old: Instance, new: Instance) -> None:
         """Write a terminating instance and its replacement in one transaction."""
         with self._tx() as conn:
-            result = conn.execute(
-                instances.update()
-                .where(instances.c.instance_id == old.instance_id)
-                .where(instances.c.version == old.version)
-                .values(version=old.version + 1, status=old.status, doc=json.dumps(old.to_doc()))
-            )
-            if result.rowcount != 1:
-                raise Conflict(f"Instance {old.instance_id} was modified concurrently; retry.")
-            conn.execute(
-                instances.insert().values(
-                    instance_id=new.instance_id,
-                    cluster_id=new.cluster_id,
-                    group_name=new.group,
-                    status=new.status,
-                    version=1,
-                    doc=json.dumps(new.to_doc()),
-                )
-            )
+            _update_instance(conn, old)
+            conn.execute(instances.insert().values(**_instance_row(new)))
         old.version += 1
         new.version = 1
 
