@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -13,15 +14,18 @@ from pathlib import Path
 from types import FrameType
 
 from podwarden import __version__
+from podwarden.agent.inject import inject, signal_for
 from podwarden.cli.server import (
     ServerSettings,
     default_database_url,
     local_credentials,
     serve,
 )
+from podwarden.kube.nodes import KubeNodes
 from podwarden.local import build
 from podwarden.local.errors import LocalK8sError
 from podwarden.local.runtime import ControlPlane, dry_run_plan
+from podwarden.model.errors import PodwardenError
 from podwarden.operator.clusters import ReconcilerSettings
 
 DATA_DIR_ENV = "PODWARDEN_DATA_DIR"
@@ -46,6 +50,8 @@ def _server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSettin
         host=args.host,
         port=args.port,
         auth=not args.no_auth,
+        agent=not args.no_agent,
+        fault_policy=args.fault_policy,
         reconciler=ReconcilerSettings(launch_delay=args.launch_delay, time_scale=args.time_scale),
     )
 
@@ -104,6 +110,32 @@ def cmd_up(args: argparse.Namespace) -> int:
         cp.stop()
 
 
+def cmd_fault_inject(args: argparse.Namespace) -> int:
+    try:
+        signal_ = signal_for(
+            xid=args.xid, gpu_count=args.gpu_count, node_down=args.node_down, dhc_fail=args.dhc_fail
+        )
+    except ValueError as exc:
+        print(f"podwarden: error: {exc}", file=sys.stderr)
+        return 2
+    kubeconfig = Path(args.kubeconfig or Path(args.data_dir) / "k8s" / "kubeconfig")
+
+    async def run() -> str:
+        nodes = await KubeNodes.from_kubeconfig(kubeconfig)
+        try:
+            return await inject(nodes, args.node, signal_)
+        finally:
+            await nodes.close()
+
+    try:
+        name = asyncio.run(run())
+    except PodwardenError as exc:
+        print(f"podwarden: error: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"podwarden: injected {json.dumps(signal_)} into node {name}")
+    return 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     argv = ["--force"] if args.force else []
     return build.main(argv)
@@ -126,6 +158,8 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--time-scale", type=float, default=1.0, help="multiplier for simulated durations"
     )
+    p.add_argument("--no-agent", action="store_true", help="do not run the simulated health agent")
+    p.add_argument("--fault-policy", type=Path, help="a fault -> action policy YAML to use")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -150,6 +184,19 @@ def parser() -> argparse.ArgumentParser:
     )
     _server_arguments(serve_cmd)
     serve_cmd.set_defaults(func=cmd_serve)
+
+    fault = sub.add_parser("fault", help="fault injection for simulated nodes")
+    fault_sub = fault.add_subparsers(dest="fault_command", required=True)
+    inject_cmd = fault_sub.add_parser("inject", help="queue a fault on a node for the agent")
+    inject_cmd.add_argument("--node", required=True, help="instance id (i-...) or node name")
+    inject_cmd.add_argument("--cluster", help="HyperPod cluster name (informational)")
+    inject_cmd.add_argument("--xid", type=int, help="an NVIDIA Xid code, e.g. 79")
+    inject_cmd.add_argument("--gpu-count", type=int, help="the GPU count nvidia-smi would report")
+    inject_cmd.add_argument("--node-down", action="store_true")
+    inject_cmd.add_argument("--dhc-fail", action="store_true", help="a failed deep health check")
+    inject_cmd.add_argument("--kubeconfig", help="default: the local control plane's")
+    inject_cmd.add_argument("--data-dir", default=str(default_data_dir()))
+    inject_cmd.set_defaults(func=cmd_fault_inject)
 
     k8s = sub.add_parser("build-k8s", help="build the pinned Kubernetes binaries (needs Go)")
     k8s.add_argument("--force", action="store_true")

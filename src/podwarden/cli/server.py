@@ -13,11 +13,13 @@ from pathlib import Path
 
 import uvicorn
 
+from podwarden.agent.service import LocalHealthAgent
 from podwarden.api.app import ApiSettings, PodwardenApp, Services, build_app
 from podwarden.kube.nodes import KubeNodes
 from podwarden.model.errors import Invalid
 from podwarden.operator.clusters import ClusterReconciler, ReconcilerSettings
 from podwarden.policy.catalog import Catalog, load_catalog
+from podwarden.policy.fault_policy import load_policy
 from podwarden.providers.local import LocalInstances
 from podwarden.store.sql import Store, sqlite_url
 from podwarden.wire.sigv4 import Credential
@@ -59,6 +61,13 @@ class CatalogInstanceTypes:
     def is_cpu_only(self, name: str) -> bool:
         return self.catalog.get(name).is_cpu_only
 
+    def monitored(self, name: str) -> bool:
+        """The health agent watches GPU and Trainium instances only (seed R17)."""
+        return name in self.catalog and not self.catalog.get(name).is_cpu_only
+
+    def gpus(self, name: str) -> int:
+        return self.catalog.get(name).gpu_count if name in self.catalog else 0
+
     def capacity(self, name: str, extra_storage_gib: int) -> dict[str, str]:
         entry = self.catalog.get(name)
         return entry.capacity(entry.ephemeral_storage_gib + extra_storage_gib)
@@ -71,6 +80,8 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8600
     auth: bool = True
+    agent: bool = True  # the simulated health agent for kwok nodes
+    fault_policy: Path | None = None
     reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
 
 
@@ -90,13 +101,19 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
         )
         state.update(nodes=nodes, reconciler=reconciler)
         state["task"] = asyncio.create_task(reconciler.run(), name="cluster-reconciler")
+        if settings.agent:
+            agent = LocalHealthAgent(
+                nodes, load_policy(settings.fault_policy), types.monitored, types.gpus
+            )
+            state["agent"] = asyncio.create_task(agent.run(), name="health-agent")
 
     async def stop() -> None:
-        task = state.get("task")
-        if isinstance(task, asyncio.Task):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for key in ("agent", "task"):
+            task = state.get(key)
+            if isinstance(task, asyncio.Task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         nodes = state.get("nodes")
         if isinstance(nodes, KubeNodes):
             await nodes.close()

@@ -57,6 +57,26 @@ class KubeNodes:
         items: list[dict[str, Any]] = body.get("items", [])
         return items
 
+    async def get(self, name: str) -> dict[str, Any]:
+        try:
+            resp = await self._core.read_node_without_preload_content(name)
+            node: dict[str, Any] = json.loads(await _check(resp, f"read node {name}"))
+        except ClientError as exc:
+            raise TemporaryError(f"read node {name}: {exc}") from exc
+        return node
+
+    async def event(self, body: dict[str, Any]) -> None:
+        """Record a core/v1 Event (in the default namespace) about a node."""
+        event = client.CoreV1Event.from_dict(body)
+        assert event is not None
+        try:
+            resp = await self._core.create_namespaced_event_without_preload_content(
+                "default", event
+            )
+            await _check(resp, "create event")
+        except ClientError as exc:
+            raise TemporaryError(f"create event: {exc}") from exc
+
     async def create(self, manifest: dict[str, Any]) -> None:
         """Create a node; one that exists already is left as it is (idempotent)."""
         name = manifest["metadata"]["name"]
@@ -79,11 +99,15 @@ class KubeNodes:
         except ClientError as exc:
             raise TemporaryError(f"patch node {name}: {exc}") from exc
 
-    async def patch_status(self, name: str, patch: dict[str, Any]) -> None:
-        """JSON merge patch of a node's status subresource (e.g. its conditions)."""
+    async def patch_status(
+        self, name: str, patch: dict[str, Any], *, merge_conditions: bool = False
+    ) -> None:
+        """Patch a node's status subresource. JSON merge patch replaces the conditions list;
+        ``merge_conditions`` uses a strategic merge patch, which merges conditions by type."""
+        kind = "strategic-merge-patch" if merge_conditions else "merge-patch"
         try:
             resp = await self._core.patch_node_status_without_preload_content(
-                name, patch, _content_type="application/merge-patch+json"
+                name, patch, _content_type=f"application/{kind}+json"
             )
             await _check(resp, f"patch status of node {name}")
         except ClientError as exc:

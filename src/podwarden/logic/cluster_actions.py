@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from podwarden.logic.node_spec import Taint
+
 
 @dataclass(frozen=True)
 class Launch:
@@ -33,9 +35,11 @@ class NodeBooted:
 
 @dataclass(frozen=True)
 class SyncNode:
-    """Bring the node's user labels and taints to the group's KubernetesConfig."""
+    """Bring the node's user labels and taints to the group's KubernetesConfig, keeping the
+    taints the health agent owns (``keep_taints``)."""
 
     instance_id: str
+    keep_taints: tuple[Taint, ...] = ()
 
 
 @dataclass(frozen=True)

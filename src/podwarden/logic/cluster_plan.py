@@ -38,7 +38,7 @@ from podwarden.model.cluster import (
     InstanceStatus,
     Recovery,
 )
-from podwarden.model.labels import HEALTH, PENDING_REBOOT, PENDING_REPLACEMENT
+from podwarden.model.labels import AGENT_TAINT_KEYS, HEALTH, PENDING_REBOOT, PENDING_REPLACEMENT
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ def _node_matches_config(node: ObservedNode, group: InstanceGroup) -> bool:
     want_labels = kubernetes_labels(group.spec)
     if any(node.labels.get(k) != v for k, v in want_labels.items()):
         return False
-    return set(node.taints) == set(kubernetes_taints(group.spec))
+    user_taints = {t for t in node.taints if t.key not in AGENT_TAINT_KEYS}
+    return user_taints == set(kubernetes_taints(group.spec))
 
 
 def _never_cpu(_: str) -> bool:
@@ -210,7 +211,8 @@ def _plan_instance(
         plan.actions.append(CreateNode(inst.instance_id))
         return False
     if not _node_matches_config(node, group):
-        plan.actions.append(SyncNode(inst.instance_id))
+        keep = tuple(t for t in node.taints if t.key in AGENT_TAINT_KEYS)
+        plan.actions.append(SyncNode(inst.instance_id, keep))
         return False
     return True
 

@@ -23,3 +23,19 @@ CLUSTER_ID = "podwarden.io/cluster-id"
 VOLUMES = "podwarden.io/ebs-volumes"
 # kwok manages only nodes with this annotation
 KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+
+# written by the health agent (hyperpod-kubernetes.md section 2)
+FAULT_TYPES = "sagemaker.amazonaws.com/fault-types"
+FAULT_REASONS = "sagemaker.amazonaws.com/fault-reasons"
+FAULT_DETAILS = "sagemaker.amazonaws.com/fault-details"
+# the quarantine taint: key HEALTH, value Unschedulable, effect NoSchedule (seed R18)
+HEALTH_TAINT_VALUE = "Unschedulable"
+HEALTH_TAINT_EFFECT = "NoSchedule"
+# labels the agent owns on a node: the reconciler never resets them while syncing
+AGENT_LABELS = (HEALTH, FAULT_TYPES, FAULT_REASONS, DEEP_HEALTH)
+# taint keys the agent owns
+AGENT_TAINT_KEYS = frozenset({HEALTH})
+
+# fault injection for simulated nodes: a label to find them, an annotation with the signals
+INJECT_LABEL = "podwarden.io/fault-injected"
+INJECT_ANNOTATION = "podwarden.io/inject-faults"

@@ -38,6 +38,7 @@ from podwarden.model.cluster import (
     Volume,
 )
 from podwarden.model.errors import Conflict, PodwardenError, TerminalError
+from podwarden.model.labels import AGENT_LABELS
 from podwarden.providers.local import LocalInstances
 from podwarden.store.sql import Store
 
@@ -167,9 +168,9 @@ class ClusterReconciler:
                 capacity = self.capacity(inst.instance_type, extra)
                 group = cluster.groups[inst.group]
                 return self.provider.launch(desired_node(cluster, group, inst, capacity))
-            case ca.SyncNode(instance_id):
+            case ca.SyncNode(instance_id, keep):
                 inst = by_id[instance_id]
-                patch = _config_patch(cluster, cluster.groups[inst.group], inst)
+                patch = _config_patch(cluster, cluster.groups[inst.group], inst, keep)
                 return self.provider.update(inst.node_name, patch)
             case ca.DeleteNode(name):
                 return self.provider.terminate(name)
@@ -300,15 +301,19 @@ def _cluster_change(cluster: Cluster, action: ca.Action) -> bool:
     return True
 
 
-def _config_patch(cluster: Cluster, group: InstanceGroup, inst: Instance) -> dict[str, Any]:
+def _config_patch(
+    cluster: Cluster, group: InstanceGroup, inst: Instance, keep: tuple[Taint, ...]
+) -> dict[str, Any]:
     """Merge patch that sets the group's KubernetesConfig labels and taints on the node and
-    removes labels the previous config had set."""
-    labels: dict[str, str | None] = dict(desired_labels(cluster, group, inst))
+    removes labels the previous config had set; the health agent's labels and taints stay."""
+    labels: dict[str, str | None] = {
+        k: v for k, v in desired_labels(cluster, group, inst).items() if k not in AGENT_LABELS
+    }
     previous = kubernetes_labels({"KubernetesConfig": group.applied_kubernetes_config})
     for key in previous:
         if key not in kubernetes_labels(group.spec):
             labels[key] = None
     return {
         "metadata": {"labels": labels},
-        "spec": {"taints": [t.manifest() for t in kubernetes_taints(group.spec)]},
+        "spec": {"taints": [t.manifest() for t in (*kubernetes_taints(group.spec), *keep)]},
     }

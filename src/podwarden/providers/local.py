@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from podwarden.kube.nodes import KubeNodes
-from podwarden.model.labels import CLUSTER_ID, HEALTH, SCHEDULABLE
+from podwarden.model.labels import (
+    AGENT_TAINT_KEYS,
+    CLUSTER_ID,
+    FAULT_DETAILS,
+    FAULT_REASONS,
+    FAULT_TYPES,
+    HEALTH,
+    SCHEDULABLE,
+)
 
 
 class LocalInstances:
@@ -30,9 +38,23 @@ class LocalInstances:
         await self._nodes.patch_status(name, {"status": {"conditions": [_ready(True, at)]}})
 
     async def reboot(self, name: str, at: str) -> None:
-        """Start a reboot: the node reports NotReady (kwok's heartbeat makes it Ready again) and
-        its health label is reset, as the instance comes back healthy."""
-        await self._nodes.patch(name, {"metadata": {"labels": {HEALTH: SCHEDULABLE}}})
+        """Start a reboot: the node reports NotReady and the instance comes back with a clean
+        slate: health label Schedulable, no fault labels, details, conditions or quarantine
+        taint (a fault that persists is detected again after the reboot)."""
+        node = await self._nodes.get(name)
+        taints = [
+            t for t in node.get("spec", {}).get("taints") or [] if t["key"] not in AGENT_TAINT_KEYS
+        ]
+        await self._nodes.patch(
+            name,
+            {
+                "metadata": {
+                    "labels": {HEALTH: SCHEDULABLE, FAULT_TYPES: None, FAULT_REASONS: None},
+                    "annotations": {FAULT_DETAILS: None},
+                },
+                "spec": {"taints": taints},
+            },
+        )
         await self._nodes.patch_status(name, {"status": {"conditions": [_ready(False, at)]}})
 
     async def terminate(self, name: str) -> None:

@@ -1,0 +1,93 @@
+"""Write a NodeHealth onto its node: the health label and fault labels, the fault-details
+annotation, a NodeCondition per fault type, the quarantine taint and Events."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from podwarden.logic.faults import Fault, NodeHealth
+from podwarden.model.labels import (
+    AGENT_TAINT_KEYS,
+    FAULT_DETAILS,
+    FAULT_REASONS,
+    FAULT_TYPES,
+    HEALTH,
+    HEALTH_TAINT_EFFECT,
+    HEALTH_TAINT_VALUE,
+)
+
+COMPONENT = "podwarden-health-agent"
+
+
+def iso(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
+def metadata_patch(node: dict[str, Any], health: NodeHealth) -> dict[str, Any]:
+    """Labels, annotation and taints for ``health`` (other taints are kept)."""
+    taints = [
+        t for t in node.get("spec", {}).get("taints") or [] if t["key"] not in AGENT_TAINT_KEYS
+    ]
+    if health.quarantined:
+        taints.append({"key": HEALTH, "value": HEALTH_TAINT_VALUE, "effect": HEALTH_TAINT_EFFECT})
+    return {
+        "metadata": {
+            "labels": {
+                HEALTH: health.status,
+                FAULT_TYPES: health.fault_types or None,
+                FAULT_REASONS: health.fault_reasons or None,
+            },
+            "annotations": {
+                FAULT_DETAILS: json.dumps([f.to_detail() for f in health.recent][-20:])
+                if health.recent
+                else None
+            },
+        },
+        "spec": {"taints": taints},
+    }
+
+
+def conditions_patch(
+    node: dict[str, Any], health: NodeHealth, condition_types: frozenset[str], now: float
+) -> dict[str, Any] | None:
+    """Conditions of the policy's fault types: True with the fault's reason while active, back
+    to False once it clears. None when nothing changes."""
+    current = {c["type"]: c for c in node.get("status", {}).get("conditions") or []}
+    out = []
+    for kind in sorted(condition_types):
+        fault = health.conditions.get(kind)
+        want = "True" if fault else "False"
+        have = current.get(kind)
+        if have is None and fault is None:
+            continue
+        if have is not None and have.get("status") == want:
+            continue
+        out.append(
+            {
+                "type": kind,
+                "status": want,
+                "reason": fault.reason if fault else "FaultCleared",
+                "message": fault.message[:1024] if fault else "no active fault of this type",
+                "lastHeartbeatTime": iso(now),
+                "lastTransitionTime": iso(fault.at if fault else now),
+            }
+        )
+    return {"status": {"conditions": out}} if out else None
+
+
+def event(node_name: str, fault: Fault, now: float) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{node_name}.", "namespace": "default"},
+        "involvedObject": {"kind": "Node", "name": node_name, "apiVersion": "v1"},
+        "reason": fault.reason,
+        "message": f"{fault.message} (action: {fault.action})",
+        "type": "Normal" if fault.severity == "info" else "Warning",
+        "source": {"component": COMPONENT, "host": node_name},
+        "firstTimestamp": iso(fault.at),
+        "lastTimestamp": iso(now),
+        "count": 1,
+    }

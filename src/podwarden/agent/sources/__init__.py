@@ -1,0 +1,1 @@
+"""Fault sources: I/O only, each turns what it reads into ``logic.faults.Signal`` values."""
