@@ -135,5 +135,5 @@ class LocalHealthAgent:
                 if consumed:
                     await self.nodes.patch(node["metadata"]["name"], consumed)
                 return
-            signals = simulated.injected(node, self.expected_gpus(instance_type))
+            signals = simulated.injected(node, self.expected_gpus(instance_type), now)
             await self.exporter.assess_node(node, signals, now, consumed)

@@ -11,10 +11,10 @@ from podwarden.logic.faults import Signal
 from podwarden.model.labels import INJECT_ANNOTATION, INJECT_LABEL
 
 
-def injected(node: dict[str, Any], expected_gpus: int = 0) -> list[Signal]:
+def injected(node: dict[str, Any], expected_gpus: int = 0, now: float = 0.0) -> list[Signal]:
     """The signals waiting on a node (malformed entries are dropped, not fatal). An injected
     ``gpu_count`` is compared with the instance type's GPU count, as the real agent compares
-    nvidia-smi's count with the catalog."""
+    nvidia-smi's count with the catalog. A signal without a time is stamped ``now``."""
     raw = (node.get("metadata", {}).get("annotations") or {}).get(INJECT_ANNOTATION)
     if not raw:
         return []
@@ -40,7 +40,7 @@ def injected(node: dict[str, Any], expected_gpus: int = 0) -> list[Signal]:
             }
         signals.append(
             Signal(
-                at=float(item.get("at", 0.0)),
+                at=float(item.get("at", now)),
                 xid=int(xid) if isinstance(xid, int) else None,
                 name=item.get("signal") if isinstance(item.get("signal"), str) else None,
                 device=str(item.get("device", "")),

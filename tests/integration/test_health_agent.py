@@ -1,0 +1,193 @@
+"""The health agent on the real control plane: an injected fault travels source -> agent ->
+labels, taint, condition, event -> recovery, as in HyperPod (R15-R18)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from kubernetes import client
+
+from podwarden.agent.inject import inject, signal_for
+from podwarden.kube.nodes import KubeNodes
+from podwarden.local.runtime import ControlPlane
+
+from .hyperpod_helpers import all_nodes, create, group, server, sm, wait_status
+from .kube_objects import as_dict, wait_for
+
+__all__ = ["server", "sm"]
+
+HEALTH = "sagemaker.amazonaws.com/node-health-status"
+
+
+def inject_now(cp: ControlPlane, node: str, **kind: Any) -> None:
+    async def run() -> None:
+        nodes = await KubeNodes.from_kubeconfig(cp.kubeconfig)
+        try:
+            await inject(nodes, node, signal_for(**kind))
+        finally:
+            await nodes.close()
+
+    asyncio.run(run())
+
+
+def node_of(kube: client.ApiClient, instance_id: str) -> dict[str, Any]:
+    return as_dict(kube, client.CoreV1Api(kube).read_node(f"hyperpod-{instance_id}"))
+
+
+def test_xid_79_quarantines_then_replaces_on_automatic_cluster(
+    sm: Any, kube: client.ApiClient, control_plane: ControlPlane
+) -> None:
+    create(sm, "pw-agent-auto", group("gpu", "ml.g5.xlarge", 1))
+    wait_status(sm, "pw-agent-auto")
+    (first,) = all_nodes(sm, "pw-agent-auto")
+    inject_now(control_plane, first["InstanceId"], xid=79)
+
+    def replaced() -> list[dict[str, Any]] | None:
+        nodes = all_nodes(sm, "pw-agent-auto")
+        done = [
+            n
+            for n in nodes
+            if n["InstanceId"] != first["InstanceId"] and n["InstanceStatus"]["Status"] == "Running"
+        ]
+        return done if done and len(nodes) == 1 else None
+
+    (new,) = wait_for("replacement after Xid 79", replaced)
+    assert new["NodeLogicalId"] == first["NodeLogicalId"]
+    assert node_of(kube, new["InstanceId"])["metadata"]["labels"][HEALTH] == "Schedulable"
+
+
+def test_fault_on_manual_cluster_is_labelled_tainted_and_not_recovered(
+    sm: Any, kube: client.ApiClient, control_plane: ControlPlane
+) -> None:
+    sm.create_cluster(
+        ClusterName="pw-agent-manual",
+        InstanceGroups=[group("gpu", "ml.g5.xlarge", 1), group("cpu", "ml.c5.large", 1)],
+        Orchestrator={
+            "Eks": {"ClusterArn": "arn:aws:eks:us-west-2:000000000000:cluster/podwarden"}
+        },
+        NodeRecovery="None",
+    )
+    wait_status(sm, "pw-agent-manual")
+    by_group = {n["InstanceGroupName"]: n for n in all_nodes(sm, "pw-agent-manual")}
+    gpu_id, cpu_id = by_group["gpu"]["InstanceId"], by_group["cpu"]["InstanceId"]
+    inject_now(control_plane, gpu_id, xid=74)
+    inject_now(control_plane, cpu_id, xid=74)
+
+    def quarantined() -> dict[str, Any] | None:
+        node = node_of(kube, gpu_id)
+        labels = node["metadata"]["labels"]
+        conditions = {c["type"] for c in node["status"].get("conditions") or []}
+        # labels and taint are one patch, the condition a second one (status subresource)
+        done = labels.get(HEALTH) == "UnschedulablePendingReplacement"
+        return node if done and "NvidiaErrorReplace" in conditions else None
+
+    node = wait_for("GPU node quarantined", quarantined)
+    labels, annotations = node["metadata"]["labels"], node["metadata"]["annotations"]
+    assert labels["sagemaker.amazonaws.com/fault-types"] == "NvidiaErrorReplace"
+    assert labels["sagemaker.amazonaws.com/fault-reasons"] == "XidNvlinkError"
+    details = json.loads(annotations["sagemaker.amazonaws.com/fault-details"])
+    assert details[0]["reason"] == "XidNvlinkError" and "Xid" in details[0]["message"]
+    assert {"key": HEALTH, "value": "Unschedulable", "effect": "NoSchedule"} in node["spec"][
+        "taints"
+    ]
+    conditions = {c["type"]: c for c in node["status"]["conditions"]}
+    assert conditions["NvidiaErrorReplace"]["status"] == "True"
+    assert conditions["NvidiaErrorReplace"]["reason"] == "XidNvlinkError"
+    assert "podwarden.io/fault-injected" not in labels  # the injection was consumed
+
+    def event_seen() -> bool:
+        events = client.CoreV1Api(kube).list_namespaced_event(
+            "default", field_selector=f"involvedObject.name=hyperpod-{gpu_id}"
+        )
+        return any(e.reason == "XidNvlinkError" and e.type == "Warning" for e in events.items)
+
+    wait_for("a Warning event for the Xid", event_seen, timeout=15)
+
+    # NodeRecovery None: labelled only. The CPU node is not watched by the agent at all (R17).
+    time.sleep(1.5)
+    assert {n["InstanceId"] for n in all_nodes(sm, "pw-agent-manual")} == {gpu_id, cpu_id}
+    cpu_labels = node_of(kube, cpu_id)["metadata"]["labels"]
+    assert cpu_labels[HEALTH] == "Schedulable"
+    assert "podwarden.io/fault-injected" not in cpu_labels
+
+    # an operator reboots it through the API: the node comes back clean, same instance
+    sm.batch_reboot_cluster_nodes(ClusterName="pw-agent-manual", NodeIds=[gpu_id])
+
+    def clean() -> dict[str, Any] | None:
+        n = node_of(kube, gpu_id)
+        summary = {s["InstanceId"]: s for s in all_nodes(sm, "pw-agent-manual")}[gpu_id]
+        ok = (
+            n["metadata"]["labels"][HEALTH] == "Schedulable"
+            and not any(t["key"] == HEALTH for t in n["spec"].get("taints") or [])
+            and summary["InstanceStatus"]["Status"] == "Running"
+        )
+        return n if ok else None
+
+    wait_for("rebooted node clean and running", clean)
+
+
+def test_application_xid_only_records_an_event(
+    sm: Any, kube: client.ApiClient, control_plane: ControlPlane
+) -> None:
+    create(sm, "pw-agent-app", group("gpu", "ml.g5.xlarge", 1))
+    wait_status(sm, "pw-agent-app")
+    (only,) = all_nodes(sm, "pw-agent-app")
+    inject_now(control_plane, only["InstanceId"], xid=13)
+
+    def event_seen() -> bool:
+        events = client.CoreV1Api(kube).list_namespaced_event(
+            "default", field_selector=f"involvedObject.name=hyperpod-{only['InstanceId']}"
+        )
+        return any(e.reason == "XidApplicationError" for e in events.items)
+
+    wait_for("event for Xid 13", event_seen)
+    node = node_of(kube, only["InstanceId"])
+    assert node["metadata"]["labels"][HEALTH] == "Schedulable"
+    assert not any(t["key"] == HEALTH for t in node["spec"].get("taints") or [])
+
+
+def test_stale_quarantine_is_cleared_by_the_agent(sm: Any, kube: client.ApiClient) -> None:
+    """What an agent that died mid-fault leaves behind (labels, taint, details of a fault that
+    has since aged out of its window) is cleared on the next pass: the agent's only memory is
+    the node, and it re-reads it."""
+    create(sm, "pw-agent-stale", group("gpu", "ml.g5.xlarge", 1))
+    wait_status(sm, "pw-agent-stale")
+    (only,) = all_nodes(sm, "pw-agent-stale")
+    name = f"hyperpod-{only['InstanceId']}"
+    old = {
+        "timestamp": time.time() - 7200,
+        "type": "NvidiaErrorReboot",
+        "reason": "XidDoubleBitEcc",
+        "message": "NVRM: Xid (PCI:0000:b9:00): 48",
+        "action": "Reboot",
+        "rule": "xid-48",
+        "severity": "fatal",
+        "key": "xid-48/0000:b9:00/",
+    }
+    client.CoreV1Api(kube).patch_node(
+        name,
+        {
+            "metadata": {
+                "labels": {
+                    HEALTH: "Unschedulable",
+                    "sagemaker.amazonaws.com/fault-types": "NvidiaErrorReboot",
+                },
+                "annotations": {"sagemaker.amazonaws.com/fault-details": json.dumps([old])},
+            },
+            "spec": {"taints": [{"key": HEALTH, "value": "Unschedulable", "effect": "NoSchedule"}]},
+        },
+    )
+
+    def cleared() -> bool:
+        node = node_of(kube, only["InstanceId"])
+        labels = node["metadata"]["labels"]
+        return (
+            labels[HEALTH] == "Schedulable"
+            and "sagemaker.amazonaws.com/fault-types" not in labels
+            and not node["spec"].get("taints")
+        )
+
+    wait_for("stale quarantine cleared", cleared, timeout=30)
