@@ -30,6 +30,7 @@ bench: venv k8s
 	$(UV) sync --locked --all-groups
 	$(VENV)/bin/python bench/localk8s.py
 	$(VENV)/bin/python bench/api.py --scale 1000
+	$(VENV)/bin/python bench/recovery.py
 
 # The venv is rebuilt whenever the lock file or the project metadata changes.
 venv: $(VENV)/.synced
