@@ -191,3 +191,32 @@ def test_stale_quarantine_is_cleared_by_the_agent(sm: Any, kube: client.ApiClien
         )
 
     wait_for("stale quarantine cleared", cleared, timeout=30)
+
+
+def test_safety_limit_pauses_automatic_replacement_and_manual_api_still_works(
+    sm: Any, kube: client.ApiClient, control_plane: ControlPlane
+) -> None:
+    create(sm, "pw-agent-limit", group("gpu", "ml.g5.xlarge", 5))
+    wait_status(sm, "pw-agent-limit")
+    ids = sorted(n["InstanceId"] for n in all_nodes(sm, "pw-agent-limit"))
+    for instance_id in ids[:2]:  # 2 of 5 unhealthy: 40% > the 20% limit
+        inject_now(control_plane, instance_id, xid=79)
+
+    def paused_event() -> bool:
+        events = client.CoreV1Api(kube).list_namespaced_event(
+            "default", field_selector=f"involvedObject.name=hyperpod-{ids[0]}"
+        )
+        return any(e.reason == "RemediationPaused" for e in events.items)
+
+    wait_for("a RemediationPaused event", paused_event, timeout=30)
+    time.sleep(1.0)
+    assert set(ids) <= {n["InstanceId"] for n in all_nodes(sm, "pw-agent-limit")}  # none replaced
+
+    # a manual replacement is not limited; once 1 of 5 is unhealthy, automatic recovery resumes
+    sm.batch_replace_cluster_nodes(ClusterName="pw-agent-limit", NodeIds=[ids[0]])
+
+    def both_replaced() -> bool:
+        current = {n["InstanceId"] for n in all_nodes(sm, "pw-agent-limit")}
+        return ids[0] not in current and ids[1] not in current and len(current) == 5
+
+    wait_for("manual, then automatic replacement", both_replaced, timeout=60)

@@ -15,6 +15,7 @@ from podwarden.model.cluster import (
     InstanceGroup,
     InstanceStatus,
 )
+from podwarden.policy.remediation import RemediationLimits
 
 NOW = 1000.0
 
@@ -204,10 +205,11 @@ def test_health_labels_trigger_recovery_only_when_automatic() -> None:
     reboot = {a.node_name: health(a, "UnschedulablePendingReboot")}
     replace = {a.node_name: health(a, "UnschedulablePendingReplacement")}
     assert (
-        ca.Reboot(a.instance_id) in cp.plan_cluster(automatic(g=dict(g)), [a], reboot, NOW).actions
+        ca.Reboot(a.instance_id, True)
+        in cp.plan_cluster(automatic(g=dict(g)), [a], reboot, NOW).actions
     )
     assert (
-        ca.Replace(a.instance_id)
+        ca.Replace(a.instance_id, True)
         in cp.plan_cluster(automatic(g=dict(g)), [a], replace, NOW).actions
     )
     manual = cluster(ClusterStatus.IN_SERVICE, g=dict(g))  # NodeRecovery None: labels only
@@ -224,17 +226,80 @@ def test_cpu_instances_are_never_replaced_automatically() -> None:
     g = {"InstanceCount": 1, "_status": GroupStatus.IN_SERVICE}
     a = inst(1)
     replace = {a.node_name: health(a, "UnschedulablePendingReplacement")}
-    actions = cp.plan_cluster(automatic(g=dict(g)), [a], replace, NOW, always_cpu).actions
+    actions = cp.plan_cluster(
+        automatic(g=dict(g)), [a], replace, NOW, is_cpu_only=always_cpu
+    ).actions
     assert not any(isinstance(x, ca.Replace) for x in actions)
     reboot = {a.node_name: health(a, "UnschedulablePendingReboot")}
     assert (
-        ca.Reboot(a.instance_id)
-        in cp.plan_cluster(automatic(g=dict(g)), [a], reboot, NOW, always_cpu).actions
+        ca.Reboot(a.instance_id, True)
+        in cp.plan_cluster(automatic(g=dict(g)), [a], reboot, NOW, is_cpu_only=always_cpu).actions
     )
     a.recovery = "Replace"
     assert (
         ca.Replace(a.instance_id)
         in cp.plan_cluster(
-            automatic(g=dict(g)), [a], {a.node_name: node(a)}, NOW, always_cpu
+            automatic(g=dict(g)), [a], {a.node_name: node(a)}, NOW, is_cpu_only=always_cpu
         ).actions
+    )
+
+
+LIMITS = RemediationLimits(max_unhealthy_fraction=0.2, max_repairs=2, repair_window_seconds=600)
+
+
+def test_automatic_recovery_pauses_above_the_unhealthy_fraction_and_resumes() -> None:
+    c = automatic(g={"InstanceCount": 5, "_status": GroupStatus.IN_SERVICE})
+    members = [inst(n) for n in range(1, 6)]
+    nodes = {i.node_name: node(i) for i in members}
+    for sick in members[:2]:  # 2 of 5 = 40% > 20%
+        nodes[sick.node_name] = health(sick, "UnschedulablePendingReboot")
+    plan = cp.plan_cluster(c, members, nodes, NOW, limits=LIMITS)
+    (pause,) = [a for a in plan.actions if isinstance(a, ca.PauseRemediation)]
+    assert "2 of 5 nodes" in pause.reason and set(pause.nodes) == {m.node_name for m in members[:2]}
+    assert not any(isinstance(a, ca.Reboot) for a in plan.actions)
+
+    c.groups["g"].remediation_paused = pause.reason  # recorded by the operator
+    assert not any(
+        isinstance(a, ca.PauseRemediation)
+        for a in cp.plan_cluster(c, members, nodes, NOW, limits=LIMITS).actions
+    )
+    nodes[members[1].node_name] = node(members[1])  # 1 of 5 = 20%: within the limit again
+    plan = cp.plan_cluster(c, members, nodes, NOW, limits=LIMITS)
+    assert ca.PauseRemediation("g", "", (members[0].node_name,)) in plan.actions
+    assert ca.Reboot(members[0].instance_id, True) in plan.actions
+
+
+def test_joining_nodes_never_count_as_failures() -> None:
+    c = automatic(g={"InstanceCount": 6, "_status": GroupStatus.IN_SERVICE})
+    running = [inst(1), inst(2)]
+    joining = [inst(n, status=InstanceStatus.PENDING, ready_at=NOW + 60) for n in range(3, 7)]
+    nodes = {i.node_name: health(i, "UnschedulablePendingReboot") for i in running}
+    # 2 of 2 running nodes unhealthy: a pause, whatever the 4 joining ones will be
+    plan = cp.plan_cluster(c, running + joining, nodes, NOW, limits=LIMITS)
+    assert any(isinstance(a, ca.PauseRemediation) for a in plan.actions)
+    # one unhealthy node is always allowed a repair, so small groups still recover
+    one = {
+        running[0].node_name: nodes[running[0].node_name],
+        running[1].node_name: node(running[1]),
+    }
+    plan = cp.plan_cluster(c, running + joining, one, NOW, limits=LIMITS)
+    assert not any(isinstance(a, ca.PauseRemediation) for a in plan.actions)
+    assert ca.Reboot(running[0].instance_id, True) in plan.actions
+
+
+def test_repairs_in_the_window_are_capped() -> None:
+    c = automatic(g={"InstanceCount": 10, "_status": GroupStatus.IN_SERVICE})
+    members = [inst(n) for n in range(1, 11)]
+    nodes = {i.node_name: node(i) for i in members}
+    nodes[members[0].node_name] = health(members[0], "UnschedulablePendingReboot")
+    c.groups["g"].repairs = [NOW - 30, NOW - 60]  # the cap is 2
+    plan = cp.plan_cluster(c, members, nodes, NOW, limits=LIMITS)
+    assert any(
+        isinstance(a, ca.PauseRemediation) and "automatic repairs" in a.reason for a in plan.actions
+    )
+    assert not any(isinstance(a, ca.Reboot) for a in plan.actions)
+    c.groups["g"].repairs = [NOW - 900, NOW - 960]  # outside the window
+    assert (
+        ca.Reboot(members[0].instance_id, True)
+        in cp.plan_cluster(c, members, nodes, NOW, limits=LIMITS).actions
     )

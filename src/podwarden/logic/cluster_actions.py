@@ -45,9 +45,11 @@ class SyncNode:
 @dataclass(frozen=True)
 class Reboot:
     """Reboot in place: same instance id, node and volumes; the node goes NotReady, then
-    Ready again after the reboot delay."""
+    Ready again after the reboot delay. ``automatic``: triggered by a health label (counts
+    toward the group's repair limit), not by the API."""
 
     instance_id: str
+    automatic: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,17 @@ class Replace:
     node, the same NodeLogicalId and the group's configuration."""
 
     instance_id: str
+    automatic: bool = False
+
+
+@dataclass(frozen=True)
+class PauseRemediation:
+    """Automatic recovery of a group is paused for ``reason`` ("" resumes it); the operator
+    records it and explains it in Events on the group's unhealthy nodes."""
+
+    group: str
+    reason: str
+    nodes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,7 @@ Action = (
     | NodeBooted
     | Reboot
     | Replace
+    | PauseRemediation
     | Terminate
     | DeleteNode
     | Forget

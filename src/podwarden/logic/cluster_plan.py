@@ -8,6 +8,7 @@ instance records and the Kubernetes nodes that carry the cluster's id label.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from podwarden.logic.cluster_actions import (
     Launch,
     MarkRunning,
     NodeBooted,
+    PauseRemediation,
     Reboot,
     RemoveCluster,
     RemoveGroup,
@@ -38,7 +40,14 @@ from podwarden.model.cluster import (
     InstanceStatus,
     Recovery,
 )
-from podwarden.model.labels import AGENT_TAINT_KEYS, HEALTH, PENDING_REBOOT, PENDING_REPLACEMENT
+from podwarden.model.labels import (
+    AGENT_TAINT_KEYS,
+    HEALTH,
+    PENDING_REBOOT,
+    PENDING_REPLACEMENT,
+    SCHEDULABLE,
+)
+from podwarden.policy.remediation import RemediationLimits
 
 
 @dataclass(frozen=True)
@@ -61,15 +70,55 @@ class RecoveryPolicy:
 
     automatic: bool
     is_cpu_only: Callable[[str], bool]
+    limits: RemediationLimits | None = None
+    paused: bool = False
 
     def allows(self, action: Recovery, instance_type: str) -> bool:
-        if not self.automatic:
+        if not self.automatic or self.paused:
             return False
         return not (action == Recovery.REPLACE and self.is_cpu_only(instance_type))
 
 
-def recovery_policy(cluster: Cluster, is_cpu_only: Callable[[str], bool]) -> RecoveryPolicy:
-    return RecoveryPolicy(cluster.spec.get("NodeRecovery") == "Automatic", is_cpu_only)
+def recovery_policy(
+    cluster: Cluster, is_cpu_only: Callable[[str], bool], limits: RemediationLimits | None
+) -> RecoveryPolicy:
+    return RecoveryPolicy(cluster.spec.get("NodeRecovery") == "Automatic", is_cpu_only, limits)
+
+
+def pause_reason(
+    group: InstanceGroup,
+    live: list[Instance],
+    nodes: Mapping[str, ObservedNode],
+    limits: RemediationLimits,
+    now: float,
+) -> tuple[str, tuple[str, ...]]:
+    """Why automatic recovery of the group must pause now ("" if it need not), and the
+    unhealthy nodes. Instances still joining (Pending) never count as failures."""
+    running = [i for i in live if i.status == InstanceStatus.RUNNING]
+    unhealthy = tuple(
+        i.node_name
+        for i in running
+        if i.node_name in nodes
+        and nodes[i.node_name].labels.get(HEALTH, SCHEDULABLE) != SCHEDULABLE
+    )
+    # at least one unhealthy node may always be repaired, so small groups still recover
+    allowed = max(1.0, limits.max_unhealthy_fraction * len(running))
+    if len(unhealthy) > allowed:
+        return (
+            f"{len(unhealthy)} of {len(running)} nodes of instance group {group.name} are "
+            f"unhealthy, more than the limit of {limits.max_unhealthy_fraction:.0%}: automatic "
+            "recovery is paused until fewer are",
+            unhealthy,
+        )
+    recent = [t for t in group.repairs if now - t <= limits.repair_window_seconds]
+    if len(recent) >= limits.max_repairs:
+        return (
+            f"instance group {group.name} had {len(recent)} automatic repairs in the last "
+            f"{limits.repair_window_seconds:.0f} s (limit {limits.max_repairs}): automatic "
+            "recovery is paused",
+            unhealthy,
+        )
+    return "", unhealthy
 
 
 @dataclass
@@ -100,10 +149,12 @@ def plan_cluster(
     instances: list[Instance],
     nodes: Mapping[str, ObservedNode],
     now: float,
+    *,
     is_cpu_only: Callable[[str], bool] = _never_cpu,
+    limits: RemediationLimits | None = None,
 ) -> Plan:
     plan = Plan()
-    policy = recovery_policy(cluster, is_cpu_only)
+    policy = recovery_policy(cluster, is_cpu_only, limits)
     if cluster.status == ClusterStatus.FAILED:
         return plan  # nothing to do until the user updates or deletes it
     by_group: dict[str, list[Instance]] = {}
@@ -159,6 +210,11 @@ def _plan_group(
     nodes carry the KubernetesConfig, nothing shutting down)."""
     live = [i for i in members if i.status != InstanceStatus.SHUTTING_DOWN]
     converged = len(live) == target and len(live) == len(members)
+    if policy.limits is not None and policy.automatic:
+        reason, unhealthy = pause_reason(group, live, nodes, policy.limits, now)
+        if reason != group.remediation_paused:
+            plan.actions.append(PauseRemediation(group.name, reason, unhealthy))
+        policy = dataclasses.replace(policy, paused=bool(reason))
     if len(live) < target:
         plan.actions.append(Launch(group.name, target - len(live)))
     elif len(live) > target:
@@ -187,13 +243,16 @@ def _plan_instance(
 ) -> bool:
     """Plan one live instance; True when it is Running on a node that carries its config."""
     requested = Recovery(inst.recovery) if inst.recovery else None  # by the Batch* APIs
+    automatic = False
     if requested is None and node is not None and inst.status == InstanceStatus.RUNNING:
         wanted = LABEL_RECOVERY.get(node.labels.get(HEALTH, ""))
         if wanted is not None and policy.allows(wanted, inst.instance_type):
-            requested = wanted
+            requested, automatic = wanted, True
     if requested is not None:
         plan.actions.append(
-            Reboot(inst.instance_id) if requested == Recovery.REBOOT else Replace(inst.instance_id)
+            Reboot(inst.instance_id, automatic)
+            if requested == Recovery.REBOOT
+            else Replace(inst.instance_id, automatic)
         )
         return False
     if inst.status == InstanceStatus.PENDING:

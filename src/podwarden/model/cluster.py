@@ -54,6 +54,10 @@ class InstanceGroup:
     deleting: bool = False
     # the KubernetesConfig every node of the group carries now (Describe's Current* members)
     applied_kubernetes_config: dict[str, Any] = field(default_factory=dict)
+    # times of automatic repairs (for the sliding-window limit) and why automatic recovery is
+    # paused now ("" when it is not)
+    repairs: list[float] = field(default_factory=list)
+    remediation_paused: str = ""
 
     @property
     def name(self) -> str:

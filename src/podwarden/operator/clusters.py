@@ -39,6 +39,7 @@ from podwarden.model.cluster import (
 )
 from podwarden.model.errors import Conflict, PodwardenError, TerminalError
 from podwarden.model.labels import AGENT_LABELS
+from podwarden.policy.remediation import RemediationLimits, load_limits
 from podwarden.providers.local import LocalInstances
 from podwarden.store.sql import Store
 
@@ -87,11 +88,13 @@ class ClusterReconciler:
         *,
         clock: Callable[[], float] = time.time,
         is_cpu_only: Callable[[str], bool] = lambda _: False,
+        limits: RemediationLimits | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
         self.capacity = capacity
         self.is_cpu_only = is_cpu_only
+        self.limits = limits if limits is not None else load_limits()
         self.settings = settings or ReconcilerSettings()
         self.clock = clock
         self._wake = asyncio.Event()
@@ -131,7 +134,14 @@ class ClusterReconciler:
         cluster = found[0]
         instances = self.store.list_instances(cluster_id)
         nodes = {n.name: n for n in map(observe, await self.provider.nodes_of(cluster_id))}
-        plan = cp.plan_cluster(cluster, instances, nodes, self.clock(), self.is_cpu_only)
+        plan = cp.plan_cluster(
+            cluster,
+            instances,
+            nodes,
+            self.clock(),
+            is_cpu_only=self.is_cpu_only,
+            limits=self.limits,
+        )
         if not plan.actions:
             return plan.requeue_after
         await self._apply(cluster, instances, plan.actions)
@@ -147,6 +157,11 @@ class ClusterReconciler:
             if isinstance(action, ca.RemoveCluster):
                 self.store.delete_cluster(cluster.cluster_id)
                 return
+            if isinstance(action, ca.Reboot | ca.Replace) and action.automatic:
+                self._count_repair(cluster.groups[by_id[action.instance_id].group])
+                cluster_dirty = True
+            if isinstance(action, ca.PauseRemediation):
+                kube_calls += self._explain_pause(cluster, action)
             call = self._node_call(cluster, by_id, action)
             if call is not None:
                 kube_calls.append(call)
@@ -213,6 +228,20 @@ class ClusterReconciler:
             case _:
                 return False
         return True
+
+    def _count_repair(self, group: InstanceGroup) -> None:
+        now = self.clock()
+        window = self.limits.repair_window_seconds
+        group.repairs = [t for t in group.repairs if now - t <= window] + [now]
+
+    def _explain_pause(
+        self, cluster: Cluster, action: ca.PauseRemediation
+    ) -> list[Coroutine[Any, Any, None]]:
+        """Log the pause (or resumption) and put it in an Event on each unhealthy node."""
+        reason = action.reason or f"automatic recovery of instance group {action.group} resumed"
+        log.warning("cluster %s: %s", cluster.name, reason)
+        kind = "RemediationPaused" if action.reason else "RemediationResumed"
+        return [self.provider.event(node, kind, reason) for node in action.nodes]
 
     def _replace(self, cluster: Cluster, old: Instance) -> None:
         """New instance (new id, node and volumes; same NodeLogicalId and group configuration)
@@ -288,6 +317,8 @@ class ClusterReconciler:
 def _cluster_change(cluster: Cluster, action: ca.Action) -> bool:
     """Apply an action on the cluster record in memory; True if it changed."""
     match action:
+        case ca.PauseRemediation(group, reason):
+            cluster.groups[group].remediation_paused = reason
         case ca.SetGroup(group, status, applied):
             cluster.groups[group].status = status
             if applied is not None:
