@@ -484,3 +484,41 @@ def test_health_label_triggers_recovery_on_automatic_clusters_only(
     time.sleep(1.0)
     assert by_group["cpu"]["InstanceId"] in {n["InstanceId"] for n in all_nodes(sm, "pw-label")}
     assert core.read_node(cpu_node).metadata.labels[label] == "UnschedulablePendingReplacement"  # type: ignore[union-attr,index]
+
+
+def test_crash_mid_replacement_converges_to_the_target_count(
+    control_plane: ControlPlane, kube: client.ApiClient, tmp_path: Path
+) -> None:
+    slow = ("--launch-delay", "3")
+    first = ProcessServer(control_plane.kubeconfig, tmp_path, *slow).start()
+    try:
+        sm = sagemaker(first.endpoint)
+        arn = create(sm, "pw-crash-replace", group("g", "ml.g5.xlarge", 3))
+        wait_status(sm, "pw-crash-replace")
+        assert len(cluster_nodes(kube, cluster_id(arn))) == 3
+        old = all_nodes(sm, "pw-crash-replace")[0]["InstanceId"]
+        sm.batch_replace_cluster_nodes(ClusterName="pw-crash-replace", NodeIds=[old])
+        # the replacement is in flight: the new instance is recorded, its node not created yet
+        wait_for(
+            "replacement launching",
+            lambda: len(all_nodes(sm, "pw-crash-replace")) >= 4,
+            interval=0.05,
+        )
+    finally:
+        first.kill()
+    second = ProcessServer(control_plane.kubeconfig, tmp_path, *slow).start()
+    try:
+        sm = sagemaker(second.endpoint)
+
+        def converged() -> list[dict[str, Any]] | None:
+            nodes = all_nodes(sm, "pw-crash-replace")
+            running = [n for n in nodes if n["InstanceStatus"]["Status"] == "Running"]
+            return nodes if len(nodes) == 3 and len(running) == 3 else None
+
+        nodes = wait_for("three running instances", converged)
+        assert old not in {n["InstanceId"] for n in nodes}
+        assert set(cluster_nodes(kube, cluster_id(arn))) == {
+            f"hyperpod-{n['InstanceId']}" for n in nodes
+        }
+    finally:
+        second.stop()
