@@ -27,7 +27,7 @@ from .hyperpod_helpers import (
     wait_status,
 )
 from .hyperpod_server import EKS_ARN, ProcessServer, ThreadServer, sagemaker
-from .kube_objects import wait_for
+from .kube_objects import as_dict, wait_for
 
 __all__ = ["server", "sm"]  # module-scoped fixtures used by the tests below
 
@@ -522,3 +522,31 @@ def test_crash_mid_replacement_converges_to_the_target_count(
         }
     finally:
         second.stop()
+
+
+def test_pods_are_evicted_before_a_reboot(sm: Any, kube: client.ApiClient) -> None:
+    create(sm, "pw-evict", group("g", "ml.g5.xlarge", 1))
+    wait_status(sm, "pw-evict")
+    (only,) = all_nodes(sm, "pw-evict")
+    node = f"hyperpod-{only['InstanceId']}"
+    core = client.CoreV1Api(kube)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "trainer", "namespace": "default"},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
+    }
+    core.create_namespaced_pod("default", client.V1Pod.from_dict(pod))  # type: ignore[arg-type]
+
+    def running() -> bool:
+        status = as_dict(kube, core.read_namespaced_pod("trainer", "default")).get("status", {})
+        return bool(status.get("phase") == "Running")
+
+    wait_for("pod running", running)
+    sm.batch_reboot_cluster_nodes(ClusterName="pw-evict", NodeIds=[only["InstanceId"]])
+
+    def evicted() -> bool:
+        pods = core.list_namespaced_pod("default", field_selector=f"spec.nodeName={node}")
+        return not pods.items
+
+    wait_for("pod evicted by the reboot", evicted, timeout=60)

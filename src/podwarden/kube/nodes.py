@@ -19,7 +19,9 @@ from podwarden.model.errors import NotFound, TemporaryError, TerminalError
 PERMANENT = frozenset({400, 403, 405, 415, 422})
 
 
-async def _check(resp: ClientResponse, what: str, *, ok_statuses: tuple[int, ...] = ()) -> bytes:
+async def check_response(
+    resp: ClientResponse, what: str, *, ok_statuses: tuple[int, ...] = ()
+) -> bytes:
     body = await resp.read()
     resp.release()
     if resp.status < 300 or resp.status in ok_statuses:
@@ -36,6 +38,7 @@ class KubeNodes:
     def __init__(self, api: Any) -> None:
         self._api = api
         self._core = client.CoreV1Api(api)
+        self.api = api  # shared with the other resource clients (KubePods)
 
     @classmethod
     async def from_kubeconfig(cls, path: Path) -> KubeNodes:
@@ -51,7 +54,7 @@ class KubeNodes:
         what = f"list nodes {label_selector}"
         try:
             resp = await self._core.list_node_without_preload_content(label_selector=label_selector)
-            body = json.loads(await _check(resp, what))
+            body = json.loads(await check_response(resp, what))
         except ClientError as exc:
             raise TemporaryError(f"{what}: {exc}") from exc
         items: list[dict[str, Any]] = body.get("items", [])
@@ -60,7 +63,7 @@ class KubeNodes:
     async def get(self, name: str) -> dict[str, Any]:
         try:
             resp = await self._core.read_node_without_preload_content(name)
-            node: dict[str, Any] = json.loads(await _check(resp, f"read node {name}"))
+            node: dict[str, Any] = json.loads(await check_response(resp, f"read node {name}"))
         except ClientError as exc:
             raise TemporaryError(f"read node {name}: {exc}") from exc
         return node
@@ -73,7 +76,7 @@ class KubeNodes:
             resp = await self._core.create_namespaced_event_without_preload_content(
                 "default", event
             )
-            await _check(resp, "create event")
+            await check_response(resp, "create event")
         except ClientError as exc:
             raise TemporaryError(f"create event: {exc}") from exc
 
@@ -84,7 +87,7 @@ class KubeNodes:
         assert node is not None
         try:
             resp = await self._core.create_node_without_preload_content(node)
-            await _check(resp, f"create node {name}", ok_statuses=(409,))
+            await check_response(resp, f"create node {name}", ok_statuses=(409,))
         except ClientError as exc:
             raise TemporaryError(f"create node {name}: {exc}") from exc
 
@@ -95,7 +98,7 @@ class KubeNodes:
             resp = await self._core.patch_node_without_preload_content(
                 name, patch, _content_type="application/merge-patch+json"
             )
-            await _check(resp, f"patch node {name}")
+            await check_response(resp, f"patch node {name}")
         except ClientError as exc:
             raise TemporaryError(f"patch node {name}: {exc}") from exc
 
@@ -109,7 +112,7 @@ class KubeNodes:
             resp = await self._core.patch_node_status_without_preload_content(
                 name, patch, _content_type=f"application/{kind}+json"
             )
-            await _check(resp, f"patch status of node {name}")
+            await check_response(resp, f"patch status of node {name}")
         except ClientError as exc:
             raise TemporaryError(f"patch status of node {name}: {exc}") from exc
 
@@ -117,6 +120,6 @@ class KubeNodes:
         """Delete a node; one that is gone already counts as deleted."""
         try:
             resp = await self._core.delete_node_without_preload_content(name)
-            await _check(resp, f"delete node {name}", ok_statuses=(404,))
+            await check_response(resp, f"delete node {name}", ok_statuses=(404,))
         except ClientError as exc:
             raise TemporaryError(f"delete node {name}: {exc}") from exc

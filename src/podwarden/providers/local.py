@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from podwarden.kube.nodes import KubeNodes
+from podwarden.kube.pods import KubePods
 from podwarden.model.labels import (
     AGENT_TAINT_KEYS,
     CLUSTER_ID,
@@ -24,6 +25,19 @@ from podwarden.model.labels import (
 class LocalInstances:
     def __init__(self, nodes: KubeNodes) -> None:
         self._nodes = nodes
+        self._pods = KubePods(nodes.api)
+
+    async def drain(self, name: str) -> int:
+        """Evict the node's pods (DaemonSet pods stay, as with ``kubectl drain``); returns how
+        many evictions were accepted. Best effort: a disruption budget may refuse some."""
+        evicted = 0
+        for pod in await self._pods.on_node(name):
+            owners = pod["metadata"].get("ownerReferences") or []
+            if any(o.get("kind") == "DaemonSet" for o in owners):
+                continue
+            if await self._pods.evict(pod["metadata"]["namespace"], pod["metadata"]["name"]):
+                evicted += 1
+        return evicted
 
     async def nodes_of(self, cluster_id: str) -> list[dict[str, Any]]:
         return await self._nodes.list(f"{CLUSTER_ID}={cluster_id}")
@@ -41,7 +55,9 @@ class LocalInstances:
     async def reboot(self, name: str, at: str) -> None:
         """Start a reboot: the node reports NotReady and the instance comes back with a clean
         slate: health label Schedulable, no fault labels, details, conditions or quarantine
-        taint (a fault that persists is detected again after the reboot)."""
+        taint (a fault that persists is detected again after the reboot). Pods are evicted
+        first."""
+        await self.drain(name)
         node = await self._nodes.get(name)
         taints = [
             t for t in node.get("spec", {}).get("taints") or [] if t["key"] not in AGENT_TAINT_KEYS
@@ -78,6 +94,8 @@ class LocalInstances:
         )
 
     async def terminate(self, name: str) -> None:
+        """Evict the node's pods, then delete the node (the instance is gone)."""
+        await self.drain(name)
         await self._nodes.delete(name)
 
 
