@@ -16,7 +16,7 @@ from podwarden.operator.clusters import ReconcilerSettings
 from .hyperpod_server import EKS_ARN, ROLE_ARN, ThreadServer, sagemaker
 from .kube_objects import as_dict, wait_for
 
-FAST = ReconcilerSettings(launch_delay=0.2, resync=0.5)
+FAST = ReconcilerSettings(launch_delay=0.2, resync=0.5, deep_check_duration=4.0)
 
 
 @pytest.fixture(scope="module")

@@ -220,3 +220,63 @@ def test_safety_limit_pauses_automatic_replacement_and_manual_api_still_works(
         return ids[0] not in current and ids[1] not in current and len(current) == 5
 
     wait_for("manual, then automatic replacement", both_replaced, timeout=60)
+
+
+DEEP = "sagemaker.amazonaws.com/deep-health-check-status"
+TAINT = {"key": HEALTH, "value": "Unschedulable", "effect": "NoSchedule"}
+
+
+def test_deep_health_checks_on_new_nodes_on_demand_and_on_failure(
+    sm: Any, kube: client.ApiClient, control_plane: ControlPlane
+) -> None:
+    client.CoreV1Api(kube).list_node(limit=1)  # the first typed read builds the models: seconds
+    create(
+        sm, "pw-dhc", group("gpu", "ml.g5.xlarge", 1, OnStartDeepHealthChecks=["InstanceStress"])
+    )
+
+    def under_check() -> dict[str, Any] | None:
+        nodes = all_nodes(sm, "pw-dhc")
+        if nodes and nodes[0]["InstanceStatus"]["Status"] == "DeepHealthCheckInProgress":
+            return nodes[0]
+        return None
+
+    first = wait_for("deep checks on the new node", under_check, interval=0.05)
+    node = node_of(kube, first["InstanceId"])
+    assert node["metadata"]["labels"][HEALTH] == "Unschedulable"  # seed R18
+    assert node["metadata"]["labels"][DEEP] == "InProgress"
+    assert TAINT in node["spec"]["taints"]
+    assert sm.describe_cluster(ClusterName="pw-dhc")["ClusterStatus"] == "Creating"
+
+    wait_status(sm, "pw-dhc")  # the checks passed
+    node = node_of(kube, first["InstanceId"])
+    assert (node["metadata"]["labels"][HEALTH], node["metadata"]["labels"][DEEP]) == (
+        "Schedulable",
+        "Passed",
+    )
+    assert TAINT not in (node["spec"].get("taints") or [])
+
+    # on demand, then a failure reported during the checks: Failed, then a replacement
+    sm.start_cluster_health_check(
+        ClusterName="pw-dhc",
+        DeepHealthCheckConfigurations=[
+            {"InstanceGroupName": "gpu", "DeepHealthChecks": ["InstanceStress"]}
+        ],
+    )
+    wait_for("on-demand deep checks", under_check, interval=0.05)
+    inject_now(control_plane, first["InstanceId"], dhc_fail=True)
+
+    def replaced() -> list[dict[str, Any]] | None:
+        nodes = all_nodes(sm, "pw-dhc")
+        fresh = [n for n in nodes if n["InstanceId"] != first["InstanceId"]]
+        return fresh if fresh and len(nodes) == 1 else None
+
+    (new,) = wait_for("replacement after a failed deep check", replaced)
+    assert new["NodeLogicalId"] == first["NodeLogicalId"]
+
+    def passed() -> bool:  # the replacement runs its own deep checks (the cluster stays InService)
+        summary = all_nodes(sm, "pw-dhc")[0]
+        if summary["InstanceStatus"]["Status"] != "Running":
+            return False
+        return bool(node_of(kube, new["InstanceId"])["metadata"]["labels"].get(DEEP) == "Passed")
+
+    wait_for("the replacement passed its deep checks", passed, timeout=60)

@@ -10,6 +10,7 @@ from podwarden.logic.node_spec import Taint
 from podwarden.model.cluster import (
     Cluster,
     ClusterStatus,
+    DeepCheck,
     GroupStatus,
     Instance,
     InstanceGroup,
@@ -303,3 +304,24 @@ def test_repairs_in_the_window_are_capped() -> None:
         ca.Reboot(members[0].instance_id, True)
         in cp.plan_cluster(c, members, nodes, NOW, limits=LIMITS).actions
     )
+
+
+def test_deep_checks_start_when_the_node_is_up_and_end_by_time_or_failure() -> None:
+    c = cluster(ClusterStatus.IN_SERVICE, g={"InstanceCount": 1, "_status": GroupStatus.IN_SERVICE})
+    a = inst(1)
+    a.deep_check = DeepCheck.REQUESTED
+    assert cp.plan_cluster(c, [a], {a.node_name: node(a)}, NOW).actions[0] == ca.StartDeepCheck(
+        a.instance_id
+    )
+    a.status = InstanceStatus.DEEP_HEALTH_CHECK_IN_PROGRESS
+    a.deep_check_until = NOW + 30
+    plan = cp.plan_cluster(c, [a], {a.node_name: node(a)}, NOW)
+    assert plan.requeue_after == 30 and not any(
+        isinstance(x, ca.FinishDeepCheck) for x in plan.actions
+    )
+    assert (
+        ca.FinishDeepCheck(a.instance_id, True)
+        in cp.plan_cluster(c, [a], {a.node_name: node(a)}, NOW + 31).actions
+    )
+    failed = {a.node_name: health(a, "UnschedulablePendingReplacement")}
+    assert ca.FinishDeepCheck(a.instance_id, False) in cp.plan_cluster(c, [a], failed, NOW).actions

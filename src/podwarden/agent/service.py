@@ -19,8 +19,15 @@ from podwarden.agent import exporter
 from podwarden.agent.sources import simulated
 from podwarden.kube.nodes import KubeNodes
 from podwarden.logic.faults import Fault, Signal, assess, classify
+from podwarden.model.cluster import DeepCheck
 from podwarden.model.errors import PodwardenError
-from podwarden.model.labels import COMPUTE_TYPE, FAULT_DETAILS, INJECT_LABEL, INSTANCE_TYPE
+from podwarden.model.labels import (
+    COMPUTE_TYPE,
+    DEEP_HEALTH,
+    FAULT_DETAILS,
+    INJECT_LABEL,
+    INSTANCE_TYPE,
+)
 from podwarden.policy.fault_policy import FaultPolicy
 
 log = logging.getLogger("podwarden.agent")
@@ -56,6 +63,13 @@ class HealthExporter:
         before = recorded_faults(node)
         new = [f for f in (classify(s, self.policy) for s in signals) if f is not None]
         health = assess(before + new, self.policy, now)
+        labels = node["metadata"].get("labels") or {}
+        if labels.get(DEEP_HEALTH) == DeepCheck.IN_PROGRESS and not health.quarantined:
+            # under deep health checks the node stays Unschedulable and tainted until they
+            # end: only a fault changes it
+            if extra_patch:
+                await self.nodes.patch(name, extra_patch)
+            return
         patch = exporter.metadata_patch(node, health)
         if extra_patch:
             for key in ("labels", "annotations"):

@@ -25,5 +25,6 @@ OPERATIONS: Mapping[str, Mapping[str, Handler]] = {
         "BatchDeleteClusterNodes": nodes.batch_delete_cluster_nodes,
         "BatchRebootClusterNodes": nodes.batch_reboot_cluster_nodes,
         "BatchReplaceClusterNodes": nodes.batch_replace_cluster_nodes,
+        "StartClusterHealthCheck": nodes.start_cluster_health_check,
     },
 }

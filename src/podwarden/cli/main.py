@@ -52,7 +52,11 @@ def _server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSettin
         auth=not args.no_auth,
         agent=not args.no_agent,
         fault_policy=args.fault_policy,
-        reconciler=ReconcilerSettings(launch_delay=args.launch_delay, time_scale=args.time_scale),
+        reconciler=ReconcilerSettings(
+            launch_delay=args.launch_delay,
+            deep_check_duration=args.deep_check_duration,
+            time_scale=args.time_scale,
+        ),
     )
 
 
@@ -157,6 +161,12 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--time-scale", type=float, default=1.0, help="multiplier for simulated durations"
+    )
+    p.add_argument(
+        "--deep-check-duration",
+        type=float,
+        default=10.0,
+        help="seconds simulated deep health checks take (HyperPod: about 2 hours)",
     )
     p.add_argument("--no-agent", action="store_true", help="do not run the simulated health agent")
     p.add_argument("--fault-policy", type=Path, help="a fault -> action policy YAML to use")

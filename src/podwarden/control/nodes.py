@@ -8,8 +8,8 @@ from typing import Any
 from podwarden.control.clusters import find_cluster, kubernetes_details, when
 from podwarden.control.context import Context
 from podwarden.control.pagination import page
-from podwarden.model.cluster import Cluster, Instance, InstanceStatus, Recovery
-from podwarden.model.errors import Invalid, NotFound
+from podwarden.model.cluster import Cluster, DeepCheck, Instance, InstanceStatus, Recovery
+from podwarden.model.errors import Conflict, Invalid, NotFound
 
 
 def _hostname(inst: Instance, region: str) -> str:
@@ -187,3 +187,37 @@ def batch_reboot_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, A
 
 def batch_replace_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     return _batch_recover(ctx, req, Recovery.REPLACE)
+
+
+def start_cluster_health_check(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    """Deep health checks on demand: each named group's Running instances (or the listed ones)
+    are checked; the reconciler runs them as it does for new nodes."""
+    cluster = find_cluster(ctx, req["ClusterName"])
+    instances = ctx.store.list_instances(cluster.cluster_id)
+    chosen: dict[str, Instance] = {}
+    problems = []
+    for config in req["DeepHealthCheckConfigurations"]:
+        name = config["InstanceGroupName"]
+        if name not in cluster.groups:
+            problems.append(f"Instance group {name} does not exist in cluster {cluster.name}.")
+            continue
+        members = {i.instance_id: i for i in instances if i.group == name}
+        wanted = config.get("InstanceIds") or list(members)
+        problems += [
+            f"Instance {i} is not in instance group {name}." for i in wanted if i not in members
+        ]
+        for instance_id in wanted:
+            if instance_id in members:
+                chosen[instance_id] = members[instance_id]
+    if problems:
+        raise Invalid(" ".join(problems))
+    busy = [i.instance_id for i in chosen.values() if i.status != InstanceStatus.RUNNING]
+    if busy:
+        raise Conflict(
+            f"Deep health checks need Running instances; not running now: {', '.join(busy)}."
+        )
+    for inst in chosen.values():
+        inst.deep_check = DeepCheck.REQUESTED
+        ctx.store.save_instance(inst)
+    ctx.wake()
+    return {"ClusterArn": cluster.arn}

@@ -62,6 +62,23 @@ class Replace:
 
 
 @dataclass(frozen=True)
+class StartDeepCheck:
+    """Deep health checks begin: the instance is DeepHealthCheckInProgress, its node
+    Unschedulable, InProgress and tainted (seed R18)."""
+
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class FinishDeepCheck:
+    """Deep health checks end: passed -> Schedulable, Passed, untainted; failed -> Failed
+    (the failure's health label then asks for the recovery)."""
+
+    instance_id: str
+    passed: bool
+
+
+@dataclass(frozen=True)
 class PauseRemediation:
     """Automatic recovery of a group is paused for ``reason`` ("" resumes it); the operator
     records it and explains it in Events on the group's unhealthy nodes."""
@@ -119,6 +136,8 @@ Action = (
     | Reboot
     | Replace
     | PauseRemediation
+    | StartDeepCheck
+    | FinishDeepCheck
     | Terminate
     | DeleteNode
     | Forget

@@ -16,6 +16,7 @@ from podwarden.logic.cluster_actions import (
     Action,
     CreateNode,
     DeleteNode,
+    FinishDeepCheck,
     Forget,
     Launch,
     MarkRunning,
@@ -27,6 +28,7 @@ from podwarden.logic.cluster_actions import (
     Replace,
     SetCluster,
     SetGroup,
+    StartDeepCheck,
     SyncNode,
     Terminate,
 )
@@ -34,6 +36,7 @@ from podwarden.logic.node_spec import Taint, kubernetes_labels, kubernetes_taint
 from podwarden.model.cluster import (
     Cluster,
     ClusterStatus,
+    DeepCheck,
     GroupStatus,
     Instance,
     InstanceGroup,
@@ -242,38 +245,74 @@ def _plan_instance(
     policy: RecoveryPolicy,
 ) -> bool:
     """Plan one live instance; True when it is Running on a node that carries its config."""
-    requested = Recovery(inst.recovery) if inst.recovery else None  # by the Batch* APIs
+    action: Action | None = _recovery(inst, node, policy)
+    if action is None and inst.status == InstanceStatus.DEEP_HEALTH_CHECK_IN_PROGRESS:
+        return _plan_deep_check(plan, inst, node, now)
+    if action is None and inst.status == InstanceStatus.PENDING:
+        return _plan_pending(plan, inst, node, now)
+    if action is None:
+        action = _running_step(group, inst, node)
+    if action is None:
+        return True
+    plan.actions.append(action)
+    return False
+
+
+def _plan_pending(plan: Plan, inst: Instance, node: ObservedNode | None, now: float) -> bool:
+    if now < inst.ready_at:
+        plan.due(inst.ready_at - now)
+    elif node is None:
+        plan.actions.append(CreateNode(inst.instance_id))
+    elif node.ready:
+        plan.actions.append(MarkRunning(inst.instance_id))
+    else:
+        plan.actions.append(NodeBooted(inst.instance_id))
+    return False
+
+
+def _running_step(group: InstanceGroup, inst: Instance, node: ObservedNode | None) -> Action | None:
+    if node is None:
+        # the node vanished under a running instance: it comes back with the same id
+        return CreateNode(inst.instance_id)
+    if inst.deep_check == DeepCheck.REQUESTED and node.ready:
+        return StartDeepCheck(inst.instance_id)
+    if not _node_matches_config(node, group):
+        keep = tuple(t for t in node.taints if t.key in AGENT_TAINT_KEYS)
+        return SyncNode(inst.instance_id, keep)
+    return None
+
+
+def _recovery(
+    inst: Instance, node: ObservedNode | None, policy: RecoveryPolicy
+) -> Reboot | Replace | None:
+    """A recovery asked for by the Batch* APIs, or by the node's health label when the policy
+    lets labels trigger one (automatic)."""
+    requested = Recovery(inst.recovery) if inst.recovery else None
     automatic = False
     if requested is None and node is not None and inst.status == InstanceStatus.RUNNING:
         wanted = LABEL_RECOVERY.get(node.labels.get(HEALTH, ""))
         if wanted is not None and policy.allows(wanted, inst.instance_type):
             requested, automatic = wanted, True
-    if requested is not None:
-        plan.actions.append(
-            Reboot(inst.instance_id, automatic)
-            if requested == Recovery.REBOOT
-            else Replace(inst.instance_id, automatic)
-        )
-        return False
-    if inst.status == InstanceStatus.PENDING:
-        if now < inst.ready_at:
-            plan.due(inst.ready_at - now)
-        elif node is None:
-            plan.actions.append(CreateNode(inst.instance_id))
-        elif node.ready:
-            plan.actions.append(MarkRunning(inst.instance_id))
-        else:
-            plan.actions.append(NodeBooted(inst.instance_id))
-        return False
+    if requested is None:
+        return None
+    if requested == Recovery.REBOOT:
+        return Reboot(inst.instance_id, automatic)
+    return Replace(inst.instance_id, automatic)
+
+
+def _plan_deep_check(plan: Plan, inst: Instance, node: ObservedNode | None, now: float) -> bool:
+    """An instance under deep health checks: a failure reported on the node (the health agent
+    labels it for recovery) ends them as Failed; otherwise they pass when their time is up."""
     if node is None:
-        # the node vanished under a running instance: it comes back with the same id
         plan.actions.append(CreateNode(inst.instance_id))
         return False
-    if not _node_matches_config(node, group):
-        keep = tuple(t for t in node.taints if t.key in AGENT_TAINT_KEYS)
-        plan.actions.append(SyncNode(inst.instance_id, keep))
-        return False
-    return True
+    if node.labels.get(HEALTH) in LABEL_RECOVERY:
+        plan.actions.append(FinishDeepCheck(inst.instance_id, passed=False))
+    elif now >= inst.deep_check_until:
+        plan.actions.append(FinishDeepCheck(inst.instance_id, passed=True))
+    else:
+        plan.due(inst.deep_check_until - now)
+    return False
 
 
 def _retire(plan: Plan, inst: Instance, nodes: Mapping[str, ObservedNode]) -> None:

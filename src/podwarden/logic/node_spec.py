@@ -10,13 +10,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from podwarden.model.cluster import Cluster, Instance, InstanceGroup
+from podwarden.model.cluster import Cluster, DeepCheck, Instance, InstanceGroup
 from podwarden.model.labels import (
     CLUSTER_ID,
     CLUSTER_NAME,
     COMPUTE_TYPE,
+    DEEP_HEALTH,
     GROUP_NAME,
     HEALTH,
+    HEALTH_TAINT_EFFECT,
+    HEALTH_TAINT_VALUE,
     INSTANCE_TYPE,
     INSTANCE_TYPE_BETA,
     KWOK_ANNOTATION,
@@ -59,7 +62,17 @@ def desired_labels(cluster: Cluster, group: InstanceGroup, inst: Instance) -> di
         "kubernetes.io/arch": "amd64",
     }
     labels.update(kubernetes_labels(group.spec))
+    if inst.deep_check in (DeepCheck.REQUESTED, DeepCheck.IN_PROGRESS):
+        labels.update({HEALTH: UNDER_CHECK, DEEP_HEALTH: DeepCheck.IN_PROGRESS})
     return labels
+
+
+# the health label and taint value of a node under deep health checks (seed R18)
+UNDER_CHECK = HEALTH_TAINT_VALUE
+
+
+def health_taint() -> Taint:
+    return Taint(HEALTH, HEALTH_TAINT_VALUE, HEALTH_TAINT_EFFECT)
 
 
 def kubernetes_labels(spec: dict[str, Any]) -> dict[str, str]:
@@ -93,17 +106,24 @@ def desired_node(
 ) -> dict[str, Any]:
     """The full Node manifest to create for an instance."""
     key, value = KWOK_ANNOTATION
+    labels_ = desired_labels(cluster, group, inst)
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {
             "name": inst.node_name,
-            "labels": desired_labels(cluster, group, inst),
+            "labels": labels_,
             "annotations": {key: value, VOLUMES: volumes_annotation(inst)},
         },
         "spec": {
             "providerID": f"aws:///{inst.availability_zone}/{inst.instance_id}",
-            "taints": [t.manifest() for t in kubernetes_taints(group.spec)],
+            "taints": [
+                t.manifest()
+                for t in (
+                    *kubernetes_taints(group.spec),
+                    *((health_taint(),) if labels_[HEALTH] != "Schedulable" else ()),
+                )
+            ],
         },
         "status": {"capacity": capacity, "allocatable": capacity},
     }

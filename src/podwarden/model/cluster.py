@@ -43,6 +43,18 @@ class InstanceStatus(StrEnum):
     RUNNING = "Running"
     SHUTTING_DOWN = "ShuttingDown"
     FAILURE = "Failure"
+    DEEP_HEALTH_CHECK_IN_PROGRESS = "DeepHealthCheckInProgress"
+
+
+class DeepCheck(StrEnum):
+    """Deep health checks of an instance. The last three are the values of the
+    ``deep-health-check-status`` label; REQUESTED is podwarden's: due once the node is up."""
+
+    NONE = ""
+    REQUESTED = "Requested"
+    IN_PROGRESS = "InProgress"
+    PASSED = "Passed"
+    FAILED = "Failed"
 
 
 @dataclass
@@ -122,6 +134,8 @@ class Instance:
     ready_at: float
     message: str = ""
     recovery: str = Recovery.NONE
+    deep_check: str = DeepCheck.NONE
+    deep_check_until: float = 0.0
     private_ip: str = ""
     availability_zone: str = ""
     volumes: list[Volume] = field(default_factory=list)

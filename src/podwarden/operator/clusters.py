@@ -30,6 +30,7 @@ from podwarden.model import ids
 from podwarden.model.cluster import (
     Cluster,
     ClusterStatus,
+    DeepCheck,
     GroupStatus,
     Instance,
     InstanceGroup,
@@ -62,6 +63,7 @@ AFTER_ACTIONS = 0.05
 class ReconcilerSettings:
     launch_delay: float = 3.0  # seconds from launch until the node joins
     reboot_delay: float = 5.0  # seconds a reboot keeps the node NotReady
+    deep_check_duration: float = 10.0  # simulated deep health checks (about 2 h on HyperPod)
     time_scale: float = 1.0  # multiplies simulated durations (1.0 = as configured)
     resync: float = 2.0  # seconds between passes when nothing is due
     concurrency: int = 32  # parallel Kubernetes calls per pass
@@ -176,25 +178,49 @@ class ClusterReconciler:
         self, cluster: Cluster, by_id: dict[str, Instance], action: ca.Action
     ) -> Coroutine[Any, Any, None] | None:
         """The Kubernetes call an action needs, if it is one."""
+        call: Coroutine[Any, Any, None] | None = None
         match action:
             case ca.CreateNode(instance_id):
                 inst = by_id[instance_id]
                 extra = sum(v.size_gib for v in inst.volumes if not v.root)
                 capacity = self.capacity(inst.instance_type, extra)
                 group = cluster.groups[inst.group]
-                return self.provider.launch(desired_node(cluster, group, inst, capacity))
+                call = self.provider.launch(desired_node(cluster, group, inst, capacity))
             case ca.SyncNode(instance_id, keep):
                 inst = by_id[instance_id]
                 patch = _config_patch(cluster, cluster.groups[inst.group], inst, keep)
-                return self.provider.update(inst.node_name, patch)
+                call = self.provider.update(inst.node_name, patch)
             case ca.DeleteNode(name):
-                return self.provider.terminate(name)
+                call = self.provider.terminate(name)
             case ca.Reboot(instance_id):
-                return self._reboot(by_id[instance_id])
+                call = self._reboot(by_id[instance_id])
+            case ca.StartDeepCheck(instance_id):
+                call = self._start_deep_check(cluster, by_id[instance_id])
+            case ca.FinishDeepCheck(instance_id, passed):
+                call = self._finish_deep_check(by_id[instance_id], passed)
             case ca.NodeBooted(instance_id):
                 at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
-                return self.provider.booted(by_id[instance_id].node_name, at)
-        return None
+                call = self.provider.booted(by_id[instance_id].node_name, at)
+        return call
+
+    async def _start_deep_check(self, cluster: Cluster, inst: Instance) -> None:
+        checks = cluster.groups[inst.group].spec.get("OnStartDeepHealthChecks") or []
+        await self.provider.deep_check_started(inst.node_name)
+        inst.status = InstanceStatus.DEEP_HEALTH_CHECK_IN_PROGRESS
+        inst.deep_check = DeepCheck.IN_PROGRESS
+        inst.message = "Deep health checks in progress: " + (", ".join(checks) or "on demand")
+        duration = self.settings.deep_check_duration * self.settings.time_scale
+        inst.deep_check_until = self.clock() + duration
+        with contextlib.suppress(Conflict):
+            self.store.save_instance(inst)
+
+    async def _finish_deep_check(self, inst: Instance, passed: bool) -> None:
+        await self.provider.deep_check_finished(inst.node_name, passed)
+        inst.status = InstanceStatus.RUNNING
+        inst.deep_check = DeepCheck.PASSED if passed else DeepCheck.FAILED
+        inst.message = "Deep health checks passed" if passed else "Deep health checks failed"
+        with contextlib.suppress(Conflict):
+            self.store.save_instance(inst)
 
     async def _reboot(self, inst: Instance) -> None:
         """Same id, node and volumes: the node goes NotReady and the instance Pending until the
@@ -298,6 +324,7 @@ class ClusterReconciler:
             if "EbsVolumeConfig" in cfg
         ]
         rnd = random.Random()  # noqa: S311 - simulated addresses, not secrets
+        checks = bool(group.spec.get("OnStartDeepHealthChecks"))
         return Instance(
             instance_id=ids.new_instance_id(),
             cluster_id=cluster.cluster_id,
@@ -311,6 +338,7 @@ class ClusterReconciler:
             private_ip=f"10.1.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}",
             availability_zone=rnd.choice(zones),
             volumes=volumes,
+            deep_check=DeepCheck.REQUESTED if checks else DeepCheck.NONE,
         )
 
 

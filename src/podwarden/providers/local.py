@@ -11,13 +11,17 @@ from typing import Any
 
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.pods import KubePods
+from podwarden.model.cluster import DeepCheck
 from podwarden.model.labels import (
     AGENT_TAINT_KEYS,
     CLUSTER_ID,
+    DEEP_HEALTH,
     FAULT_DETAILS,
     FAULT_REASONS,
     FAULT_TYPES,
     HEALTH,
+    HEALTH_TAINT_EFFECT,
+    HEALTH_TAINT_VALUE,
     SCHEDULABLE,
 )
 
@@ -91,6 +95,35 @@ class LocalInstances:
                 "lastTimestamp": now,
                 "count": 1,
             }
+        )
+
+    async def deep_check_started(self, name: str) -> None:
+        await self._set_health(name, HEALTH_TAINT_VALUE, DeepCheck.IN_PROGRESS, tainted=True)
+
+    async def deep_check_finished(self, name: str, passed: bool) -> None:
+        if passed:
+            await self._set_health(name, SCHEDULABLE, DeepCheck.PASSED, tainted=False)
+        else:  # the failure's own labels stay: they ask for the recovery
+            await self._nodes.patch(name, {"metadata": {"labels": {DEEP_HEALTH: DeepCheck.FAILED}}})
+
+    async def _set_health(self, name: str, health: str, deep: str, *, tainted: bool) -> None:
+        node = await self._nodes.get(name)
+        taints = [
+            t for t in node.get("spec", {}).get("taints") or [] if t["key"] not in AGENT_TAINT_KEYS
+        ]
+        if tainted:
+            taints.append(
+                {"key": HEALTH, "value": HEALTH_TAINT_VALUE, "effect": HEALTH_TAINT_EFFECT}
+            )
+        await self._nodes.patch(
+            name,
+            {
+                "metadata": {
+                    "labels": {HEALTH: health, DEEP_HEALTH: deep},
+                    "resourceVersion": node["metadata"]["resourceVersion"],
+                },
+                "spec": {"taints": taints},
+            },
         )
 
     async def terminate(self, name: str) -> None:
