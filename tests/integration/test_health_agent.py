@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client
@@ -15,7 +18,8 @@ from podwarden.kube.nodes import KubeNodes
 from podwarden.local.runtime import ControlPlane
 
 from .hyperpod_helpers import all_nodes, create, group, server, sm, wait_status
-from .kube_objects import as_dict, wait_for
+from .kube_objects import as_dict, hyperpod_node, wait_for
+from .kube_objects import create as create_node
 
 __all__ = ["server", "sm"]
 
@@ -280,3 +284,59 @@ def test_deep_health_checks_on_new_nodes_on_demand_and_on_failure(
         return bool(node_of(kube, new["InstanceId"])["metadata"]["labels"].get(DEEP) == "Passed")
 
     wait_for("the replacement passed its deep checks", passed, timeout=60)
+
+
+def test_podwarden_agent_follows_a_kernel_log(
+    kube: client.ApiClient, control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """The real-node path: ``podwarden agent`` reads NVRM Xid lines from a kernel log."""
+    name = "hyperpod-i-0feedfacecafe0001"
+    create_node(kube, hyperpod_node(name, "ml.p5.48xlarge", gpus=8, pods=49))
+    log = tmp_path / "messages"
+    log.write_text("kernel: booting\n")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "podwarden.cli.main",
+            "agent",
+            "--node",
+            name,
+            "--kubeconfig",
+            str(control_plane.kubeconfig),
+            "--kernel-log",
+            str(log),
+            "--interval",
+            "0.1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "watching" in proc.stdout.readline()
+        with log.open("a") as f:
+            f.write(
+                "[1234.5] NVRM: Xid (PCI:0000:b9:00): 74, pid=<unknown>, name=<unknown>, "
+                "NVLink: fatal error detected on link 6\n"
+            )
+
+        def quarantined() -> dict[str, Any] | None:
+            node = as_dict(kube, client.CoreV1Api(kube).read_node(name))
+            conditions = {c["type"]: c["status"] for c in node["status"].get("conditions") or []}
+            ok = (
+                node["metadata"]["labels"].get(HEALTH) == "UnschedulablePendingReplacement"
+                and conditions.get("NvidiaErrorReplace") == "True"
+            )
+            return node if ok else None
+
+        node = wait_for("quarantine from the kernel log", quarantined, timeout=30)
+        assert TAINT in node["spec"]["taints"]
+        details = json.loads(
+            node["metadata"]["annotations"]["sagemaker.amazonaws.com/fault-details"]
+        )
+        assert "NVLink: fatal error" in details[0]["message"]
+    finally:
+        proc.terminate()
+        proc.wait(15)

@@ -17,6 +17,7 @@ from typing import Any
 
 from podwarden.agent import exporter
 from podwarden.agent.sources import simulated
+from podwarden.agent.sources.kernel_log import KernelLogFollower
 from podwarden.kube.nodes import KubeNodes
 from podwarden.logic.faults import Fault, Signal, assess, classify
 from podwarden.model.cluster import DeepCheck
@@ -151,3 +152,43 @@ class LocalHealthAgent:
                 return
             signals = simulated.injected(node, self.expected_gpus(instance_type), now)
             await self.exporter.assess_node(node, signals, now, consumed)
+
+
+class NodeAgent:
+    """``podwarden agent``: the agent of one real node, fed by its kernel log. Every
+    ``interval`` it reads new lines; it writes the node when a signal arrives and re-assesses
+    it every ``resync`` seconds so faults age out."""
+
+    def __init__(
+        self,
+        nodes: KubeNodes,
+        policy: FaultPolicy,
+        node_name: str,
+        source: KernelLogFollower,
+        *,
+        clock: Callable[[], float] = time.time,
+        interval: float = 0.5,
+        resync: float = 30.0,
+    ) -> None:
+        self.exporter = HealthExporter(nodes, policy)
+        self.nodes = nodes
+        self.node_name = node_name
+        self.source = source
+        self.clock = clock
+        self.interval = interval
+        self.resync = resync
+
+    async def run(self) -> None:
+        last = float("-inf")
+        pending: list[Signal] = []
+        while True:
+            now = self.clock()
+            pending += self.source.read(now)
+            if pending or now - last >= self.resync:
+                try:
+                    node = await self.nodes.get(self.node_name)
+                    await self.exporter.assess_node(node, pending, now)
+                    pending, last = [], now
+                except PodwardenError as exc:  # kept, and tried again next tick
+                    log.warning("agent for %s: %s", self.node_name, exc)
+            await asyncio.sleep(self.interval)

@@ -15,6 +15,8 @@ from types import FrameType
 
 from podwarden import __version__
 from podwarden.agent.inject import inject, signal_for
+from podwarden.agent.service import NodeAgent
+from podwarden.agent.sources.kernel_log import KernelLogFollower
 from podwarden.cli.server import (
     ServerSettings,
     default_database_url,
@@ -27,6 +29,7 @@ from podwarden.local.errors import LocalK8sError
 from podwarden.local.runtime import ControlPlane, dry_run_plan
 from podwarden.model.errors import PodwardenError
 from podwarden.operator.clusters import ReconcilerSettings
+from podwarden.policy.fault_policy import load_policy
 
 DATA_DIR_ENV = "PODWARDEN_DATA_DIR"
 
@@ -140,6 +143,30 @@ def cmd_fault_inject(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    """The health agent of one node, fed by its kernel log (a DaemonSet runs one per GPU or
+    Trainium node)."""
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    policy = load_policy(args.fault_policy)
+    source = KernelLogFollower(Path(args.kernel_log), from_start=args.from_start)
+
+    async def run() -> None:
+        nodes = await KubeNodes.from_kubeconfig(Path(args.kubeconfig))
+        try:
+            print(f"podwarden agent: watching {args.kernel_log} for node {args.node}", flush=True)
+            await NodeAgent(nodes, policy, args.node, source, interval=args.interval).run()
+        finally:
+            await nodes.close()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        source.close()
+    return 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     argv = ["--force"] if args.force else []
     return build.main(argv)
@@ -194,6 +221,15 @@ def parser() -> argparse.ArgumentParser:
     )
     _server_arguments(serve_cmd)
     serve_cmd.set_defaults(func=cmd_serve)
+
+    agent = sub.add_parser("agent", help="the health-monitoring agent of one node")
+    agent.add_argument("--node", required=True, help="the Kubernetes node name")
+    agent.add_argument("--kubeconfig", required=True)
+    agent.add_argument("--kernel-log", default="/dev/kmsg", help="kernel log to follow")
+    agent.add_argument("--from-start", action="store_true", help="read the log from its start")
+    agent.add_argument("--fault-policy", type=Path, help="a fault -> action policy YAML")
+    agent.add_argument("--interval", type=float, default=0.5, help="seconds between reads")
+    agent.set_defaults(func=cmd_agent)
 
     fault = sub.add_parser("fault", help="fault injection for simulated nodes")
     fault_sub = fault.add_subparsers(dest="fault_command", required=True)

@@ -6,7 +6,9 @@ Example line (hyperpod-kubernetes.md section 8):
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from podwarden.logic.faults import Signal
 
@@ -34,3 +36,33 @@ def parse_line(line: str, at: float, boot_id: str = "") -> Signal | None:
             at=at, xid=79, device=m["device"], boot_id=boot_id, message=line[m.start() :].strip()
         )
     return None
+
+
+class KernelLogFollower:
+    """Follow a kernel log (a file such as /var/log/messages, or /dev/kmsg): each call of
+    ``read`` returns the signals in the lines written since the last call."""
+
+    def __init__(self, path: Path, boot_id: str = "", from_start: bool = False) -> None:
+        self.path = path
+        self.boot_id = boot_id or current_boot_id()
+        self._file = path.open("r", errors="replace")
+        if not from_start:
+            self._file.seek(0, os.SEEK_END)
+
+    def read(self, now: float) -> list[Signal]:
+        signals = []
+        for line in self._file.readlines():
+            signal = parse_line(line, now, self.boot_id)
+            if signal is not None:
+                signals.append(signal)
+        return signals
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def current_boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
