@@ -200,11 +200,26 @@ def test_stale_quarantine_is_cleared_by_the_agent(sm: Any, kube: client.ApiClien
 def test_safety_limit_pauses_automatic_replacement_and_manual_api_still_works(
     sm: Any, kube: client.ApiClient, control_plane: ControlPlane
 ) -> None:
-    create(sm, "pw-agent-limit", group("gpu", "ml.g5.xlarge", 5))
+    # NodeRecovery None first, so both faults are on the nodes before recovery may act
+    sm.create_cluster(
+        ClusterName="pw-agent-limit",
+        InstanceGroups=[group("gpu", "ml.g5.xlarge", 5)],
+        Orchestrator={
+            "Eks": {"ClusterArn": "arn:aws:eks:us-west-2:000000000000:cluster/podwarden"}
+        },
+        NodeRecovery="None",
+    )
     wait_status(sm, "pw-agent-limit")
     ids = sorted(n["InstanceId"] for n in all_nodes(sm, "pw-agent-limit"))
     for instance_id in ids[:2]:  # 2 of 5 unhealthy: 40% > the 20% limit
         inject_now(control_plane, instance_id, xid=79)
+
+    def labelled() -> bool:
+        labels = [node_of(kube, i)["metadata"]["labels"].get(HEALTH) for i in ids[:2]]
+        return labels == ["UnschedulablePendingReplacement"] * 2
+
+    wait_for("both faulty nodes labelled", labelled)
+    sm.update_cluster(ClusterName="pw-agent-limit", NodeRecovery="Automatic")
 
     def paused_event() -> bool:
         events = client.CoreV1Api(kube).list_namespaced_event(
