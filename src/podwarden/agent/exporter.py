@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from podwarden.logic.faults import Fault, NodeHealth
+from podwarden.logic.faults import NodeHealth
 from podwarden.model.labels import (
     AGENT_TAINT_KEYS,
     FAULT_DETAILS,
@@ -75,19 +75,3 @@ def conditions_patch(
             }
         )
     return {"status": {"conditions": out}} if out else None
-
-
-def event(node_name: str, fault: Fault, now: float) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"generateName": f"{node_name}.", "namespace": "default"},
-        "involvedObject": {"kind": "Node", "name": node_name, "apiVersion": "v1"},
-        "reason": fault.reason,
-        "message": f"{fault.message} (action: {fault.action})",
-        "type": "Normal" if fault.severity == "info" else "Warning",
-        "source": {"component": COMPONENT, "host": node_name},
-        "firstTimestamp": iso(fault.at),
-        "lastTimestamp": iso(now),
-        "count": 1,
-    }

@@ -86,7 +86,14 @@ class HealthExporter:
         for fault in new:
             if fault.key not in seen:
                 seen.add(fault.key)
-                await self.nodes.event(exporter.event(name, fault, now))
+                await self.nodes.event(
+                    name,
+                    reason=fault.reason,
+                    message=f"{fault.message} (action: {fault.action})",
+                    warning=fault.severity != "info",
+                    component=exporter.COMPONENT,
+                    first_seen=fault.at,
+                )
 
 
 def _unchanged(node: dict[str, Any], patch: dict[str, Any]) -> bool:

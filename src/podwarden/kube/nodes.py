@@ -7,6 +7,7 @@ faster as plain JSON) and do not raise on HTTP errors, so every answer goes thro
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ async def check_response(
     if resp.status in PERMANENT:
         raise TerminalError(f"{what}: the Kubernetes API refused it (HTTP {resp.status}): {detail}")
     raise TemporaryError(f"{what}: HTTP {resp.status}: {detail}", delay=1.0)
+
+
+def _iso(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
 
 
 class KubeNodes:
@@ -68,8 +73,31 @@ class KubeNodes:
             raise TemporaryError(f"read node {name}: {exc}") from exc
         return node
 
-    async def event(self, body: dict[str, Any]) -> None:
+    async def event(
+        self,
+        node: str,
+        *,
+        reason: str,
+        message: str,
+        warning: bool,
+        component: str,
+        first_seen: float | None = None,
+    ) -> None:
         """Record a core/v1 Event (in the default namespace) about a node."""
+        now = time.time()
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{node}.", "namespace": "default"},
+            "involvedObject": {"kind": "Node", "name": node, "apiVersion": "v1"},
+            "reason": reason,
+            "message": message[:1024],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": component, "host": node},
+            "firstTimestamp": _iso(first_seen if first_seen is not None else now),
+            "lastTimestamp": _iso(now),
+            "count": 1,
+        }
         event = client.CoreV1Event.from_dict(body)
         assert event is not None
         try:

@@ -6,7 +6,6 @@ terminating deletes it. The instance records themselves live in podwarden's stor
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from podwarden.kube.nodes import KubeNodes
@@ -80,21 +79,8 @@ class LocalInstances:
 
     async def event(self, node: str, reason: str, message: str) -> None:
         """A Warning Event about a node (e.g. why its automatic recovery is paused)."""
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         await self._nodes.event(
-            {
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": {"generateName": f"{node}.", "namespace": "default"},
-                "involvedObject": {"kind": "Node", "name": node, "apiVersion": "v1"},
-                "reason": reason,
-                "message": message,
-                "type": "Warning",
-                "source": {"component": "podwarden-recovery"},
-                "firstTimestamp": now,
-                "lastTimestamp": now,
-                "count": 1,
-            }
+            node, reason=reason, message=message, warning=True, component="podwarden-recovery"
         )
 
     async def deep_check_started(self, name: str) -> None:
