@@ -550,3 +550,41 @@ def test_pods_are_evicted_before_a_reboot(sm: Any, kube: client.ApiClient) -> No
         return not pods.items
 
     wait_for("pod evicted by the reboot", evicted, timeout=60)
+
+
+def test_cluster_events_in_continuous_mode(sm: Any) -> None:
+    create(sm, "pw-events", group("w", "ml.c5.large", 2), NodeProvisioningMode="Continuous")
+    wait_status(sm, "pw-events")
+    ids = {n["InstanceId"] for n in all_nodes(sm, "pw-events")}
+    events = [
+        e
+        for p in sm.get_paginator("list_cluster_events").paginate(
+            ClusterName="pw-events", PaginationConfig={"PageSize": 2}
+        )
+        for e in p["Events"]
+    ]
+    times = [e["EventTime"] for e in events]
+    assert times == sorted(times, reverse=True)  # newest first by default
+    running = {e["InstanceId"] for e in events if e["Description"].endswith("is running")}
+    assert running == ids
+    assert any(
+        e["ResourceType"] == "Cluster" and e["Description"].endswith("is InService") for e in events
+    )
+    assert all(
+        e["ClusterName"] == "pw-events" and e["EventLevel"] in ("Info", "Warn", "Error")
+        for e in events
+    )
+
+    one = next(iter(ids))
+    mine = sm.list_cluster_events(ClusterName="pw-events", NodeId=one, ResourceType="Instance")[
+        "Events"
+    ]
+    assert mine and {e["InstanceId"] for e in mine} == {one}
+    detail = sm.describe_cluster_event(ClusterName="pw-events", EventId=mine[0]["EventId"])[
+        "EventDetails"
+    ]
+    assert detail["EventId"] == mine[0]["EventId"] and detail["InstanceId"] == one
+
+    create(sm, "pw-no-events", group("w", "ml.c5.large", 0))
+    code, message, _ = _error(sm.list_cluster_events, ClusterName="pw-no-events")
+    assert code == "ValidationException" and "Continuous" in message

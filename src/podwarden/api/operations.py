@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from podwarden.control import clusters, nodes
+from podwarden.control import clusters, events, nodes
 from podwarden.control.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -26,5 +26,7 @@ OPERATIONS: Mapping[str, Mapping[str, Handler]] = {
         "BatchRebootClusterNodes": nodes.batch_reboot_cluster_nodes,
         "BatchReplaceClusterNodes": nodes.batch_replace_cluster_nodes,
         "StartClusterHealthCheck": nodes.start_cluster_health_check,
+        "ListClusterEvents": events.list_cluster_events,
+        "DescribeClusterEvent": events.describe_cluster_event,
     },
 }

@@ -154,3 +154,21 @@ class Instance:
     def from_doc(cls, doc: dict[str, Any], version: int) -> Instance:
         volumes = [Volume(**v) for v in doc.pop("volumes")]
         return cls(**doc, volumes=volumes, version=version)
+
+
+@dataclass
+class ClusterEvent:
+    """One entry of a cluster's event stream (ListClusterEvents). ``resource_type`` and
+    ``level`` are the API's ClusterEventResourceType and ClusterEventLevel values."""
+
+    event_id: str
+    cluster_id: str
+    time: float
+    resource_type: str  # Cluster | InstanceGroup | Instance
+    level: str  # Info | Warn | Error
+    description: str
+    group: str = ""
+    instance_id: str = ""
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)

@@ -40,6 +40,7 @@ from podwarden.model.cluster import (
 )
 from podwarden.model.errors import Conflict, PodwardenError, TerminalError
 from podwarden.model.labels import AGENT_LABELS
+from podwarden.operator.events import cluster_event, failure_event
 from podwarden.policy.remediation import RemediationLimits, load_limits
 from podwarden.providers.local import LocalInstances
 from podwarden.store.sql import Store
@@ -153,6 +154,10 @@ class ClusterReconciler:
         self, cluster: Cluster, instances: list[Instance], actions: list[ca.Action]
     ) -> None:
         by_id = {i.instance_id: i for i in instances}
+        now = self.clock()
+        self.store.add_events(
+            [e for a in actions if (e := cluster_event(cluster, by_id, a, now)) is not None]
+        )
         kube_calls: list[Coroutine[Any, Any, None]] = []
         cluster_dirty = False
         for action in actions:
@@ -298,6 +303,7 @@ class ClusterReconciler:
                 continue
             cluster.status = ClusterStatus.FAILED
             cluster.failure_message = message
+            self.store.add_events([failure_event(cluster, self.clock(), message)])
             for group in cluster.groups.values():
                 if group.status in (GroupStatus.CREATING, GroupStatus.UPDATING):
                     group.status = GroupStatus.FAILED

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from podwarden.model.cluster import Cluster, Instance
+from podwarden.model.cluster import Cluster, ClusterEvent, Instance
 from podwarden.model.errors import Conflict, InUse
 
 metadata = MetaData()
@@ -83,6 +83,17 @@ _COUNT_BY_GROUP = (
 _INSTANCES_OF = select(instances.c.doc, instances.c.version).where(
     instances.c.cluster_id == bindparam("cluster_id")
 )
+
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("cluster_id", String(12), nullable=False, index=True),
+    Column("time", Float, nullable=False),
+    Column("doc", Text, nullable=False),
+)
+_EVENTS_OF = select(events.c.doc).where(events.c.cluster_id == bindparam("cluster_id"))
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -181,8 +192,29 @@ class Store:
         for i in changed:
             i.version += 1
 
+    def add_events(self, new: list[ClusterEvent]) -> None:
+        if not new:
+            return
+        rows = [
+            {
+                "event_id": e.event_id,
+                "cluster_id": e.cluster_id,
+                "time": e.time,
+                "doc": json.dumps(e.to_doc()),
+            }
+            for e in new
+        ]
+        with self._tx() as conn:
+            conn.execute(events.insert(), rows)
+
+    def list_events(self, cluster_id: str) -> list[ClusterEvent]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(_EVENTS_OF, {"cluster_id": cluster_id}).all()
+        return [ClusterEvent(**json.loads(r.doc)) for r in rows]
+
     def delete_cluster(self, cluster_id: str) -> None:
         with self._tx() as conn:
+            conn.execute(events.delete().where(events.c.cluster_id == cluster_id))
             conn.execute(instances.delete().where(instances.c.cluster_id == cluster_id))
             conn.execute(clusters.delete().where(clusters.c.cluster_id == cluster_id))
 
