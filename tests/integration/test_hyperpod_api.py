@@ -588,3 +588,44 @@ def test_cluster_events_in_continuous_mode(sm: Any) -> None:
     create(sm, "pw-no-events", group("w", "ml.c5.large", 0))
     code, message, _ = _error(sm.list_cluster_events, ClusterName="pw-no-events")
     assert code == "ValidationException" and "Continuous" in message
+
+
+def test_cluster_operations_scaling_and_deep_health_checks(sm: Any) -> None:
+    create(sm, "pw-ops", group("w", "ml.g5.xlarge", 1))
+    wait_status(sm, "pw-ops")
+    sm.update_cluster(ClusterName="pw-ops", InstanceGroups=[group("w", "ml.g5.xlarge", 2)])
+    wait_status(sm, "pw-ops")
+
+    def all_done(kind: str) -> list[dict[str, Any]] | None:
+        ops = sm.list_cluster_operations(ClusterName="pw-ops", Type=kind)[
+            "ClusterOperationSummaries"
+        ]
+        # the newest is Done; an older one may be Superseded if the next began before the
+        # reconciler closed it
+        ok = bool(ops) and ops[0]["Status"] == "Done"
+        ok = ok and all(o["Status"] in ("Done", "Superseded") for o in ops)
+        return ops if ok else None
+
+    scaling = wait_for("scaling operations done", lambda: all_done("Scaling"))
+    assert len(scaling) == 2  # the create, then the update; newest first
+    assert scaling[0]["CreationTime"] >= scaling[1]["CreationTime"]
+    latest = sm.describe_cluster_operation(
+        ClusterName="pw-ops", OperationId=scaling[0]["OperationId"]
+    )
+    (detail,) = latest["ScalingDetails"]
+    assert detail["InstanceGroupName"] == "w"
+    assert detail["Original"]["TargetCount"] == 1 and detail["Desired"]["TargetCount"] == 2
+
+    config = [{"InstanceGroupName": "w", "DeepHealthChecks": ["InstanceStress"]}]
+    sm.start_cluster_health_check(ClusterName="pw-ops", DeepHealthCheckConfigurations=config)
+    (dhc,) = wait_for(
+        "deep health check operation done", lambda: all_done("DeepHealthCheck"), timeout=60
+    )
+    described = sm.describe_cluster_operation(ClusterName="pw-ops", OperationId=dhc["OperationId"])
+    assert described["DeepHealthCheckDetails"] == config
+    code, _, _ = _error(
+        sm.describe_cluster_operation,
+        ClusterName="pw-ops",
+        OperationId="00000000-0000-0000-0000-000000000000",
+    )
+    assert code == "ResourceNotFound"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from podwarden.control import clusters, events, nodes
+from podwarden.control import clusters, events, nodes, operations
 from podwarden.control.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -28,5 +28,7 @@ OPERATIONS: Mapping[str, Mapping[str, Handler]] = {
         "StartClusterHealthCheck": nodes.start_cluster_health_check,
         "ListClusterEvents": events.list_cluster_events,
         "DescribeClusterEvent": events.describe_cluster_event,
+        "ListClusterOperations": operations.list_cluster_operations,
+        "DescribeClusterOperation": operations.describe_cluster_operation,
     },
 }

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import copy
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from podwarden.control.context import Context
 from podwarden.control.pagination import page
 from podwarden.logic import cluster_rules
+from podwarden.logic import operations as ops
 from podwarden.model import ids
-from podwarden.model.cluster import Cluster, ClusterStatus, GroupStatus, InstanceGroup
+from podwarden.model.cluster import (
+    Cluster,
+    ClusterOperation,
+    ClusterStatus,
+    GroupStatus,
+    InstanceGroup,
+)
 from podwarden.model.cluster import InstanceStatus as IS
 from podwarden.model.errors import Conflict, Invalid, LimitExceeded, NotFound
 
@@ -36,6 +44,25 @@ UPDATABLE_MEMBERS = (
 
 def when(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def new_operation(
+    ctx: Context,
+    cluster: Cluster,
+    kind: str,
+    *,
+    scaling: list[dict[str, Any]] | None = None,
+    deep_checks: list[dict[str, Any]] | None = None,
+) -> ClusterOperation:
+    return ClusterOperation(
+        operation_id=str(uuid.uuid4()),
+        cluster_id=cluster.cluster_id,
+        type=kind,
+        status=ops.IN_PROGRESS,
+        created=ctx.now(),
+        scaling=scaling or [],
+        deep_checks=deep_checks or [],
+    )
 
 
 def find_cluster(ctx: Context, ref: str) -> Cluster:
@@ -99,6 +126,13 @@ def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         groups={g["InstanceGroupName"]: InstanceGroup(spec=copy.deepcopy(g)) for g in groups},
     )
     ctx.store.create_cluster(cluster)
+    ctx.store.put_operations(
+        [
+            new_operation(
+                ctx, cluster, ops.SCALING, scaling=ops.scaling_details({}, cluster.groups, {})
+            )
+        ]
+    )
     ctx.wake()
     return {"ClusterArn": cluster.arn}
 
@@ -117,6 +151,7 @@ def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         cluster_rules.group_problems(updated, ctx.instance_types.problem)
         + cluster_rules.update_problems(existing, updated, to_delete)
     )
+    before = copy.deepcopy(cluster.groups)
     after = {n: g.spec for n, g in cluster.groups.items() if not g.deleting and n not in to_delete}
     after.update({g["InstanceGroupName"]: g for g in updated})
     _check_quotas(ctx, cluster.name, list(after.values()))
@@ -137,6 +172,15 @@ def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         cluster.status = ClusterStatus.UPDATING
         cluster.failure_message = None
     ctx.store.save_cluster(cluster)  # Conflict if another update got there first
+    running = ctx.store.count_instances(cluster.cluster_id, IS.RUNNING)
+    details = ops.scaling_details(before, cluster.groups, running)
+    if details:
+        superseded = ctx.store.list_operations(cluster.cluster_id, ops.IN_PROGRESS)
+        for op in superseded:
+            if op.type == ops.SCALING:
+                op.status = ops.SUPERSEDED
+        scaling = new_operation(ctx, cluster, ops.SCALING, scaling=details)
+        ctx.store.put_operations([o for o in superseded if o.type == ops.SCALING] + [scaling])
     ctx.wake()
     return {"ClusterArn": cluster.arn}
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from podwarden.control.clusters import find_cluster, kubernetes_details, when
+from podwarden.control.clusters import find_cluster, kubernetes_details, new_operation, when
 from podwarden.control.context import Context
 from podwarden.control.pagination import page
+from podwarden.logic.operations import DEEP_HEALTH_CHECK
 from podwarden.model.cluster import Cluster, DeepCheck, Instance, InstanceStatus, Recovery
 from podwarden.model.errors import Conflict, Invalid, NotFound
 
@@ -219,5 +220,9 @@ def start_cluster_health_check(ctx: Context, req: dict[str, Any]) -> dict[str, A
     for inst in chosen.values():
         inst.deep_check = DeepCheck.REQUESTED
         ctx.store.save_instance(inst)
+    op = new_operation(
+        ctx, cluster, DEEP_HEALTH_CHECK, deep_checks=list(req["DeepHealthCheckConfigurations"])
+    )
+    ctx.store.put_operations([op])
     ctx.wake()
     return {"ClusterArn": cluster.arn}

@@ -172,3 +172,21 @@ class ClusterEvent:
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class ClusterOperation:
+    """A Scaling or DeepHealthCheck operation (ListClusterOperations): InProgress until the
+    reconciler has carried it out (Done), or a later one of the same type replaced it
+    (Superseded)."""
+
+    operation_id: str
+    cluster_id: str
+    type: str  # Scaling | DeepHealthCheck
+    status: str  # InProgress | Superseded | Done
+    created: float
+    scaling: list[dict[str, Any]] = field(default_factory=list)
+    deep_checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)

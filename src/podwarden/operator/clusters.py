@@ -26,6 +26,7 @@ from podwarden.logic.node_spec import (
     kubernetes_labels,
     kubernetes_taints,
 )
+from podwarden.logic.operations import IN_PROGRESS, finished
 from podwarden.model import ids
 from podwarden.model.cluster import (
     Cluster,
@@ -137,6 +138,9 @@ class ClusterReconciler:
         cluster = found[0]
         instances = self.store.list_instances(cluster_id)
         nodes = {n.name: n for n in map(observe, await self.provider.nodes_of(cluster_id))}
+        self.store.put_operations(
+            finished(self.store.list_operations(cluster_id, IN_PROGRESS), cluster, instances)
+        )
         plan = cp.plan_cluster(
             cluster,
             instances,

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from podwarden.model.cluster import Cluster, ClusterEvent, Instance
+from podwarden.model.cluster import Cluster, ClusterEvent, ClusterOperation, Instance
 from podwarden.model.errors import Conflict, InUse
 
 metadata = MetaData()
@@ -94,6 +94,15 @@ events = Table(
     Column("doc", Text, nullable=False),
 )
 _EVENTS_OF = select(events.c.doc).where(events.c.cluster_id == bindparam("cluster_id"))
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("operation_id", String(36), primary_key=True),
+    Column("cluster_id", String(12), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("doc", Text, nullable=False),
+)
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -212,8 +221,35 @@ class Store:
             rows = conn.execute(_EVENTS_OF, {"cluster_id": cluster_id}).all()
         return [ClusterEvent(**json.loads(r.doc)) for r in rows]
 
+    def put_operations(self, ops: list[ClusterOperation]) -> None:
+        """Insert or overwrite operations (their status is the only thing that changes)."""
+        if not ops:
+            return
+        with self._tx() as conn:
+            for op in ops:
+                conn.execute(
+                    operations.delete().where(operations.c.operation_id == op.operation_id)
+                )
+                conn.execute(
+                    operations.insert().values(
+                        operation_id=op.operation_id,
+                        cluster_id=op.cluster_id,
+                        status=op.status,
+                        doc=json.dumps(op.to_doc()),
+                    )
+                )
+
+    def list_operations(self, cluster_id: str, status: str | None = None) -> list[ClusterOperation]:
+        q = select(operations.c.doc).where(operations.c.cluster_id == cluster_id)
+        if status is not None:
+            q = q.where(operations.c.status == status)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [ClusterOperation(**json.loads(r.doc)) for r in rows]
+
     def delete_cluster(self, cluster_id: str) -> None:
         with self._tx() as conn:
+            conn.execute(operations.delete().where(operations.c.cluster_id == cluster_id))
             conn.execute(events.delete().where(events.c.cluster_id == cluster_id))
             conn.execute(instances.delete().where(instances.c.cluster_id == cluster_id))
             conn.execute(clusters.delete().where(clusters.c.cluster_id == cluster_id))
