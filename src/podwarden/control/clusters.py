@@ -270,8 +270,7 @@ def list_clusters(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         key=lambda c: (c.name, c.created) if by_name else (c.created, c.name),
         reverse=req.get("SortOrder", "Ascending") == "Descending",
     )
-    query = {k: v for k, v in req.items() if k not in ("NextToken", "MaxResults")}
-    chunk, token = page(selected, req, query)
+    chunk, token = page(selected, req)
     out: dict[str, Any] = {
         "ClusterSummaries": [
             {

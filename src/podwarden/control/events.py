@@ -52,8 +52,7 @@ def list_cluster_events(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     ]
     # sorted by EventTime only, newest first unless asked otherwise
     selected.sort(key=lambda e: (e.time, e.event_id), reverse=req.get("SortOrder") != "Ascending")
-    query = {k: v for k, v in req.items() if k not in ("NextToken", "MaxResults")}
-    chunk, token = page(selected, req, query)
+    chunk, token = page(selected, req)
     out: dict[str, Any] = {"Events": [_summary(cluster, e) for e in chunk]}
     if token:
         out["NextToken"] = token

@@ -47,8 +47,7 @@ def list_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         key=lambda i: (i.instance_id, i.launch_time) if by_name else (i.launch_time, i.instance_id),
         reverse=req.get("SortOrder", "Ascending") == "Descending",
     )
-    query = {k: v for k, v in req.items() if k not in ("NextToken", "MaxResults")}
-    chunk, token = page(selected, req, query)
+    chunk, token = page(selected, req)
     logical = bool(req.get("IncludeNodeLogicalIds"))
     out: dict[str, Any] = {
         "ClusterNodeSummaries": [_summary(i, cluster.region, logical) for i in chunk]

@@ -36,8 +36,7 @@ def list_cluster_operations(ctx: Context, req: dict[str, Any]) -> dict[str, Any]
     selected.sort(
         key=lambda op: (op.created, op.operation_id), reverse=req.get("SortOrder") != "Ascending"
     )
-    query = {k: v for k, v in req.items() if k not in ("NextToken", "MaxResults")}
-    chunk, token = page(selected, req, query)
+    chunk, token = page(selected, req)
     out: dict[str, Any] = {"ClusterOperationSummaries": [_summary(cluster, op) for op in chunk]}
     if token:
         out["NextToken"] = token

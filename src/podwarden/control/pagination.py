@@ -20,10 +20,10 @@ def _fingerprint(query: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def page(
-    items: Sequence[T], request: dict[str, Any], query: dict[str, Any]
-) -> tuple[list[T], str | None]:
-    """The page of ``items`` the request asks for, and the token of the next page."""
+def page(items: Sequence[T], request: dict[str, Any]) -> tuple[list[T], str | None]:
+    """The page of ``items`` the request asks for, and the token of the next page. The token is
+    bound to the request's other members (its filters and sort)."""
+    query = {k: v for k, v in request.items() if k not in ("NextToken", "MaxResults")}
     size = int(request.get("MaxResults") or DEFAULT_PAGE)
     start = 0
     token = request.get("NextToken")

@@ -132,10 +132,9 @@ class ClusterReconciler:
 
     async def reconcile(self, cluster_id: str) -> float | None:
         """One pass over one cluster; returns seconds until it wants another pass."""
-        found = [c for c in self.store.list_clusters() if c.cluster_id == cluster_id]
-        if not found:
+        cluster = self.store.cluster_by_id(cluster_id)
+        if cluster is None:
             return None
-        cluster = found[0]
         instances = self.store.list_instances(cluster_id)
         nodes = {n.name: n for n in map(observe, await self.provider.nodes_of(cluster_id))}
         self.store.put_operations(
@@ -302,17 +301,17 @@ class ClusterReconciler:
     def _fail(self, cluster_id: str, message: str) -> None:
         """Record a failure retrying cannot fix: the cluster (and its unfinished groups) are
         Failed with the reason in FailureMessage, until the user updates or deletes it."""
-        for cluster in self.store.list_clusters():
-            if cluster.cluster_id != cluster_id or cluster.status == ClusterStatus.DELETING:
-                continue
-            cluster.status = ClusterStatus.FAILED
-            cluster.failure_message = message
-            self.store.add_events([failure_event(cluster, self.clock(), message)])
-            for group in cluster.groups.values():
-                if group.status in (GroupStatus.CREATING, GroupStatus.UPDATING):
-                    group.status = GroupStatus.FAILED
-            with contextlib.suppress(Conflict):
-                self.store.save_cluster(cluster)
+        cluster = self.store.cluster_by_id(cluster_id)
+        if cluster is None or cluster.status == ClusterStatus.DELETING:
+            return
+        cluster.status = ClusterStatus.FAILED
+        cluster.failure_message = message
+        self.store.add_events([failure_event(cluster, self.clock(), message)])
+        for group in cluster.groups.values():
+            if group.status in (GroupStatus.CREATING, GroupStatus.UPDATING):
+                group.status = GroupStatus.FAILED
+        with contextlib.suppress(Conflict):
+            self.store.save_cluster(cluster)
 
     def _set_status(self, inst: Instance, status: InstanceStatus) -> None:
         inst.status = status

@@ -74,6 +74,9 @@ _CLUSTER_BY_ID = select(clusters.c.doc, clusters.c.version).where(
     clusters.c.region == bindparam("region"),
     clusters.c.cluster_id == bindparam("cluster_id"),
 )
+_CLUSTER_ANYWHERE = select(clusters.c.doc, clusters.c.version).where(
+    clusters.c.cluster_id == bindparam("cluster_id")
+)
 _COUNT_BY_GROUP = (
     select(instances.c.group_name, func.count())
     .where(instances.c.cluster_id == bindparam("cluster_id"))
@@ -264,6 +267,12 @@ class Store:
             q, params["cluster_id"] = _CLUSTER_BY_ID, cluster_id or ""
         with self.engine.connect() as conn:
             row = conn.execute(q, params).first()
+        return None if row is None else Cluster.from_doc(json.loads(row.doc), row.version)
+
+    def cluster_by_id(self, cluster_id: str) -> Cluster | None:
+        """A cluster by its id, in any account or region (for the reconciler)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_CLUSTER_ANYWHERE, {"cluster_id": cluster_id}).first()
         return None if row is None else Cluster.from_doc(json.loads(row.doc), row.version)
 
     def list_clusters(self, account: str | None = None, region: str | None = None) -> list[Cluster]:
