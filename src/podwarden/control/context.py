@@ -24,3 +24,6 @@ class Context:
     wake: Callable[[], None]  # tell the reconciler desired state changed
     now: Callable[[], float]
     quotas: Quotas = field(default_factory=load_quotas)
+    # who signed the request (STS GetCallerIdentity): access key and principal ARN
+    access_key_id: str = ""
+    principal_arn: str = ""

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from podwarden.model.cluster import Cluster, ClusterEvent, ClusterOperation, Instance
 from podwarden.model.errors import Conflict, InUse
+from podwarden.store.resources import Resources
 
 metadata = MetaData()
 
@@ -159,6 +160,7 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        self.resources = Resources(self.engine)  # the local AWS account's records
 
     def close(self) -> None:
         self.engine.dispose()

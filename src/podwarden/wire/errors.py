@@ -24,6 +24,7 @@ from podwarden.model.errors import (
     LimitExceeded,
     NotFound,
     PodwardenError,
+    ServiceError,
     TemporaryError,
 )
 
@@ -31,11 +32,14 @@ from podwarden.model.errors import (
 class WireError(Exception):
     """An error response: ``code`` becomes ``__type``, ``message`` the body's message."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(
+        self, code: str, message: str, status: int = 400, fields: Mapping[str, object] | None = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
+        self.fields: Mapping[str, object] = fields or {}
 
 
 class UnknownOperation(WireError):
@@ -67,6 +71,8 @@ ERRORS: Mapping[str, ErrorTable] = {
 
 def wire_error(service: str, error: PodwardenError) -> WireError:
     """The wire form of a domain error raised while serving ``service`` (e.g. "sagemaker")."""
+    if isinstance(error, ServiceError):  # the handler named the service's own code
+        return WireError(error.code, error.message, error.status, error.fields)
     table = ERRORS.get(service, {})
     for cls in type(error).__mro__:
         found = table.get(cls) or COMMON.get(cls)
