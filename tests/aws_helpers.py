@@ -30,3 +30,51 @@ def make_context(
         access_key_id="AKIAPODWARDEN0LOCAL0",
         principal_arn=f"arn:aws:iam::{account}:root",
     )
+
+
+def assert_shape(service: str, operation: str, output: dict[str, object]) -> None:
+    """Every key of ``output`` (recursively) is a member of the operation's output shape, and
+    every value has the shape's type; what the protocol layer would drop or choke on fails here.
+    """
+    import datetime as dt  # noqa: PLC0415
+
+    import botocore.session  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    model = botocore.session.get_session().get_service_model(service)
+    shape = model.operation_model(operation).output_shape
+
+    def walk(s: object, value: object, path: str) -> None:
+        kind = s.type_name  # type: ignore[attr-defined]
+        if kind == "structure":
+            assert isinstance(value, dict), f"{path}: expected a dict, got {value!r}"
+            members = s.members  # type: ignore[attr-defined]
+            for k, v in value.items():
+                assert k in members, f"{path}: {k!r} is not a member of {s.name}"  # type: ignore[attr-defined]
+                if v is not None:
+                    walk(members[k], v, f"{path}.{k}")
+        elif kind == "list":
+            assert isinstance(value, list), f"{path}: expected a list, got {value!r}"
+            for i, v in enumerate(value):
+                walk(s.member, v, f"{path}[{i}]")  # type: ignore[attr-defined]
+        elif kind == "map":
+            assert isinstance(value, dict), f"{path}: expected a dict, got {value!r}"
+            for k, v in value.items():
+                walk(s.value, v, f"{path}[{k}]")  # type: ignore[attr-defined]
+        else:
+            expected: dict[str, tuple[type, ...]] = {
+                "string": (str,),
+                "boolean": (bool,),
+                "integer": (int,),
+                "long": (int,),
+                "float": (int, float),
+                "double": (int, float),
+                "timestamp": (dt.datetime, int, float),
+                "blob": (bytes,),
+            }
+            types = expected.get(kind, (object,))
+            assert isinstance(value, types), f"{path}: {kind} expected, got {value!r}"
+
+    if shape is None:
+        assert output == {}, f"{operation} has no output shape"
+        return
+    walk(shape, output, operation)
