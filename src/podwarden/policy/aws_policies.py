@@ -1,0 +1,209 @@
+"""AWS-managed IAM policies (``tables/aws_managed_policies.yaml``): schema and loader.
+
+The local account's IAM serves these as AWS does: visible in every account, attachable to roles,
+never changed by a caller. Each entry carries what GetPolicy and GetPolicyVersion return. A table
+that breaks the schema fails at load time with a :class:`TableError` naming the file, the line,
+the policy and the field. The documents are data, not evaluated: podwarden does not authorize
+requests with them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+import yaml
+
+from podwarden.policy.catalog import TableError
+
+TABLE = "aws_managed_policies.yaml"
+ARN_PREFIX = "arn:aws:iam::aws:policy"
+# The paths AWS files its managed policies under (service roles, service-linked roles, job roles).
+PATHS = ("/", "/service-role/", "/aws-service-role/", "/job-function/")
+
+_NAME = re.compile(r"[\w+=,.@-]{1,128}")
+_VERSION = re.compile(r"v[1-9][0-9]*")
+_REQUIRED = frozenset(
+    {"path", "arn", "description", "version", "created", "updated", "source", "document"}
+)
+_OPTIONAL = frozenset({"subset"})
+
+
+@dataclass(frozen=True)
+class ManagedPolicy:
+    """One AWS-managed policy: its identity, its default version and that version's document.
+
+    ``document_json`` is the text GetPolicyVersion serves (before URL-encoding); it is rendered
+    once here, keys in the table's order, so every call returns the same text.
+    """
+
+    name: str
+    path: str
+    arn: str
+    description: str
+    version_id: str
+    created: dt.datetime
+    updated: dt.datetime
+    source: str
+    subset: bool
+    document: Mapping[str, Any] = field(hash=False, repr=False)
+    document_json: str = field(hash=False, repr=False, default="")
+
+    @property
+    def is_service_linked(self) -> bool:
+        """A service-linked role's permissions policy: AWS attaches it only to that role."""
+        return self.path == "/aws-service-role/"
+
+
+def load_aws_policies(path: Path | None = None) -> Mapping[str, ManagedPolicy]:
+    """The packaged policies by ARN (parsed once, then cached), or the table at ``path``."""
+    if path is None:
+        return _packaged()
+    return parse_aws_policies(path.read_text(encoding="utf-8"), source=str(path))
+
+
+@functools.cache
+def _packaged() -> Mapping[str, ManagedPolicy]:
+    table = resources.files("podwarden.policy").joinpath("tables", TABLE)
+    return parse_aws_policies(
+        table.read_text(encoding="utf-8"), source=f"podwarden/policy/tables/{TABLE}"
+    )
+
+
+def parse_aws_policies(text: str, source: str) -> Mapping[str, ManagedPolicy]:
+    """Parse and check a table; ``source`` names it in error messages. Keyed by policy ARN."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        raise TableError(f"{source}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    lines = _Lines(source)
+    if node is not None:
+        lines.scan(node, ())
+    if not isinstance(data, dict) or set(data) != {"policies"}:
+        lines.fail((), "expected exactly one top-level key, 'policies'")
+    entries = data["policies"]
+    if not isinstance(entries, dict) or not entries:
+        lines.fail(("policies",), "policies must be a non-empty mapping of name to policy")
+    out: dict[str, ManagedPolicy] = {}
+    for name, raw in entries.items():
+        policy = _entry(str(name), raw, lines)
+        out[policy.arn] = policy
+    return MappingProxyType(out)
+
+
+class _Lines:
+    """Line numbers of mapping keys, and a duplicate-key check PyYAML does not make."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines: dict[tuple[str, ...], int] = {}
+
+    def scan(self, node: yaml.Node, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                self.scan(item, path)
+        if not isinstance(node, yaml.MappingNode):
+            return
+        for key_node, value_node in node.value:
+            here = (*path, str(key_node.value))
+            line = key_node.start_mark.line + 1
+            if len(here) <= 3 and here in self.lines:
+                raise TableError(f"{self.source}:{line}: duplicate key '{here[-1]}'")
+            self.lines.setdefault(here, line)
+            self.scan(value_node, here)
+
+    def fail(self, path: tuple[str, ...], problem: str) -> NoReturn:
+        """Raise, pointing at the line of ``path`` or of its nearest enclosing key."""
+        for end in range(len(path), 0, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                raise TableError(f"{self.source}:{line}: {problem}")
+        raise TableError(f"{self.source}: {problem}")
+
+    def field(self, policy: str, name: str, problem: str) -> NoReturn:
+        self.fail(("policies", policy, name), f"policy '{policy}', field '{name}': {problem}")
+
+
+def _entry(name: str, raw: object, lines: _Lines) -> ManagedPolicy:
+    if not _NAME.fullmatch(name):
+        lines.fail(("policies", name), f"'{name}' is not a valid IAM policy name")
+    if not isinstance(raw, dict):
+        lines.fail(("policies", name), f"policy '{name}': expected a mapping of fields")
+    fields: dict[str, Any] = raw
+    for key in sorted(map(str, set(fields) - _REQUIRED - _OPTIONAL)):
+        lines.field(name, key, "unknown field")
+    for key in sorted(_REQUIRED - set(fields)):
+        lines.field(name, key, "missing required field")
+    for key in ("path", "arn", "description", "version", "source"):
+        if not isinstance(fields[key], str) or not fields[key].strip():
+            lines.field(name, key, f"expected a non-empty string, got {fields[key]!r}")
+    if fields["path"] not in PATHS:
+        lines.field(name, "path", f"expected one of {list(PATHS)}, got {fields['path']!r}")
+    arn = f"{ARN_PREFIX}{fields['path']}{name}"
+    if fields["arn"] != arn:
+        lines.field(name, "arn", f"expected {arn} (from path and name), got {fields['arn']!r}")
+    if not _VERSION.fullmatch(fields["version"]):
+        lines.field(name, "version", f"expected v<N>, got {fields['version']!r}")
+    subset = fields.get("subset", False)
+    if not isinstance(subset, bool):
+        lines.field(name, "subset", f"expected true or false, got {subset!r}")
+    created, updated = _when(name, "created", fields, lines), _when(name, "updated", fields, lines)
+    if updated < created:
+        lines.field(name, "updated", "the default version cannot predate the policy")
+    document = _document(name, fields["document"], lines)
+    return ManagedPolicy(
+        name=name,
+        path=fields["path"],
+        arn=arn,
+        description=" ".join(fields["description"].split()),
+        version_id=fields["version"],
+        created=created,
+        updated=updated,
+        source=fields["source"],
+        subset=subset,
+        document=MappingProxyType(document),
+        document_json=json.dumps(document, indent=4),
+    )
+
+
+def _when(name: str, key: str, fields: dict[str, Any], lines: _Lines) -> dt.datetime:
+    value = fields[key]
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        lines.field(name, key, f"expected an ISO-8601 UTC time, got {value!r}")
+    if parsed.utcoffset() != dt.timedelta(0):
+        lines.field(name, key, f"expected a UTC time (Z), got {value!r}")
+    return parsed
+
+
+def _document(name: str, doc: object, lines: _Lines) -> dict[str, Any]:
+    """The minimal shape IAM requires of a managed policy: Version 2012-10-17 and a non-empty
+    list of statements, each with an Effect and an action and a resource element."""
+    if not isinstance(doc, dict) or doc.get("Version") != "2012-10-17":
+        lines.field(name, "document", "expected a mapping with Version: '2012-10-17'")
+    statements = doc.get("Statement")
+    if not isinstance(statements, list) or not statements:
+        lines.field(name, "document", "Statement must be a non-empty list")
+    for i, st in enumerate(statements):
+        ok = (
+            isinstance(st, dict)
+            and st.get("Effect") in ("Allow", "Deny")
+            and ("Action" in st or "NotAction" in st)
+            and ("Resource" in st or "NotResource" in st)
+        )
+        if not ok:
+            lines.field(name, "document", f"statement {i + 1} lacks Effect, Action or Resource")
+    return doc
