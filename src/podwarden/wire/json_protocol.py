@@ -109,6 +109,44 @@ def encode_response(op: OperationModel, output: dict[str, Any]) -> bytes:
     return _JSON_OUT.encode(body).encode()
 
 
+def decode_members(op: OperationModel, data: dict[str, Any]) -> dict[str, Any]:
+    """The input members found in a JSON object (rest-json bodies), not yet validated;
+    ``SerializationException`` on a wrong JSON type."""
+    try:
+        decoded: dict[str, Any] = _codec(op).decode(data)
+    except _Malformed as exc:
+        raise WireError(SERIALIZATION, str(exc)) from None
+    return decoded
+
+
+def decode_value(shape: Shape, data: Any) -> Any:
+    """A JSON value of ``shape`` (a rest-json payload document), not yet validated."""
+    try:
+        return _decoder(shape, {})(data)
+    except _Malformed as exc:
+        raise WireError(SERIALIZATION, str(exc)) from None
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON (``SerializationException`` if it is not)."""
+    try:
+        return _JSON_IN.decode(body.decode()) if body else {}
+    except RecursionError:
+        raise WireError(SERIALIZATION, "Malformed JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise WireError(SERIALIZATION, f"Malformed JSON: {exc}") from None
+
+
+def encode_value(shape: Shape, value: Any) -> bytes:
+    """Any value of ``shape`` as JSON (rest-json bodies and payloads)."""
+    return _JSON_OUT.encode(_encoder(shape, {})(value)).encode()
+
+
+def encode_error_body(doc: dict[str, Any]) -> bytes:
+    """A rest-json error document (message and the modeled exception's fields)."""
+    return json.dumps(doc, default=str).encode()
+
+
 def encode_error(code: str, message: str) -> bytes:
     """The JSON body of an error response."""
     return json.dumps({"__type": code, "message": message}).encode()
