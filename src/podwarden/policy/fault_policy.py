@@ -37,8 +37,15 @@ class Action(StrEnum):
         return list(Action).index(self)
 
 
+# Named signals the sources emit (besides Xid codes): the agent's own checks, NVML readings
+# (agent/sources/nvml.py) and Neuron driver errors (agent/sources/neuron.py).
 SIGNALS = frozenset(
     {"gpu_count_mismatch", "neuron_count_mismatch", "deep_health_check_failed", "node_down"}
+    | {"gpu_ecc_uncorrectable", "gpu_row_remap_pending", "gpu_row_remap_failure"}
+    | {"gpu_nvlink_inactive", "gpu_nvlink_errors", "gpu_thermal_throttle", "gpu_power_throttle"}
+    | {"gpu_recovery_reset", "gpu_recovery_reboot", "gpu_recovery_drain", "gpu_recovery_imex"}
+    | {"neuron_sram_uncorrectable", "neuron_nc_uncorrectable", "neuron_hbm_uncorrectable"}
+    | {"neuron_dma_error", "neuron_hw_error"}
 )
 
 

@@ -1,7 +1,10 @@
-"""NVIDIA Xid lines of the kernel log (``/dev/kmsg``, ``/var/log/messages`` or a file).
+"""Hardware errors in the kernel log (``/dev/kmsg``, ``/var/log/messages`` or a file): NVIDIA
+Xid lines and the Neuron driver's ``NEURON_HW_ERR=`` lines (``neuron.py``).
 
 Example line (hyperpod-kubernetes.md section 8):
 ``NVRM: Xid (PCI:0000:b9:00): 74, pid=<unknown>, name=<unknown>, NVLink: fatal error ...``
+The GPU is named by its PCI address as the driver prints it (domain:bus:device, lower-case hex),
+the form the NVML source uses too, so one Xid seen by both sources counts once.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+from podwarden.agent.sources.neuron import parse_neuron_line
 from podwarden.logic.faults import Signal
 
 XID_LINE = re.compile(
@@ -18,24 +22,36 @@ XID_LINE = re.compile(
 FALLEN_OFF_BUS = re.compile(r"NVRM: .*GPU (?P<device>[0-9a-fA-F:.]+).* has fallen off the bus")
 
 
+def pci_device(text: str) -> str:
+    """A GPU's PCI address in the Xid form ``0000:b9:00``: lower-case, without the function
+    number (``.0``) or a trailing colon that some driver messages add."""
+    address = text.lower().rstrip(":")
+    domain_bus_device, _, _function = address.partition(".")
+    return domain_bus_device
+
+
 def parse_line(line: str, at: float, boot_id: str = "") -> Signal | None:
-    """The Xid signal a kernel-log line carries, if any. The non-Xid "fallen off the bus"
-    message counts as Xid 79, as NVIDIA documents it."""
+    """The signal a kernel-log line carries, if any: an Xid, or a Neuron hardware error. The
+    non-Xid "fallen off the bus" message counts as Xid 79, as NVIDIA documents it."""
     m = XID_LINE.search(line)
     if m:
         return Signal(
             at=at,
             xid=int(m["code"]),
-            device=m["device"],
+            device=pci_device(m["device"]),
             boot_id=boot_id,
             message=line[m.start() :].strip(),
         )
     m = FALLEN_OFF_BUS.search(line)
     if m:
         return Signal(
-            at=at, xid=79, device=m["device"], boot_id=boot_id, message=line[m.start() :].strip()
+            at=at,
+            xid=79,
+            device=pci_device(m["device"]),
+            boot_id=boot_id,
+            message=line[m.start() :].strip(),
         )
-    return None
+    return parse_neuron_line(line, at, boot_id)
 
 
 class KernelLogFollower:
