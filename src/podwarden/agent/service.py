@@ -2,7 +2,7 @@
 
 ``LocalHealthAgent`` watches every HyperPod node of a cluster whose faults are simulated (kwok
 nodes), in the podwarden server's event loop: one task for all simulated nodes. The same
-``assess_node`` serves ``podwarden agent`` on a real node, fed by the kernel log.
+``assess_node`` serves ``podwarden agent`` on a real node, fed by the kernel log and NVML.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from podwarden.agent import exporter
-from podwarden.agent.sources import simulated
-from podwarden.agent.sources.kernel_log import KernelLogFollower
+from podwarden.agent.sources import FaultSource, simulated
 from podwarden.kube.nodes import KubeNodes
 from podwarden.logic.faults import Fault, Signal, assess, classify
 from podwarden.model.cluster import DeepCheck
@@ -162,16 +161,16 @@ class LocalHealthAgent:
 
 
 class NodeAgent:
-    """``podwarden agent``: the agent of one real node, fed by its kernel log. Every
-    ``interval`` it reads new lines; it writes the node when a signal arrives and re-assesses
-    it every ``resync`` seconds so faults age out."""
+    """``podwarden agent``: the agent of one real node, fed by its sources (the kernel log,
+    NVML). Every ``interval`` it reads each source; it writes the node when a signal arrives
+    and re-assesses it every ``resync`` seconds so faults age out."""
 
     def __init__(
         self,
         nodes: KubeNodes,
         policy: FaultPolicy,
         node_name: str,
-        source: KernelLogFollower,
+        sources: Sequence[FaultSource],
         *,
         clock: Callable[[], float] = time.time,
         interval: float = 0.5,
@@ -180,7 +179,7 @@ class NodeAgent:
         self.exporter = HealthExporter(nodes, policy)
         self.nodes = nodes
         self.node_name = node_name
-        self.source = source
+        self.sources = tuple(sources)
         self.clock = clock
         self.interval = interval
         self.resync = resync
@@ -190,7 +189,8 @@ class NodeAgent:
         pending: list[Signal] = []
         while True:
             now = self.clock()
-            pending += self.source.read(now)
+            for source in self.sources:
+                pending += source.read(now)
             if pending or now - last >= self.resync:
                 try:
                     node = await self.nodes.get(self.node_name)

@@ -16,7 +16,9 @@ from types import FrameType
 from podwarden import __version__
 from podwarden.agent.inject import inject, signal_for
 from podwarden.agent.service import NodeAgent
+from podwarden.agent.sources import FaultSource
 from podwarden.agent.sources.kernel_log import KernelLogFollower
+from podwarden.agent.sources.nvml import NvmlNotAvailable, NvmlSource, PynvmlApi, expected_gpus
 from podwarden.cli.server import (
     ServerSettings,
     default_database_url,
@@ -29,6 +31,7 @@ from podwarden.local.errors import LocalK8sError
 from podwarden.local.runtime import ControlPlane, dry_run_plan
 from podwarden.model.errors import PodwardenError
 from podwarden.operator.clusters import ReconcilerSettings
+from podwarden.policy.catalog import load_catalog
 from podwarden.policy.fault_policy import load_policy
 
 DATA_DIR_ENV = "PODWARDEN_DATA_DIR"
@@ -144,17 +147,32 @@ def cmd_fault_inject(args: argparse.Namespace) -> int:
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
-    """The health agent of one node, fed by its kernel log (a DaemonSet runs one per GPU or
-    Trainium node)."""
+    """The health agent of one node, fed by its kernel log and, with ``--nvml``, by NVML (a
+    DaemonSet runs one per GPU or Trainium node: deploy/helm/podwarden-health-agent). Asked for
+    NVML where there is none, it exits with the reason rather than watch less than asked."""
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     policy = load_policy(args.fault_policy)
-    source = KernelLogFollower(Path(args.kernel_log), from_start=args.from_start)
+    nvml = NvmlSource(PynvmlApi(), None) if args.nvml else None
+    try:
+        if nvml is not None:
+            nvml.open()
+    except NvmlNotAvailable as exc:
+        print(f"podwarden agent: {exc}", file=sys.stderr)
+        return 1
+    sources: list[FaultSource] = [
+        KernelLogFollower(Path(args.kernel_log), from_start=args.from_start)
+    ]
+    if nvml is not None:
+        sources.append(nvml)
 
     async def run() -> None:
         nodes = await KubeNodes.from_kubeconfig(Path(args.kubeconfig))
         try:
-            print(f"podwarden agent: watching {args.kernel_log} for node {args.node}", flush=True)
-            await NodeAgent(nodes, policy, args.node, source, interval=args.interval).run()
+            if nvml is not None:
+                nvml.expected_gpus = expected_gpus(await nodes.get(args.node), load_catalog())
+            watched = args.kernel_log + (f" and NVML ({len(nvml.devices)} GPUs)" if nvml else "")
+            print(f"podwarden agent: watching {watched} for node {args.node}", flush=True)
+            await NodeAgent(nodes, policy, args.node, sources, interval=args.interval).run()
         finally:
             await nodes.close()
 
@@ -162,8 +180,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
         asyncio.run(run())
     except KeyboardInterrupt:
         return 0
+    except PodwardenError as exc:
+        print(f"podwarden agent: error: {exc.message}", file=sys.stderr)
+        return 1
     finally:
-        source.close()
+        for source in sources:
+            source.close()
     return 0
 
 
@@ -226,6 +248,12 @@ def parser() -> argparse.ArgumentParser:
     agent.add_argument("--node", required=True, help="the Kubernetes node name")
     agent.add_argument("--kubeconfig", required=True)
     agent.add_argument("--kernel-log", default="/dev/kmsg", help="kernel log to follow")
+    agent.add_argument(
+        "--nvml",
+        action="store_true",
+        help="also watch the GPUs through NVML (count, ECC, row remaps, Xid events, NVLink, "
+        "throttling, recovery action); exits if NVML is not available",
+    )
     agent.add_argument("--from-start", action="store_true", help="read the log from its start")
     agent.add_argument("--fault-policy", type=Path, help="a fault -> action policy YAML")
     agent.add_argument("--interval", type=float, default=0.5, help="seconds between reads")
