@@ -1,0 +1,99 @@
+"""The HTTP semantics S3 gives object reads and writes: byte ranges, conditional requests and
+Content-MD5. Pure functions of the request's members and the object's ETag, time and size.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import datetime
+
+from podwarden.control.aws import s3_errors
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def byte_range(spec: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive ``(first, last)`` byte positions a ``Range`` asks for, or None for the whole
+    object.
+
+    S3 honours one range of the forms ``bytes=a-b``, ``bytes=a-`` and ``bytes=-n`` (the last n
+    bytes), clamping ``b`` to the object's end. A range starting at or beyond the end, or a
+    suffix of 0 bytes (every range of an empty object), is unsatisfiable: ``InvalidRange`` 416.
+    A header S3 cannot use (several ranges, which S3 does not support; ``b < a``; another unit;
+    garbage) is ignored and the whole object returned, as RFC 9110 (14.2) has servers do.
+    """
+    if not spec:
+        return None
+    m = _RANGE.match(spec.strip())
+    if m is None or m.group(1) == m.group(2) == "":
+        return None
+    first_s, last_s = m.groups()
+    if first_s == "":
+        n = int(last_s)
+        if n == 0 or size == 0:
+            raise s3_errors.invalid_range(spec, size)
+        return max(size - n, 0), size - 1
+    first = int(first_s)
+    last = int(last_s) if last_s else size - 1
+    if last_s and last < first:
+        return None
+    if first >= size:
+        raise s3_errors.invalid_range(spec, size)
+    return first, min(last, size - 1)
+
+
+def content_range(first: int, last: int, size: int) -> str:
+    return f"bytes {first}-{last}/{size}"
+
+
+def etag_matches(condition: str, etag: str) -> bool:
+    """Whether an If-Match/If-None-Match list names ``etag`` (quoted or not; ``*`` is any)."""
+    tags = {t.strip() for t in condition.split(",")}
+    return "*" in tags or etag in tags or etag.strip('"') in {t.strip('"') for t in tags}
+
+
+def check_read(params: dict[str, object], etag: str, modified: int, prefix: str = "") -> None:
+    """Evaluate a read's conditions (``IfMatch``... or, with ``prefix="CopySource"``, a copy's
+    ``CopySourceIfMatch``...) against the object's ETag and LastModified (whole seconds).
+
+    Precedence is S3's (and RFC 9110's): when If-Match holds, If-Unmodified-Since is not
+    consulted; when If-None-Match is given, If-Modified-Since is not. A failed If-Match or
+    If-Unmodified-Since is 412 PreconditionFailed; a failed If-None-Match or If-Modified-Since is
+    304 NotModified for GET and HEAD, and 412 for CopyObject's source conditions (a copy has no
+    304).
+    """
+    if_match = params.get(f"{prefix}IfMatch")
+    unmodified = params.get(f"{prefix}IfUnmodifiedSince")
+    if isinstance(if_match, str):
+        if not etag_matches(if_match, etag):
+            raise s3_errors.precondition_failed("If-Match")
+    elif isinstance(unmodified, datetime) and modified > unmodified.timestamp():
+        raise s3_errors.precondition_failed("If-Unmodified-Since")
+    none_match = params.get(f"{prefix}IfNoneMatch")
+    since = params.get(f"{prefix}IfModifiedSince")
+    failed = None
+    if isinstance(none_match, str):
+        if etag_matches(none_match, etag):
+            failed = "If-None-Match"
+    elif isinstance(since, datetime) and modified <= since.timestamp():
+        failed = "If-Modified-Since"
+    if failed is not None:
+        raise s3_errors.precondition_failed(failed) if prefix else s3_errors.not_modified()
+
+
+def check_content_md5(given: str | None, md5_hex: str) -> None:
+    """PutObject's ``ContentMD5`` (base64 of the 16-byte digest) against the body's MD5:
+    InvalidDigest if it is not one, BadDigest if it differs."""
+    if given is None:
+        return
+    try:
+        raw = base64.b64decode(given, validate=True)
+    except (binascii.Error, ValueError):
+        raise s3_errors.invalid_digest() from None
+    if len(raw) != 16:
+        raise s3_errors.invalid_digest()
+    calculated = base64.b64encode(bytes.fromhex(md5_hex)).decode()
+    if raw.hex() != md5_hex:
+        raise s3_errors.bad_digest(given, calculated)
