@@ -1,0 +1,147 @@
+"""S3 bucket operations: CreateBucket, HeadBucket, ListBuckets, GetBucketLocation, DeleteBucket.
+
+Access is the owner's only: podwarden has no bucket policies or ACLs, and S3 refuses another
+account's requests to a bucket without them with 403 AccessDenied, which is what a foreign
+account gets here (and for a wrong ``ExpectedBucketOwner``). Requests are not refused for being
+sent to another region's endpoint than the bucket's (S3 answers those with a redirect or an
+AuthorizationHeaderMalformed naming the right region); every region here serves every bucket,
+and HeadBucket reports the bucket's region.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+from typing import Any
+
+from podwarden.control.aws import s3_errors, s3_listing, s3_names, s3_store
+from podwarden.control.context import Context
+from podwarden.store.resources import Duplicate, Record
+from podwarden.wire.models import service_model
+
+MAX_BUCKETS = 10000  # ListBuckets' page when MaxBuckets is omitted (the model's maximum)
+
+
+@functools.cache
+def known_constraints() -> frozenset[str]:
+    """The model's BucketLocationConstraint values (region names and the legacy ``EU``)."""
+    enum = service_model("s3").shape_for("BucketLocationConstraint").enum
+    return frozenset(str(v) for v in enum)
+
+
+def timestamp(seconds: float) -> datetime:
+    return datetime.fromtimestamp(int(seconds), tz=UTC)
+
+
+def owned_bucket(ctx: Context, name: str, params: dict[str, Any]) -> Record:
+    """The bucket ``name`` if the caller owns it: NoSuchBucket 404 if there is none,
+    AccessDenied 403 if another account owns it or ``ExpectedBucketOwner`` names another."""
+    rec = s3_store.get_bucket(ctx.store.resources, name)
+    if rec is None:
+        raise s3_errors.no_such_bucket(name)
+    expected = params.get("ExpectedBucketOwner")
+    if rec.doc["Owner"] != ctx.account or (expected and expected != rec.doc["Owner"]):
+        raise s3_errors.access_denied()
+    return rec
+
+
+def create_bucket(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Checks in S3's order: the name (InvalidBucketName), the location constraint against the
+    endpoint's region (``s3_names.bucket_region``), then the name's owner. A name taken by
+    another account is BucketAlreadyExists; one the caller owns is BucketAlreadyOwnedByYou,
+    except where both the request and the bucket are in us-east-1: there S3 answers 200 OK "for
+    legacy compatibility" (S3 API reference, BucketAlreadyOwnedByYou) and resets the bucket's
+    ACLs, which podwarden does not keep, so nothing changes. ACL, ObjectOwnership and Object
+    Lock settings are accepted and ignored.
+    """
+    name = params["Bucket"]
+    s3_names.check_bucket_name(name)
+    constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
+    region = s3_names.bucket_region(ctx.region, constraint, known_constraints())
+    rec = Record(
+        kind=s3_store.BUCKET,
+        scope=s3_store.SCOPE,
+        key=name,
+        doc={"Owner": ctx.account, "Region": region, "LocationConstraint": constraint or None},
+        created=ctx.now(),
+    )
+    existing = _insert(ctx, rec)
+    if existing is not None:
+        if existing.doc["Owner"] != ctx.account:
+            raise s3_errors.already_exists(name)
+        us_east_1 = s3_names.US_EAST_1
+        if not (ctx.region == us_east_1 and existing.doc["Region"] == us_east_1):
+            raise s3_errors.already_owned_by_you(name)
+        region = existing.doc["Region"]
+    return {"Location": s3_names.location(name, region)}
+
+
+def _insert(ctx: Context, rec: Record) -> Record | None:
+    """Insert the bucket; the bucket that holds the name instead, if one does. The insert is
+    the atomic test: of two concurrent creates of a name, exactly one wins."""
+    for _ in range(3):
+        try:
+            ctx.store.resources.create(rec)
+        except Duplicate:
+            existing = s3_store.get_bucket(ctx.store.resources, rec.key)
+            if existing is not None:
+                return existing
+            continue  # deleted between the insert and the read: try again
+        return None
+    raise s3_errors.already_exists(rec.key)  # created and deleted under us, repeatedly
+
+
+def head_bucket(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    rec = owned_bucket(ctx, params["Bucket"], params)
+    return {"BucketRegion": rec.doc["Region"]}
+
+
+def get_bucket_location(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """The constraint the bucket was created with: none for us-east-1 (S3 returns an empty
+    LocationConstraint, botocore None), ``EU`` for buckets created with the legacy name."""
+    rec = owned_bucket(ctx, params["Bucket"], params)
+    constraint = rec.doc.get("LocationConstraint")
+    return {"LocationConstraint": constraint} if constraint else {}
+
+
+def list_buckets(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """The caller's buckets in name order, filtered by ``Prefix`` and ``BucketRegion``, paged by
+    ``MaxBuckets`` with an opaque ``ContinuationToken`` (a marker: the last name returned)."""
+    prefix = params.get("Prefix") or ""
+    region = params.get("BucketRegion")
+    token = params.get("ContinuationToken")
+    after = s3_listing.decode_token(token) if token else None
+    size = int(params.get("MaxBuckets") or MAX_BUCKETS)
+    mine = [
+        b
+        for b in s3_store.list_buckets(ctx.store.resources)
+        if b.doc["Owner"] == ctx.account
+        and b.key.startswith(prefix)
+        and (region is None or b.doc["Region"] == region)
+        and (after is None or b.key > after)
+    ]
+    page = mine[:size]
+    out: dict[str, Any] = {
+        "Buckets": [
+            {"Name": b.key, "CreationDate": timestamp(b.created), "BucketRegion": b.doc["Region"]}
+            for b in page
+        ],
+        "Owner": {"ID": s3_store.owner_id(ctx.account)},
+    }
+    if len(mine) > size:
+        out["ContinuationToken"] = s3_listing.encode_token(page[-1].key)
+    if "Prefix" in params:
+        out["Prefix"] = prefix
+    return out
+
+
+def delete_bucket(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """BucketNotEmpty 409 while it holds objects. The check and the delete are two
+    transactions: a PutObject racing the delete can leave objects whose bucket is gone (they
+    are unreachable, and a bucket created again under the name shows them)."""
+    name = params["Bucket"]
+    owned_bucket(ctx, name, params)
+    if s3_store.has_objects(ctx.store.resources, name):
+        raise s3_errors.bucket_not_empty(name)
+    ctx.store.resources.delete(s3_store.BUCKET, s3_store.SCOPE, name)
+    return {}
