@@ -1,0 +1,234 @@
+"""IAM policy documents: checked the way IAM checks them, returned the way IAM returns them.
+
+IAM keeps a document as the caller sent it and serves it URL-encoded (RFC 3986 percent-encoding
+of the JSON text: ``%7B%22Version%22...``); boto3 decodes it back into a dict. Inputs arrive as
+the JSON text itself.
+
+Checks run in IAM's order and fail with ``MalformedPolicyDocument`` (400) and IAM's message for
+the first broken rule: JSON, structure ("Syntax errors in policy."), version, legacy parsing,
+unique Sids, actions, resources, resource ARNs, action vendors. The messages are those IAM sends
+(as reproduced by moto's ``moto/iam/policy_validation.py``, which is checked against AWS; the
+trust-policy ones are from AWS error reports: "This policy contains invalid Json", "Has
+prohibited field Resource", 'Invalid principal in policy: "SERVICE":"..."').
+
+Two kinds of documents differ only in a few rules, kept as :class:`Kind` data: permissions policies
+(inline, managed, STS session policies) need resources and must not name a principal; trust
+policies (a role's AssumeRolePolicyDocument) need a principal, must not name resources, may
+still say Version 2008-10-17, and may only allow STS actions.
+
+Sizes count characters other than whitespace, as IAM does; the limits are IAM's default quotas
+and the ``LimitExceeded`` (409) messages are IAM's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import quote
+
+from podwarden.model.errors import ServiceError
+
+MANAGED_POLICY_SIZE = 6144  # characters, whitespace excluded
+TRUST_POLICY_SIZE = 2048
+INLINE_ROLE_POLICIES_SIZE = 10240  # all of one role's inline policies together
+
+_TOP = frozenset({"Version", "Id", "Statement"})
+_VERSIONS = ("2008-10-17", "2012-10-17")
+_STRING_OR_LIST = ("Action", "NotAction", "Resource", "NotResource")
+_PRINCIPAL_TYPES = frozenset({"AWS", "Service", "Federated", "CanonicalUser"})
+_SERVICE = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?")
+_AWS_PRINCIPAL = re.compile(
+    r"\*|\d{12}|arn:aws:iam::\d{12}:(root|user/.+|role/.+)|arn:aws:sts::\d{12}:assumed-role/.+"
+)
+_VENDOR = re.compile(r"[a-zA-Z0-9\-.]+")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a kind of policy document allows; see the module docstring."""
+
+    name: str
+    versions: tuple[str, ...]  # accepted Version values
+    version_required: bool
+    statement_keys: frozenset[str]
+    needs_principal: bool
+    needs_resource: bool
+    invalid_json: str
+
+
+PERMISSIONS = Kind(
+    name="permissions",
+    versions=("2012-10-17",),
+    version_required=True,
+    statement_keys=frozenset(
+        {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
+    ),
+    needs_principal=False,
+    needs_resource=True,
+    invalid_json="Syntax errors in policy.",
+)
+TRUST = Kind(
+    name="trust",
+    versions=_VERSIONS,
+    version_required=False,
+    statement_keys=frozenset(
+        {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Condition"}
+    ),
+    needs_principal=True,
+    needs_resource=False,
+    invalid_json="This policy contains invalid Json",
+)
+
+
+def encode(text: str) -> str:
+    """A document as IAM serves it: every character but RFC 3986's unreserved ones escaped."""
+    return quote(text, safe="")
+
+
+def size(text: str) -> int:
+    """The size IAM counts against its quotas: characters that are not whitespace."""
+    return sum(1 for c in text if not c.isspace())
+
+
+def malformed(message: str) -> NoReturn:
+    raise ServiceError("MalformedPolicyDocument", message, 400)
+
+
+def check(text: str, kind: Kind) -> dict[str, Any]:
+    """The parsed document, or ``MalformedPolicyDocument`` for the first rule it breaks."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        malformed(kind.invalid_json)
+    if not isinstance(doc, dict):
+        malformed(kind.invalid_json)
+    statements = _syntax(doc, kind)
+    version = doc.get("Version")
+    if version not in kind.versions and (kind.version_required or version is not None):
+        malformed("Policy document must be version 2012-10-17 or greater.")
+    for st in statements:
+        _legacy(st)
+    _unique_sids(statements)
+    for st in statements:
+        _statement_rules(st, kind)
+    return doc
+
+
+def statements_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A checked document's statements: ``Statement`` may be one object or a list of them."""
+    raw = doc["Statement"]
+    return [raw] if isinstance(raw, dict) else list(raw)
+
+
+def as_list(value: object) -> list[str]:
+    """An element that may be one string or a list of strings, as a list."""
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _syntax(doc: dict[str, Any], kind: Kind) -> list[dict[str, Any]]:
+    """Structure: known elements with the right JSON types ("Syntax errors in policy.")."""
+    bad = "Syntax errors in policy."
+    if set(doc) - _TOP or not isinstance(doc.get("Statement"), dict | list):
+        malformed(bad)
+    if "Version" in doc and doc["Version"] not in _VERSIONS:
+        malformed(bad)
+    if "Id" in doc and not isinstance(doc["Id"], str):
+        malformed(bad)
+    statements = statements_of(doc)
+    if not statements or not all(isinstance(st, dict) for st in statements):
+        malformed(bad)
+    for st in statements:
+        if not kind.needs_principal and ("Principal" in st or "NotPrincipal" in st):
+            malformed("Policy document should not specify a principal.")
+        if not kind.needs_resource and ("Resource" in st or "NotResource" in st):
+            malformed(f"Has prohibited field {'Resource' if 'Resource' in st else 'NotResource'}")
+        if not _statement_syntax(st, kind):
+            malformed(bad)
+    return statements
+
+
+def _statement_syntax(st: dict[str, Any], kind: Kind) -> bool:
+    if set(st) - kind.statement_keys or not isinstance(st.get("Effect"), str):
+        return False
+    if st["Effect"].lower() not in ("allow", "deny"):
+        return False
+    if ("Action" in st and "NotAction" in st) or ("Resource" in st and "NotResource" in st):
+        return False
+    for key in _STRING_OR_LIST:
+        value = st.get(key, "")
+        if not isinstance(value, str | list) or any(not isinstance(v, str) for v in value):
+            return False
+    if "Sid" in st and not isinstance(st["Sid"], str):
+        return False
+    condition = st.get("Condition", {})
+    return isinstance(condition, dict) and all(isinstance(v, dict) for v in condition.values())
+
+
+def _legacy(st: dict[str, Any]) -> None:
+    """IAM's legacy parser is case-sensitive about Effect."""
+    if st["Effect"] not in ("Allow", "Deny"):
+        malformed("The policy failed legacy parsing")
+
+
+def _unique_sids(statements: list[dict[str, Any]]) -> None:
+    sids = [st["Sid"] for st in statements if st.get("Sid")]
+    if len(sids) != len(set(sids)):
+        malformed("Statement IDs (SID) in a single policy must be unique.")
+
+
+def _statement_rules(st: dict[str, Any], kind: Kind) -> None:
+    actions = as_list(st.get("Action", st.get("NotAction")))
+    if not actions:
+        malformed("Policy statement must contain actions.")
+    if kind.needs_resource:
+        resources = as_list(st.get("Resource", st.get("NotResource")))
+        if not resources:
+            malformed("Policy statement must contain resources.")
+        for resource in resources:
+            if resource != "*" and ":" not in resource:
+                malformed(f'Resource {resource} must be in ARN format or "*".')
+    for action in actions:
+        _action(action, kind)
+    if kind.needs_principal:
+        _principal(st)
+
+
+def _action(action: str, kind: Kind) -> None:
+    if action == "*":
+        return
+    parts = action.split(":")
+    if len(parts) == 1:
+        malformed("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.")
+    if len(parts) > 2:
+        malformed("Actions/Condition can contain only one colon.")
+    if not _VENDOR.fullmatch(parts[0]):
+        malformed(f"Vendor {parts[0]} is not valid")
+    if kind.needs_principal and parts[0].lower() != "sts":
+        malformed("AssumeRole policy may only specify STS AssumeRole actions.")
+
+
+def _principal(st: dict[str, Any]) -> None:
+    """A trust statement names who may assume the role: ``"*"`` or a map of principal types."""
+    principal = st.get("Principal", st.get("NotPrincipal"))
+    if principal is None:
+        malformed("Missing required field Principal")
+    if principal == "*":
+        return
+    if not isinstance(principal, dict) or not principal or set(principal) - _PRINCIPAL_TYPES:
+        malformed("Syntax errors in policy.")
+    for value in as_list(principal.get("Service")):
+        if not _SERVICE.fullmatch(value):
+            malformed(f'Invalid principal in policy: "SERVICE":"{value}"')
+    for value in as_list(principal.get("AWS")):
+        if not _AWS_PRINCIPAL.fullmatch(value):
+            malformed(f'Invalid principal in policy: "AWS":"{value}"')
+
+
+def check_size(text: str, limit: int, quota: str) -> None:
+    """``LimitExceeded`` with IAM's "Cannot exceed quota for <quota>: <limit>" message."""
+    if size(text) > limit:
+        raise ServiceError("LimitExceeded", f"Cannot exceed quota for {quota}: {limit}", 409)
