@@ -102,3 +102,39 @@ def test_the_follower_reads_neuron_lines(tmp_path: Path) -> None:
         ("neuron_sram_uncorrectable", "nd0"),
         (79, "0000:3b:00"),  # the form NVML's PCI address takes too
     ]
+
+
+def test_kmsg_records(tmp_path: Path) -> None:
+    """/dev/kmsg framing: one record per read, a header before ';', dictionary lines after."""
+    records = tmp_path / "kmsg"
+    records.write_bytes(
+        b"6,338,1290024,-;EXT4-fs (vda): mounted filesystem\n"
+        + DOC_LINE.encode()
+        + b"\n SUBSYSTEM=pci\n DEVICE=+pci:0000:b9:00.0\n"
+        b"4,340,1290099,-;NVRM: Xid (PCI:0000:b9:00): 48, pid=1234, name=python, DBE\n"
+    )
+    follower = KernelLogFollower(records, boot_id="b1", from_start=True, kmsg=True)
+    try:
+        signals = follower.read(NOW)
+        assert follower.read(NOW) == []
+    finally:
+        follower.close()
+    assert [(s.name or s.xid, s.device) for s in signals] == [
+        ("neuron_sram_uncorrectable", "nd0"),
+        (48, "0000:b9:00"),
+    ]
+    assert signals[1].message.startswith("NVRM: Xid (PCI:0000:b9:00): 48")
+
+
+def test_the_real_dev_kmsg_is_read_without_blocking() -> None:
+    """The agent's default log: opened at its end, a read with nothing new returns at once."""
+    kmsg = Path("/dev/kmsg")
+    try:
+        follower = KernelLogFollower(kmsg, boot_id="b1")
+    except OSError as exc:
+        pytest.skip(f"/dev/kmsg not readable here: {exc}")
+    try:
+        assert follower.kmsg
+        assert isinstance(follower.read(NOW), list)  # whatever the kernel logged meanwhile
+    finally:
+        follower.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TextIO
 
 from podwarden.agent.sources.neuron import parse_neuron_line
 from podwarden.logic.faults import Signal
@@ -56,25 +57,74 @@ def parse_line(line: str, at: float, boot_id: str = "") -> Signal | None:
 
 class KernelLogFollower:
     """Follow a kernel log (a file such as /var/log/messages, or /dev/kmsg): each call of
-    ``read`` returns the signals in the lines written since the last call."""
+    ``read`` returns the signals in the lines written since the last call.
 
-    def __init__(self, path: Path, boot_id: str = "", from_start: bool = False) -> None:
+    ``/dev/kmsg`` (any character device, or ``kmsg=True``) is not a file: Python's buffered
+    text reader cannot seek it, and a plain read blocks once the records run out, which would
+    stop the agent's event loop. It is read raw and non-blocking, one record per ``os.read``,
+    until ``EAGAIN``; ``EPIPE`` means the ring buffer overwrote records not yet read, and the
+    reading goes on from the oldest one left. A record is ``prio,seq,usec,flags;message``
+    followed by indented ``KEY=value`` lines, which are skipped."""
+
+    def __init__(
+        self, path: Path, boot_id: str = "", from_start: bool = False, kmsg: bool | None = None
+    ) -> None:
         self.path = path
         self.boot_id = boot_id or current_boot_id()
-        self._file = path.open("r", errors="replace")
-        if not from_start:
-            self._file.seek(0, os.SEEK_END)
+        self.kmsg = path.is_char_device() if kmsg is None else kmsg
+        self._file: TextIO | None = None
+        self._fd = -1
+        if self.kmsg:
+            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            if not from_start:
+                os.lseek(self._fd, 0, os.SEEK_END)
+        else:
+            self._file = path.open("r", errors="replace")
+            if not from_start:
+                self._file.seek(0, os.SEEK_END)
 
     def read(self, now: float) -> list[Signal]:
+        lines = self._file.readlines() if self._file is not None else self._kmsg_lines()
         signals = []
-        for line in self._file.readlines():
+        for line in lines:
             signal = parse_line(line, now, self.boot_id)
             if signal is not None:
                 signals.append(signal)
         return signals
 
+    def _kmsg_lines(self, limit: int = 10_000) -> list[str]:
+        lines: list[str] = []
+        for _ in range(limit):  # leave the loop to the other sources on a flood
+            try:
+                chunk = os.read(self._fd, 8192)
+            except BlockingIOError:
+                break
+            except BrokenPipeError:
+                continue
+            if not chunk:
+                break
+            lines += kmsg_messages(chunk)
+        return lines
+
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def kmsg_messages(chunk: bytes) -> list[str]:
+    """The messages of ``/dev/kmsg`` records: the text after the ``;`` of each header line
+    (dictionary lines start with a space). A line without a header is kept whole."""
+    out = []
+    for raw in chunk.decode("utf-8", "replace").splitlines():
+        if not raw or raw.startswith(" "):
+            continue
+        header, sep, message = raw.partition(";")
+        out.append(message if sep and "," in header else raw)
+    return out
 
 
 def current_boot_id() -> str:
