@@ -1,0 +1,285 @@
+"""EKS add-ons: CreateAddon, DescribeAddon, ListAddons, UpdateAddon, DeleteAddon and
+DescribeAddonVersions, answered from ``policy/tables/eks_addons.yaml``.
+
+A new add-on is ``CREATING``: the reconciler installs the workloads of its ``addonVersion``
+(``eks_catalog.addon_workloads``) into the cluster and calls ``activate_addon``. UpdateAddon
+records an ``AddonUpdate`` the reconciler carries out (``pending_changes`` holds the new
+``addonVersion`` and the rest); DeleteAddon marks it ``DELETING`` with ``_podwarden.preserve``
+(keep the workloads, stop managing them) and the reconciler calls ``forget_addon``.
+
+EKS's messages: "Addon already exists." (409), "Addon version specified is not supported"
+(400, with clusterName and addonName; terraform-provider-aws#20559), "No addon: <name> found
+in cluster: <cluster>" (404, EKS guide "Remove an Amazon EKS add-on"), "Addon specified is not
+supported" (aws/containers-roadmap#1429).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from podwarden.control.aws.eks_common import (
+    ADDON,
+    child_key,
+    children,
+    get_cluster,
+    in_use,
+    invalid_parameter,
+    invalid_request,
+    listing,
+    new_update,
+    not_found,
+    paged,
+    private,
+    public,
+    require_live,
+    scope,
+)
+from podwarden.control.context import Context
+from podwarden.policy import eks_catalog
+from podwarden.store.resources import Duplicate, Record
+
+UPDATABLE = frozenset({"ACTIVE", "DEGRADED", "CREATE_FAILED", "UPDATE_FAILED"})
+# UpdateAddon members, the UpdateParamType each is reported as, and how its value is written
+UPDATE_PARAMS: tuple[tuple[str, str], ...] = (
+    ("addonVersion", "AddonVersion"),
+    ("serviceAccountRoleArn", "ServiceAccountRoleArn"),
+    ("resolveConflicts", "ResolveConflicts"),
+    ("configurationValues", "ConfigurationValues"),
+    ("podIdentityAssociations", "PodIdentityAssociations"),
+)
+
+
+def _catalog_addon(name: str, cluster: str) -> eks_catalog.Addon:
+    found = eks_catalog.load_addons().get(name)
+    if found is None:
+        raise invalid_parameter(
+            "Addon specified is not supported", clusterName=cluster, addonName=name
+        )
+    return found
+
+
+def _version(addon: eks_catalog.Addon, wanted: str | None, kube: str, cluster: str) -> str:
+    """The requested version if it runs on Kubernetes ``kube``, else the default for it."""
+    found = addon.version(wanted) if wanted else addon.default_for(kube)
+    if found is None or kube not in found.kubernetes:
+        raise invalid_parameter(
+            "Addon version specified is not supported", clusterName=cluster, addonName=addon.name
+        )
+    return found.version
+
+
+def _configuration(values: str | None, cluster: str, addon: str) -> None:
+    """configurationValues must be a JSON or YAML object (EKS then checks the add-on's schema;
+    podwarden does not model the schemas)."""
+    if values is None:
+        return
+    try:
+        parsed = yaml.safe_load(values)
+    except yaml.YAMLError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise invalid_parameter(
+            "configurationValues must be a JSON or YAML object.",
+            clusterName=cluster,
+            addonName=addon,
+        )
+
+
+def get_addon(ctx: Context, cluster: str, name: str) -> Record:
+    get_cluster(ctx, cluster)
+    rec = ctx.store.resources.get(ADDON, scope(ctx), child_key(cluster, name))
+    if rec is None:
+        raise not_found(
+            f"No addon: {name} found in cluster: {cluster}", clusterName=cluster, addonName=name
+        )
+    return rec
+
+
+def _association_arns(ctx: Context, cluster: str, pairs: list[dict[str, str]]) -> list[str]:
+    """The ARNs of the pod identity associations EKS makes for the add-on's service accounts."""
+    return [
+        f"arn:aws:eks:{ctx.region}:{ctx.account}:podidentityassociation/{cluster}/"
+        f"a-{secrets.token_hex(9)[:17]}"
+        for _ in pairs
+    ]
+
+
+def create_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    cluster, name = params["clusterName"], params["addonName"]
+    crec = get_cluster(ctx, cluster)
+    require_live(crec)
+    addon = _catalog_addon(name, cluster)
+    version = _version(addon, params.get("addonVersion"), crec.doc["version"], cluster)
+    _configuration(params.get("configurationValues"), cluster, name)
+    now = ctx.now()
+    pairs = list(params.get("podIdentityAssociations") or [])
+    doc: dict[str, Any] = {
+        "addonName": name,
+        "clusterName": cluster,
+        "status": "CREATING",
+        "addonVersion": version,
+        "health": {"issues": []},
+        "addonArn": f"arn:aws:eks:{ctx.region}:{ctx.account}:addon/{cluster}/{name}/{uuid.uuid4()}",
+        "createdAt": now,
+        "modifiedAt": now,
+        "tags": dict(params.get("tags") or {}),
+        "publisher": addon.publisher,
+        "owner": addon.owner,
+        "podIdentityAssociations": _association_arns(ctx, cluster, pairs),
+        "_podwarden": {
+            "pending_update": None,
+            "preserve": False,
+            "resolveConflicts": params.get("resolveConflicts"),
+            "podIdentityAssociations": pairs,
+        },
+    }
+    for member in ("serviceAccountRoleArn", "configurationValues", "namespaceConfig"):
+        if params.get(member) is not None:
+            doc[member] = params[member]
+    rec = Record(ADDON, scope(ctx), child_key(cluster, name), doc, parent=cluster)
+    rec.created = now
+    try:
+        ctx.store.resources.create(rec)
+    except Duplicate:
+        raise in_use("Addon already exists.", clusterName=cluster, addonName=name) from None
+    ctx.wake()
+    return {"addon": public(doc)}
+
+
+def describe_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    return {"addon": public(get_addon(ctx, params["clusterName"], params["addonName"]).doc)}
+
+
+def list_addons(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    cluster = params["clusterName"]
+    get_cluster(ctx, cluster)
+    names = [r.doc["addonName"] for r in children(ctx, ADDON, cluster)]
+    items, token = paged(names, params)
+    return listing("addons", items, token)
+
+
+def update_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    cluster, name = params["clusterName"], params["addonName"]
+    rec = get_addon(ctx, cluster, name)
+    _require_updatable(rec)
+    changes = _addon_changes(ctx, rec, params)
+    shown = [
+        (kind, v if isinstance(v, str) else json.dumps(v))
+        for member, kind in UPDATE_PARAMS
+        if (v := params.get(member)) is not None
+    ]
+    update = new_update(ctx, cluster, "AddonUpdate", shown, changes, addon=name)
+    rec.doc["status"] = "UPDATING"
+    private(rec.doc)["pending_update"] = update.doc["id"]
+    ctx.store.resources.save(rec)
+    ctx.wake()
+    return {"update": public(update.doc)}
+
+
+def _require_updatable(rec: Record) -> None:
+    status, name = rec.doc["status"], rec.doc["addonName"]
+    fields = {"clusterName": rec.doc["clusterName"], "addonName": name}
+    if status.startswith("DELETE"):
+        raise invalid_request(f"Addon {name} is in {status} state.", **fields)
+    if status not in UPDATABLE:
+        pending = private(rec.doc).get("pending_update")
+        doing = f"has update {pending} in progress" if pending else f"is {status}"
+        raise in_use(f"Cannot AddonUpdate because addon {name} currently {doing}.", **fields)
+
+
+def _addon_changes(ctx: Context, rec: Record, params: dict[str, Any]) -> dict[str, Any]:
+    """Paths of the add-on doc an UpdateAddon changes once carried out."""
+    cluster, name = rec.doc["clusterName"], rec.doc["addonName"]
+    changes: dict[str, Any] = {}
+    if params.get("addonVersion") is not None:
+        kube = get_cluster(ctx, cluster).doc["version"]
+        changes["addonVersion"] = _version(
+            _catalog_addon(name, cluster), params["addonVersion"], kube, cluster
+        )
+    if params.get("configurationValues") is not None:
+        _configuration(params["configurationValues"], cluster, name)
+        changes["configurationValues"] = params["configurationValues"]
+    if params.get("serviceAccountRoleArn") is not None:
+        changes["serviceAccountRoleArn"] = params["serviceAccountRoleArn"]
+    if params.get("resolveConflicts") is not None:
+        changes["_podwarden.resolveConflicts"] = params["resolveConflicts"]
+    if params.get("podIdentityAssociations") is not None:
+        pairs = list(params["podIdentityAssociations"])
+        changes["_podwarden.podIdentityAssociations"] = pairs
+        changes["podIdentityAssociations"] = _association_arns(ctx, cluster, pairs)
+    return changes
+
+
+def delete_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    rec = get_addon(ctx, params["clusterName"], params["addonName"])
+    if rec.doc["status"] != "DELETING":
+        rec.doc["status"] = "DELETING"
+        rec.doc["modifiedAt"] = ctx.now()
+        private(rec.doc)["preserve"] = bool(params.get("preserve"))
+        ctx.store.resources.save(rec)
+        ctx.wake()
+    return {"addon": public(rec.doc)}
+
+
+# ---------------------------------------------------------------- DescribeAddonVersions
+
+
+def describe_addon_versions(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    kube = params.get("kubernetesVersion")
+    wanted = {
+        "addonName": {params["addonName"]} if params.get("addonName") else None,
+        "type": set(params.get("types") or []) or None,
+        "publisher": set(params.get("publishers") or []) or None,
+        "owner": set(params.get("owners") or []) or None,
+    }
+    found = []
+    for addon in eks_catalog.load_addons().addons.values():
+        values = {"addonName": addon.name, "type": addon.type}
+        values |= {"publisher": addon.publisher, "owner": addon.owner}
+        if any(allowed is not None and values[k] not in allowed for k, allowed in wanted.items()):
+            continue
+        versions = [_version_info(addon, v, kube) for v in addon.versions]
+        versions = [v for v in versions if v["compatibilities"]]
+        if versions:
+            found.append({**values, "addonVersions": versions, "defaultNamespace": addon.namespace})
+    items, token = paged(found, params)
+    return listing("addons", items, token)
+
+
+def _version_info(
+    addon: eks_catalog.Addon, version: eks_catalog.AddonVersion, kube: str | None
+) -> dict[str, Any]:
+    """One ``AddonVersionInfo``; with ``kube`` its compatibilities name only that version."""
+    compatible = [k for k in version.kubernetes if kube is None or k == kube]
+    compatible.sort(key=eks_catalog.minor_key, reverse=True)
+    return {
+        "addonVersion": version.version,
+        "architecture": list(addon.architecture),
+        "computeTypes": list(addon.compute_types),
+        "compatibilities": [
+            {
+                "clusterVersion": k,
+                "platformVersions": ["*"],
+                "defaultVersion": k in version.default_for,
+            }
+            for k in compatible
+        ],
+        "requiresConfiguration": addon.requires_configuration,
+        "requiresIamPermissions": addon.requires_iam_permissions,
+    }
+
+
+HANDLERS: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {
+    "CreateAddon": create_addon,
+    "DescribeAddon": describe_addon,
+    "ListAddons": list_addons,
+    "UpdateAddon": update_addon,
+    "DeleteAddon": delete_addon,
+    "DescribeAddonVersions": describe_addon_versions,
+}
