@@ -196,12 +196,11 @@ def gpu_signals(gpu: GpuReadings, at: float, boot_id: str) -> list[Signal]:
     """What one GPU's readings say. A lost GPU is Xid 79, the kernel's "fallen off the bus", so
     the two sources agree on one fault."""
 
-    def signal(name: str, what: str) -> Signal:
-        return Signal(
-            at=at, name=name, device=gpu.device, boot_id=boot_id, message=f"{prefix}{what}"
-        )
-
     prefix = f"NVML: GPU {gpu.index} ({gpu.device}): "
+
+    def signal(name: str, what: str) -> Signal:
+        return Signal(at=at, name=name, device=gpu.device, boot_id=boot_id, message=prefix + what)
+
     if gpu.lost:
         what = "GPU is lost (NVML_ERROR_GPU_IS_LOST): fallen off the bus"
         return [
@@ -224,10 +223,11 @@ def gpu_signals(gpu: GpuReadings, at: float, boot_id: str) -> list[Signal]:
         out.append(signal("gpu_row_remap_pending", "row remapping pending (needs a reset)"))
     out += _nvlink_signals(gpu, signal)
     out += _clock_signals(gpu.clocks_event_reasons, signal)
-    name = RECOVERY_SIGNALS.get(gpu.recovery_action or RECOVERY_NONE)
-    if name is not None and gpu.recovery_action is not None:
-        action = RECOVERY_NAMES.get(gpu.recovery_action, str(gpu.recovery_action))
-        out.append(signal(name, f"driver recovery action NVML_GPU_RECOVERY_ACTION_{action}"))
+    action = gpu.recovery_action
+    # NONE needs nothing, and a value newer than this table is not guessed at
+    if action is not None and action in RECOVERY_SIGNALS:
+        what = f"driver recovery action NVML_GPU_RECOVERY_ACTION_{RECOVERY_NAMES[action]}"
+        out.append(signal(RECOVERY_SIGNALS[action], what))
     return out
 
 
