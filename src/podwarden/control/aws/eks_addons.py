@@ -185,7 +185,7 @@ def update_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 def _require_updatable(rec: Record) -> None:
     status, name = rec.doc["status"], rec.doc["addonName"]
     fields = {"clusterName": rec.doc["clusterName"], "addonName": name}
-    if status.startswith("DELETE"):
+    if status in ("DELETING", "DELETE_FAILED"):
         raise invalid_request(f"Addon {name} is in {status} state.", **fields)
     if status not in UPDATABLE:
         pending = private(rec.doc).get("pending_update")
