@@ -3,14 +3,14 @@ functions the reconciler calls to move records along.
 
 Records (``ctx.store.resources``, scope ``"<account>/<region>"``):
 
-==================  ======================  ==========  ============================================
-kind                key                     parent      doc
-==================  ======================  ==========  ============================================
-``eks:cluster``     cluster name            ""          the ``Cluster`` output shape
-``eks:addon``       ``<cluster>/<addon>``   cluster     the ``Addon`` output shape
-``eks:access-entry`` ``<cluster>/<arn>``    cluster     the ``AccessEntry`` output shape
-``eks:update``      ``<cluster>/<id>``      cluster     the ``Update`` output shape
-==================  ======================  ==========  ============================================
+====================  =====================  =======  ==================================
+kind                  key                    parent   doc
+====================  =====================  =======  ==================================
+``eks:cluster``       cluster name           ""       the ``Cluster`` output shape
+``eks:addon``         ``<cluster>/<addon>``  cluster  the ``Addon`` output shape
+``eks:access-entry``  ``<cluster>/<arn>``    cluster  the ``AccessEntry`` output shape
+``eks:update``        ``<cluster>/<id>``     cluster  the ``Update`` output shape
+====================  =====================  =======  ==================================
 
 Every doc also holds a private ``_podwarden`` dict the handlers strip on output (see
 :func:`public`); timestamps are stored as epoch seconds and leave as aware datetimes.

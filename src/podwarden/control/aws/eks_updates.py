@@ -245,7 +245,6 @@ def _start(
     shown: list[tuple[str, str]],
     changes: dict[str, Any],
 ) -> dict[str, Any]:
-    _require_updatable(rec, update_type)
     update = new_update(ctx, rec.key, update_type, shown, changes)
     rec.doc["status"] = "UPDATING"
     private(rec.doc)["pending_update"] = update.doc["id"]
