@@ -1,9 +1,13 @@
 """The ASGI application: ``build_app(settings, services)``.
 
-One loopback endpoint serves every AWS service podwarden speaks, as AWS's endpoints differ only
-by host: awsJson requests are routed by ``X-Amz-Target``. Each request is authenticated with
-SigV4 against the configured credentials unless auth was explicitly turned off. Every failure
-becomes an AWS-style error body; nothing a client sends produces an HTTP 500.
+One loopback endpoint serves every AWS service podwarden speaks (SageMaker, EKS, EC2, IAM, STS,
+S3), as AWS's endpoints differ only by host: ``wire.dispatch`` finds the service (``X-Amz-Target``,
+else the SigV4 scope's signing name), the service's protocol codec (``wire.protocols``) finds the
+operation and decodes and validates its input, the handler from the operation table runs, and
+the codec encodes the output. Each request is authenticated with SigV4 against the configured
+credentials (and the session credentials STS issued) unless auth was explicitly turned off.
+Every failure becomes an error in the service's own format; nothing a client sends produces an
+HTTP 500.
 """
 
 from __future__ import annotations
@@ -16,13 +20,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podwarden.api.operations import JSON_TARGETS, OPERATIONS
+from podwarden.control.aws.sts import session_credential
 from podwarden.control.context import Context, InstanceTypes
 from podwarden.model.errors import PodwardenError
 from podwarden.store.sql import Store
-from podwarden.wire import json_protocol
+from podwarden.wire import aws_chunked
+from podwarden.wire.dispatch import Destination, destination, signing_name
 from podwarden.wire.errors import UnknownOperation, WireError, wire_error
-from podwarden.wire.models import operation_model
-from podwarden.wire.sigv4 import AuthFailure, Credential, IncomingRequest, verify
+from podwarden.wire.http import HttpRequest, HttpResponse
+from podwarden.wire.models import service_model
+from podwarden.wire.protocols import PROTOCOLS, Codec, codec
+from podwarden.wire.sigv4 import (
+    AuthFailure,
+    Credential,
+    FailureKind,
+    IncomingRequest,
+    ProtocolFamily,
+    verify,
+)
+from podwarden.wire.sigv4_errors import BAD_KEY_TEXT
 
 log = logging.getLogger("podwarden.api")
 
@@ -32,7 +48,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY = 16 * 1024 * 1024
-JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-west-2"
 
@@ -52,6 +67,14 @@ class Services:
     now: Callable[[], float]
     on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Caller:
+    account: str
+    region: str
+    access_key_id: str
+    principal_arn: str
 
 
 class PodwardenApp:
@@ -81,77 +104,150 @@ class PodwardenApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = str(uuid.uuid4())
+        raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        protocol: Codec = PROTOCOLS["json"]
+        request: HttpRequest | None = None
         try:
             body = await _read_body(receive)
-            status, payload = self._handle(scope, body)
+            request = _request(scope, raw_headers, body)
+            dest = destination(request, JSON_TARGETS, signing_name(request))
+            if dest is None:
+                target = request.headers.get("x-amz-target") or "(no X-Amz-Target)"
+                raise UnknownOperation(f"Operation {target} is not supported.")
+            protocol = codec(service_model(dest.service))
+            response = self._handle(request, raw_headers, dest, protocol, request_id)
         except WireError as err:
-            status, payload = err.status, json_protocol.encode_error(err.code, err.message)
+            response = protocol.error(err, request_id, request)
         except AuthFailure as err:
-            status, payload = err.status, json_protocol.encode_error(err.code, err.message)
+            family = ProtocolFamily.of(protocol.family, _signing(request))
+            spec = err.wire(family)
+            wire = WireError(spec.code, spec.message, spec.status, spec.fields)
+            response = protocol.error(wire, request_id, request)
         except Exception:  # a bug: still an AWS-shaped answer, and logged with the request id
             log.exception("request %s failed", request_id)
-            status = 500
-            payload = json_protocol.encode_error(
-                "InternalFailure", f"Internal error; request id {request_id}"
-            )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", JSON_CONTENT_TYPE),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"x-amzn-requestid", request_id.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+            failure = WireError("InternalFailure", f"Internal error; request id {request_id}", 500)
+            response = protocol.error(failure, request_id, request)
+        await _send(send, response, request_id, head=scope["method"] == "HEAD")
 
-    def _handle(self, scope: Scope, body: bytes) -> tuple[int, bytes]:
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        account, region = self._authenticate(scope, headers, body)
-        target = next((v for k, v in headers if k.lower() == "x-amz-target"), "")
-        prefix, _, op_name = target.partition(".")
-        service = JSON_TARGETS.get(prefix)
-        handler = OPERATIONS.get(service or "", {}).get(op_name)
-        if service is None or handler is None:
-            raise UnknownOperation(f"Operation {target or '(no X-Amz-Target)'} is not supported.")
-        op = operation_model(service, op_name)
-        request = json_protocol.decode_request(op, body)
+    def _handle(
+        self,
+        request: HttpRequest,
+        raw_headers: list[tuple[str, str]],
+        dest: Destination,
+        protocol: Codec,
+        request_id: str,
+    ) -> HttpResponse:
+        caller = self._authenticate(request, raw_headers)
+        if dest.service == "s3":
+            request = aws_chunked.decoded(request)
+        resolved = protocol.resolve(dest.service, request, dest.target)
+        handler = OPERATIONS.get(dest.service, {}).get(resolved.operation.name)
+        if handler is None:
+            raise _not_implemented(dest.service, resolved.operation.name)
+        call = protocol.decode(resolved, request)
         ctx = Context(
-            account=account,
-            region=region,
+            account=caller.account,
+            region=caller.region,
             store=self.services.store,
             instance_types=self.services.instance_types,
             wake=self.services.wake,
             now=self.services.now,
+            access_key_id=caller.access_key_id,
+            principal_arn=caller.principal_arn,
         )
         try:
-            output = handler(ctx, request)
+            output = handler(ctx, call.params)
         except PodwardenError as err:
-            raise wire_error(service, err) from err
-        return 200, json_protocol.encode_response(op, output)
+            raise wire_error(dest.service, err) from err
+        return protocol.encode(call, output, request_id)
 
-    def _authenticate(
-        self, scope: Scope, headers: list[tuple[str, str]], body: bytes
-    ) -> tuple[str, str]:
+    def _lookup(self, access_key_id: str) -> Credential | None:
+        found = self._by_key.get(access_key_id)
+        if found is not None:
+            return found
+        session = session_credential(self.services.store, access_key_id, self.services.now())
+        if session is None:
+            return None
+        return Credential(
+            access_key_id=access_key_id,
+            secret_access_key=session.secret_access_key,
+            account_id=session.account,
+            principal_arn=session.principal_arn,
+        )
+
+    def _authenticate(self, request: HttpRequest, raw_headers: list[tuple[str, str]]) -> _Caller:
         if not self.settings.auth:
             first = self.settings.credentials[0] if self.settings.credentials else None
-            account = first.account_id if first else DEFAULT_ACCOUNT
-            return account, self.settings.default_region
-        raw_path = scope.get("raw_path") or scope["path"].encode()
+            return _Caller(
+                account=first.account_id if first else DEFAULT_ACCOUNT,
+                region=self.settings.default_region,
+                access_key_id=first.access_key_id if first else "",
+                principal_arn=first.principal_arn if first else "",
+            )
         verified = verify(
             IncomingRequest(
-                method=scope["method"],
-                raw_path=raw_path.decode("latin-1"),
-                query_string=scope.get("query_string", b"").decode("latin-1"),
-                headers=headers,
-                body=body,
+                method=request.method,
+                raw_path=request.path,
+                query_string=request.query_string,
+                headers=raw_headers,
+                body=request.body,
             ),
-            self._by_key.get,
+            self._lookup,
             datetime.now(UTC),
         )
-        return verified.credential.account_id, verified.region
+        key = verified.credential.access_key_id
+        if key not in self._by_key:  # STS session credentials need their session token
+            session = session_credential(self.services.store, key, self.services.now())
+            if session is None or verified.session_token != session.session_token:
+                raise AuthFailure(FailureKind.UNKNOWN_ACCESS_KEY, BAD_KEY_TEXT + ".")
+        return _Caller(
+            account=verified.credential.account_id,
+            region=verified.region,
+            access_key_id=key,
+            principal_arn=verified.credential.principal_arn,
+        )
+
+
+def _signing(request: HttpRequest | None) -> str:
+    return (signing_name(request) or "") if request is not None else ""
+
+
+def _not_implemented(service: str, operation: str) -> WireError:
+    """An operation of the service's model that podwarden does not serve. Never a 5xx that
+    botocore would retry: S3 answers 501 NotImplemented (not retried), others a 400."""
+    message = f"podwarden does not implement {service} {operation}."
+    family = service_model(service).metadata["protocol"]
+    if service == "s3":
+        return WireError("NotImplemented", message, 501)
+    if family in ("query", "ec2"):
+        return WireError("InvalidAction", message)
+    return UnknownOperation(message)
+
+
+def _request(scope: Scope, raw_headers: list[tuple[str, str]], body: bytes) -> HttpRequest:
+    headers: dict[str, str] = {}
+    for name, value in raw_headers:
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    return HttpRequest(
+        method=scope["method"],
+        path=raw_path.decode("latin-1"),
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        body=body,
+    )
+
+
+async def _send(send: Send, response: HttpResponse, request_id: str, *, head: bool) -> None:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    names = {k for k, _ in headers}
+    if b"content-length" not in names:
+        headers.append((b"content-length", str(len(response.body)).encode()))
+    if b"x-amzn-requestid" not in names:
+        headers.append((b"x-amzn-requestid", request_id.encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else response.body})
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -1,4 +1,7 @@
-"""The operation table: (service, operation name) -> handler. Data, not an if-chain."""
+"""The operation table: (service, operation name) -> handler. Data, not an if-chain.
+
+SageMaker's HyperPod operations live in ``control``; the local AWS account's services in
+``control.aws`` (each module exports its ``HANDLERS``)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from podwarden.control import clusters, events, nodes, operations
+from podwarden.control.aws import ec2, eks, iam, s3, sts
 from podwarden.control.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -31,4 +35,9 @@ OPERATIONS: Mapping[str, Mapping[str, Handler]] = {
         "ListClusterOperations": operations.list_cluster_operations,
         "DescribeClusterOperation": operations.describe_cluster_operation,
     },
+    "eks": eks.HANDLERS,
+    "ec2": ec2.HANDLERS,
+    "iam": iam.HANDLERS,
+    "sts": sts.HANDLERS,
+    "s3": s3.HANDLERS,
 }

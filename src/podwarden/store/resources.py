@@ -42,8 +42,8 @@ resources = Table(
     metadata,
     Column("kind", String(64), primary_key=True),
     Column("scope", String(64), primary_key=True),
-    Column("key", String(1024), primary_key=True),
-    Column("parent", String(1024), nullable=False, default=""),
+    Column("key", String(2048), primary_key=True),  # S3: "<bucket>/<key up to 1024>"
+    Column("parent", String(2048), nullable=False, default=""),
     Column("created", Float, nullable=False),
     Column("version", Integer, nullable=False),
     Column("doc", Text, nullable=False),
@@ -53,7 +53,7 @@ resources = Table(
 blobs = Table(
     "blobs",
     metadata,
-    Column("blob_key", String(1100), primary_key=True),
+    Column("blob_key", String(2200), primary_key=True),
     Column("data", LargeBinary, nullable=False),
 )
 

@@ -54,8 +54,21 @@ class Call:
     params: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """The operation a request addresses (and, for REST, its URI labels), before decoding."""
+
+    service: str
+    operation: OperationModel
+    labels: dict[str, str]
+
+
 class Codec(Protocol):
-    def decode(self, service: str, request: HttpRequest, target: str) -> Call: ...
+    family: str
+
+    def resolve(self, service: str, request: HttpRequest, target: str) -> Resolved: ...
+
+    def decode(self, resolved: Resolved, request: HttpRequest) -> Call: ...
 
     def encode(self, call: Call, output: dict[str, Any], request_id: str) -> HttpResponse: ...
 
@@ -109,9 +122,12 @@ MALFORMED: Final = {
 class JsonCodec:
     family = "json"
 
-    def decode(self, service: str, request: HttpRequest, target: str) -> Call:
-        op = operation_model(service, target)
-        return Call(service, op, json_protocol.decode_request(op, request.body))
+    def resolve(self, service: str, request: HttpRequest, target: str) -> Resolved:
+        return Resolved(service, operation_model(service, target), {})
+
+    def decode(self, resolved: Resolved, request: HttpRequest) -> Call:
+        op = resolved.operation
+        return Call(resolved.service, op, json_protocol.decode_request(op, request.body))
 
     def encode(self, call: Call, output: dict[str, Any], request_id: str) -> HttpResponse:
         body = json_protocol.encode_response(call.operation, output)
@@ -145,17 +161,21 @@ class QueryCodec:
         self.ec2 = ec2
         self.family = "ec2" if ec2 else "query"
 
-    def decode(self, service: str, request: HttpRequest, target: str) -> Call:
-        flat = form_params(request)
-        action = flat.pop("Action", "")
-        flat.pop("Version", None)
+    def resolve(self, service: str, request: HttpRequest, target: str) -> Resolved:
+        action = form_params(request).get("Action", "")
         try:
-            op = operation_model(service, action)
+            return Resolved(service, operation_model(service, action), {})
         except WireError:
             raise WireError(
                 "InvalidAction",
                 f"The action {action or '(none)'} is not valid for this web service.",
             ) from None
+
+    def decode(self, resolved: Resolved, request: HttpRequest) -> Call:
+        service, op = resolved.service, resolved.operation
+        flat = form_params(request)
+        flat.pop("Action", None)
+        flat.pop("Version", None)
         try:
             params = query_protocol.decode_params(op, flat, self.ec2)
         except Malformed as exc:
@@ -179,14 +199,17 @@ class RestCodec:
         self.xml = xml
         self.family = "rest-xml" if xml else "rest-json"
 
-    def decode(self, service: str, request: HttpRequest, target: str) -> Call:
+    def resolve(self, service: str, request: HttpRequest, target: str) -> Resolved:
         """``target`` is the path to route (S3 virtual-host requests come rewritten)."""
         found = rest_routes.match(service, request, target or request.path)
         if found is None:
             raise self._no_route(request)
-        op = operation_model(service, found.operation)
+        return Resolved(service, operation_model(service, found.operation), found.labels)
+
+    def decode(self, resolved: Resolved, request: HttpRequest) -> Call:
+        service, op = resolved.service, resolved.operation
         try:
-            params = rest_protocol.decode_request(op, request, found.labels, self.xml)
+            params = rest_protocol.decode_request(op, request, resolved.labels, self.xml)
         except Malformed as exc:
             code = "MalformedXML" if self.xml and "XML" in str(exc) else MALFORMED[self.family]
             raise WireError(code, str(exc)) from None

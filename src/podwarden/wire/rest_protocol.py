@@ -226,7 +226,7 @@ def encode_error(
     code, message, status, fields = error.code, error.message, error.status, error.fields
     if xml:
         headers = [("x-amz-request-id", request_id)]
-        if head:
+        if head or status == 304:  # no body for HEAD, nor for 304 Not Modified (RFC 9110)
             return HttpResponse(status, headers)
         extra = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in fields.items() if v is not None)
         body = (
