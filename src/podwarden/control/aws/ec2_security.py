@@ -409,7 +409,7 @@ def _revoked(rule: Doc) -> Doc:
         k: rule[k] for k in ("CidrIpv4", "CidrIpv6", "PrefixListId", "Description") if rule.get(k)
     }
     if rule.get("ReferencedGroupInfo"):
-        out["ReferencedSecurityGroupId"] = rule["ReferencedGroupInfo"]["GroupId"]
+        out["ReferencedGroupId"] = rule["ReferencedGroupInfo"]["GroupId"]
     return out
 
 
