@@ -3,17 +3,25 @@
 Enough EC2 to build and inspect a HyperPod VPC as AWS's setup templates do (VPC, subnets in
 several zones, route tables, internet / egress-only / NAT gateways, Elastic IPs, security groups)
 and to answer the same Describe* calls AWS answers, filters and pages included. The work is split
-by resource: ``ec2_vpc`` (VPCs, subnets, zones), ``ec2_routes``, ``ec2_gateways`` (internet and
-egress-only gateways), ``ec2_nat`` (addresses, NAT gateways), ``ec2_security`` (security groups),
-on ``ec2_common`` (kinds, ids, errors, Describe) and ``ec2_filters`` (the filter engine). This
-module adds the tag operations, which cross every kind, and wraps every handler for ``DryRun``.
+by resource: ``ec2_vpc``, ``ec2_subnets`` (and zones), ``ec2_routes``, ``ec2_gateways`` (internet
+and egress-only gateways), ``ec2_nat`` (addresses, NAT gateways), ``ec2_security`` and
+``ec2_sg_rules`` (security groups and their rules), on ``ec2_common`` (kinds, ids, errors,
+Describe) and ``ec2_filters`` (the filter engine). This module adds the tag operations, which
+cross every kind, and wraps every handler for ``DryRun``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from podwarden.control.aws import ec2_gateways, ec2_nat, ec2_routes, ec2_security, ec2_vpc
+from podwarden.control.aws import (
+    ec2_gateways,
+    ec2_nat,
+    ec2_routes,
+    ec2_security,
+    ec2_subnets,
+    ec2_vpc,
+)
 from podwarden.control.aws.ec2_common import BY_PREFIX, Handler, dry_runnable, fetch, save
 from podwarden.control.context import Context
 from podwarden.model.errors import ServiceError
@@ -58,6 +66,7 @@ def delete_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 _OPERATIONS: dict[str, Handler] = {
     **ec2_vpc.OPERATIONS,
+    **ec2_subnets.OPERATIONS,
     **ec2_routes.OPERATIONS,
     **ec2_gateways.OPERATIONS,
     **ec2_nat.OPERATIONS,

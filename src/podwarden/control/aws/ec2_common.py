@@ -100,6 +100,7 @@ KINDS = (
     SECURITY_GROUP,
 )  # fmt: skip
 BY_PREFIX = {k.prefix: k for k in KINDS}
+LIVE_NAT_STATES = frozenset({"pending", "available", "deleting"})  # holding addresses
 
 
 # --- errors -----------------------------------------------------------------------------------

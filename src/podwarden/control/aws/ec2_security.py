@@ -1,28 +1,25 @@
-"""Security groups and their rules.
+"""Security groups.
 
 A group's doc is the ``SecurityGroup`` shape except for its rules: they are kept as AWS keeps
-them, one ``SecurityGroupRule`` per source (a CIDR block, an IPv6 block or a referenced group),
-under ``Rules``, each with its ``sgr-`` id. ``IpPermissions`` / ``IpPermissionsEgress`` are built
-from them on the way out, one permission per (protocol, ports) with its sources grouped. Rules
-are compared by protocol, ports and source: authorizing one that exists fails with
-InvalidPermission.Duplicate; revoking rules some of which do not exist revokes the others and
+them, one rule per source, under ``Rules`` (see ``ec2_sg_rules``), and ``IpPermissions`` /
+``IpPermissionsEgress`` are built from them on the way out. Authorizing a rule that exists fails
+with InvalidPermission.Duplicate; revoking rules some of which do not exist revokes the others and
 lists the unknown ones in ``UnknownIpPermissions``, and revoking only unknown rules fails with
-InvalidPermission.NotFound.
+InvalidPermission.NotFound. Referenced groups must be in the group's VPC.
 
-Protocol names and numbers are normalized as EC2 does (``6`` -> ``tcp``, ``all`` -> ``-1``); tcp
-and udp rules need both ports; ``-1`` rules cover every port (``-1``/``-1`` in a rule, no ports
-in a permission). A new group allows all outbound IPv4 traffic; a VPC's ``default`` group also
-allows all inbound traffic from itself (and all outbound IPv6 traffic when the VPC has an IPv6
-block), as AWS creates it. ``GroupName`` inputs name groups of the default VPC, which podwarden
-does not create, so they answer InvalidGroup.NotFound (or VPCIdNotSpecified for a
+A new group allows all outbound IPv4 traffic; a VPC's ``default`` group also allows all inbound
+traffic from itself (and all outbound IPv6 traffic when the VPC has an IPv6 block), as AWS
+creates it, and cannot be deleted (CannotDelete). A group another group's rule references cannot
+be deleted (DependencyViolation). ``GroupName`` inputs name groups of the default VPC, which
+podwarden does not create, so they answer InvalidGroup.NotFound (or VPCIdNotSpecified for a
 CreateSecurityGroup without ``VpcId``), as in an account whose default VPC was deleted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
+from podwarden.control.aws import ec2_sg_rules as sgr
 from podwarden.control.aws.ec2_common import (
     SECURITY_GROUP,
     VPC,
@@ -35,59 +32,23 @@ from podwarden.control.aws.ec2_common import (
     fetch,
     initial_tags,
     invalid,
-    ipv4_block,
-    ipv6_block,
     new_id,
     project,
     records,
     remove,
     save,
 )
-from podwarden.control.aws.ec2_filters import TAGS, at, where
+from podwarden.control.aws.ec2_filters import TAGS, at
 from podwarden.control.context import Context
 from podwarden.model.errors import ServiceError
 from podwarden.store.resources import Record
 
-PROTOCOLS = {
-    "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp",
-    "icmpv6": "icmpv6", "58": "icmpv6", "-1": "-1", "all": "-1",
-}  # fmt: skip
-PORTED = frozenset({"tcp", "udp"})
-TYPED = frozenset({"icmp", "icmpv6"})  # ports are ICMP type and code
-ALL_PORTS = (-1, -1)
-SOURCE_KEYS = ("CidrIpv4", "CidrIpv6", "PrefixListId", "ReferencedGroupInfo")
 
+def _rules_of(ctx: Context, group: Doc, perms: list[Doc], egress: bool) -> list[Doc]:
+    def resolve(pair: Doc) -> Doc:
+        return _group_source(ctx, group, pair)
 
-# --- rules ------------------------------------------------------------------------------------
-
-
-def _protocol(value: object) -> str:
-    text = str(value).lower()
-    if text in PROTOCOLS:
-        return PROTOCOLS[text]
-    if text.isdigit() and 0 <= int(text) <= 255:
-        return text
-    raise invalid(f"Invalid value '{value}' for IP protocol. Unknown protocol.")
-
-
-def _ports(protocol: str, perm: Doc) -> tuple[int, int]:
-    low, high = perm.get("FromPort"), perm.get("ToPort")
-    if protocol in PORTED:
-        if low is None or high is None:
-            raise invalid(
-                "Invalid value 'null' for portRange. Must specify both from and to ports with "
-                "TCP/UDP."
-            )
-        if not 0 <= low <= high <= 65535:
-            raise invalid(f"Invalid value '{low}-{high}' for portRange. Ports must be 0-65535.")
-        return low, high
-    if protocol in TYPED:
-        return (-1 if low is None else low), (-1 if high is None else high)
-    return -1, -1
-
-
-def _described(entry: Doc, source: Doc) -> Doc:
-    return {**source, "Description": entry["Description"]} if entry.get("Description") else source
+    return sgr.rules(ctx.account, group["GroupId"], perms, egress, resolve)
 
 
 def _group_source(ctx: Context, group: Doc, pair: Doc) -> Doc:
@@ -105,141 +66,24 @@ def _group_source(ctx: Context, group: Doc, pair: Doc) -> Doc:
     return {"ReferencedGroupInfo": info, "ReferencedGroupName": ref["GroupName"]}
 
 
-def _sources(ctx: Context, group: Doc, perm: Doc) -> list[Doc]:
-    """One partial rule per source of an IpPermission."""
-    out = [
-        _described(r, {"CidrIpv4": str(ipv4_block(r.get("CidrIp"), "cidrIp"))})
-        for r in perm.get("IpRanges") or []
-    ]
-    out += [
-        _described(r, {"CidrIpv6": str(ipv6_block(r.get("CidrIpv6"), "cidrIpv6"))})
-        for r in perm.get("Ipv6Ranges") or []
-    ]
-    for entry in perm.get("PrefixListIds") or []:
-        raise ServiceError(
-            "InvalidPrefixListId.NotFound",
-            f"The prefix list ID '{entry.get('PrefixListId')}' does not exist",
-        )
-    out += [_described(p, _group_source(ctx, group, p)) for p in perm.get("UserIdGroupPairs") or []]
-    if not out:
-        raise ServiceError(
-            "MissingParameter",
-            "The request must contain a source: ipRanges, ipv6Ranges, prefixListIds or groups",
-        )
-    return out
-
-
-def _rule(
-    ctx: Context, group_id: str, source: Doc, *, egress: bool, protocol: str, ports: tuple[int, int]
-) -> Doc:
-    return {
-        "SecurityGroupRuleId": new_id("sgr"),
-        "GroupId": group_id,
-        "GroupOwnerId": ctx.account,
-        "IsEgress": egress,
-        "IpProtocol": protocol,
-        "FromPort": ports[0],
-        "ToPort": ports[1],
-        **source,
-    }
-
-
-def _rules(ctx: Context, group: Doc, perms: list[Doc], egress: bool) -> list[Doc]:
-    """The rules a list of IpPermission inputs describes: one per source."""
-    rules = []
-    for perm in perms:
-        protocol = _protocol(perm.get("IpProtocol", "-1"))
-        ports = _ports(protocol, perm)
-        rules += [
-            _rule(ctx, group["GroupId"], source, egress=egress, protocol=protocol, ports=ports)
-            for source in _sources(ctx, group, perm)
-        ]
-    return rules
-
-
-def _identity(rule: Doc) -> tuple[Any, ...]:
-    source = tuple(str(rule.get(k)) for k in SOURCE_KEYS[:3])
-    group = (rule.get("ReferencedGroupInfo") or {}).get("GroupId")
-    return (rule["IsEgress"], rule["IpProtocol"], rule["FromPort"], rule["ToPort"], *source, group)
-
-
-def _peer(rule: Doc) -> str:
-    """How EC2 names a rule in InvalidPermission.Duplicate."""
-    peer = next((str(rule[k]) for k in SOURCE_KEYS[:3] if rule.get(k)), None)
-    peer = peer or rule["ReferencedGroupInfo"]["GroupId"]
-    protocol = "ALL" if rule["IpProtocol"] == "-1" else rule["IpProtocol"].upper()
-    ports = f", from port: {rule['FromPort']}, to port: {rule['ToPort']}"
-    return f"peer: {peer}, {protocol}{ports if rule['IpProtocol'] != '-1' else ''}, ALLOW"
-
-
-def _permissions_input(params: dict[str, Any]) -> list[Doc]:
-    """IpPermissions, or the one permission of the flat legacy members."""
-    if params.get("IpPermissions"):
-        return list(params["IpPermissions"])
-    perm: Doc = {"IpProtocol": params.get("IpProtocol", "-1")}
-    perm |= {k: params[k] for k in ("FromPort", "ToPort") if params.get(k) is not None}
-    if params.get("CidrIp"):
-        perm["IpRanges"] = [{"CidrIp": params["CidrIp"]}]
-    if params.get("SourceSecurityGroupName"):
-        perm["UserIdGroupPairs"] = [{"GroupName": params["SourceSecurityGroupName"]}]
-    return [perm]
-
-
 # --- projection -------------------------------------------------------------------------------
-
-# Rule source member -> (IpPermission list, entry member).
-SOURCE_LISTS = {
-    "CidrIpv4": ("IpRanges", "CidrIp"),
-    "CidrIpv6": ("Ipv6Ranges", "CidrIpv6"),
-    "PrefixListId": ("PrefixListIds", "PrefixListId"),
-}
-
-
-def _entry(rule: Doc) -> tuple[str, Doc]:
-    for key, (target, member) in SOURCE_LISTS.items():
-        if rule.get(key):
-            return target, _described(rule, {member: rule[key]})
-    info = rule["ReferencedGroupInfo"]
-    return "UserIdGroupPairs", _described(
-        rule, {"UserId": info["UserId"], "GroupId": info["GroupId"]}
-    )
-
-
-def permissions(rules: list[Doc], egress: bool) -> list[Doc]:
-    grouped: dict[tuple[Any, ...], Doc] = {}
-    for rule in rules:
-        if rule["IsEgress"] is not egress:
-            continue
-        key = (rule["IpProtocol"], rule["FromPort"], rule["ToPort"])
-        ports = {} if rule["IpProtocol"] == "-1" else {"FromPort": key[1], "ToPort": key[2]}
-        perm = grouped.setdefault(
-            key,
-            {
-                "IpProtocol": rule["IpProtocol"],
-                **ports,
-                "IpRanges": [],
-                "Ipv6Ranges": [],
-                "PrefixListIds": [],
-                "UserIdGroupPairs": [],
-            },
-        )
-        target, entry = _entry(rule)
-        perm[target].append(entry)
-    return list(grouped.values())
 
 
 def project_group(doc: Doc) -> Doc:
     out = project({k: v for k, v in doc.items() if k != "Rules"})
-    out["IpPermissions"] = permissions(doc["Rules"], egress=False)
-    out["IpPermissionsEgress"] = permissions(doc["Rules"], egress=True)
+    out["IpPermissions"] = sgr.permissions(doc["Rules"], egress=False)
+    out["IpPermissionsEgress"] = sgr.permissions(doc["Rules"], egress=True)
     return out
 
 
-def project_rule(rule: Doc) -> Doc:
-    return project({k: v for k, v in rule.items() if k != "ReferencedGroupName"})
-
-
 # --- groups -----------------------------------------------------------------------------------
+
+
+def _everything(ctx: Context, group_id: str, source: Doc, *, egress: bool) -> Doc:
+    """A rule for all protocols and ports from (to) ``source``."""
+    return sgr.rule(
+        ctx.account, group_id, source, egress=egress, protocol="-1", ports=sgr.ALL_PORTS
+    )
 
 
 def _group_doc(ctx: Context, vpc: Doc, name: str, description: str, tags: list[Any]) -> Doc:
@@ -252,16 +96,7 @@ def _group_doc(ctx: Context, vpc: Doc, name: str, description: str, tags: list[A
         "OwnerId": ctx.account,
         "SecurityGroupArn": arn(ctx, "security-group", group_id),
         "Tags": tags,
-        "Rules": [
-            _rule(
-                ctx,
-                group_id,
-                {"CidrIpv4": "0.0.0.0/0"},
-                egress=True,
-                protocol="-1",
-                ports=ALL_PORTS,
-            )
-        ],
+        "Rules": [_everything(ctx, group_id, {"CidrIpv4": "0.0.0.0/0"}, egress=True)],
     }
 
 
@@ -274,8 +109,8 @@ def default_group(ctx: Context, vpc: Doc) -> Doc:
         "ReferencedGroupInfo": {"GroupId": group_id, "UserId": ctx.account},
         "ReferencedGroupName": "default",
     }
-    inbound = _rule(ctx, group_id, itself, egress=False, protocol="-1", ports=ALL_PORTS)
-    ipv6 = [_rule(ctx, group_id, {"CidrIpv6": "::/0"}, egress=True, protocol="-1", ports=ALL_PORTS)]
+    inbound = _everything(ctx, group_id, itself, egress=False)
+    ipv6 = [_everything(ctx, group_id, {"CidrIpv6": "::/0"}, egress=True)]
     doc["Rules"] = [inbound, *doc["Rules"], *(ipv6 if vpc["Ipv6CidrBlockAssociationSet"] else [])]
     return doc
 
@@ -343,19 +178,19 @@ def delete_security_group(ctx: Context, params: dict[str, Any]) -> dict[str, Any
 def _authorize(egress: bool) -> Handler:
     def handler(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         rec = _named_group(ctx, params)
-        new = _rules(ctx, rec.doc, _permissions_input(params), egress)
-        existing = {_identity(r) for r in rec.doc["Rules"]}
+        new = _rules_of(ctx, rec.doc, sgr.permissions_input(params), egress)
+        existing = {sgr.identity(r) for r in rec.doc["Rules"]}
         seen: set[tuple[Any, ...]] = set()
-        for rule in new:
-            if _identity(rule) in existing | seen:
+        for made in new:
+            if sgr.identity(made) in existing | seen:
                 raise ServiceError(
                     "InvalidPermission.Duplicate",
-                    f'the specified rule "{_peer(rule)}" already exists',
+                    f'the specified rule "{sgr.peer(made)}" already exists',
                 )
-            seen.add(_identity(rule))
+            seen.add(sgr.identity(made))
         rec.doc["Rules"].extend(new)
         save(ctx, rec)
-        return {"Return": True, "SecurityGroupRules": [project_rule(r) for r in new]}
+        return {"Return": True, "SecurityGroupRules": [sgr.project_rule(r) for r in new]}
 
     return handler
 
@@ -378,10 +213,10 @@ def _revoke(egress: bool) -> Handler:
         if params.get("SecurityGroupRuleIds"):
             gone = _revoked_by_ids(rec, list(params["SecurityGroupRuleIds"]), egress)
         else:
-            wanted = _rules(ctx, rec.doc, _permissions_input(params), egress)
-            have = {_identity(r): r for r in rec.doc["Rules"]}
-            gone = [have[_identity(w)] for w in wanted if _identity(w) in have]
-            unknown = [w for w in wanted if _identity(w) not in have]
+            wanted = _rules_of(ctx, rec.doc, sgr.permissions_input(params), egress)
+            have = {sgr.identity(r): r for r in rec.doc["Rules"]}
+            gone = [have[sgr.identity(w)] for w in wanted if sgr.identity(w) in have]
+            unknown = [w for w in wanted if sgr.identity(w) not in have]
             if not gone:
                 raise ServiceError(
                     "InvalidPermission.NotFound",
@@ -392,51 +227,17 @@ def _revoke(egress: bool) -> Handler:
         save(ctx, rec)
         out: dict[str, Any] = {
             "Return": True,
-            "RevokedSecurityGroupRules": [_revoked(r) for r in gone],
+            "RevokedSecurityGroupRules": [sgr.revoked(r) for r in gone],
         }
         if unknown:
-            out["UnknownIpPermissions"] = permissions(unknown, egress)
+            out["UnknownIpPermissions"] = sgr.permissions(unknown, egress)
         return out
 
     return handler
 
 
-def _revoked(rule: Doc) -> Doc:
-    """A RevokedSecurityGroupRule: the rule's members that shape has."""
-    keys = ("SecurityGroupRuleId", "GroupId", "IsEgress", "IpProtocol", "FromPort", "ToPort")
-    out = {k: rule[k] for k in keys}
-    out |= {
-        k: rule[k] for k in ("CidrIpv4", "CidrIpv6", "PrefixListId", "Description") if rule.get(k)
-    }
-    if rule.get("ReferencedGroupInfo"):
-        out["ReferencedGroupId"] = rule["ReferencedGroupInfo"]["GroupId"]
-    return out
-
-
-# ip-permission filter suffix -> path in a rule.
-RULE_FIELDS = {
-    "cidr": ("CidrIpv4",),
-    "from-port": ("FromPort",),
-    "group-id": ("ReferencedGroupInfo", "GroupId"),
-    "group-name": ("ReferencedGroupName",),
-    "ipv6-cidr": ("CidrIpv6",),
-    "prefix-list-id": ("PrefixListId",),
-    "protocol": ("IpProtocol",),
-    "to-port": ("ToPort",),
-    "user-id": ("ReferencedGroupInfo", "UserId"),
-}
-
-
-def _direction(egress: bool) -> Callable[[Mapping[str, Any]], bool]:
-    return lambda rule: rule["IsEgress"] is egress
-
-
 GROUP_FILTERS = {
-    **{f"ip-permission.{k}": where("Rules", _direction(False), *p) for k, p in RULE_FIELDS.items()},
-    **{
-        f"egress.ip-permission.{k}": where("Rules", _direction(True), *p)
-        for k, p in RULE_FIELDS.items()
-    },
+    **sgr.RULE_FILTERS,
     "description": at("Description"),
     "group-id": at("GroupId"),
     "group-name": at("GroupName"),
