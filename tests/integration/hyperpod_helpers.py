@@ -13,7 +13,7 @@ from podwarden.cli.server import ServerSettings, default_database_url
 from podwarden.local.runtime import ControlPlane
 from podwarden.operator.clusters import ReconcilerSettings
 
-from .hyperpod_server import EKS_ARN, ROLE_ARN, ThreadServer, sagemaker
+from .hyperpod_server import EKS_ARN, LIFECYCLE_URI, ROLE_ARN, ThreadServer, sagemaker
 from .kube_objects import as_dict, wait_for
 
 FAST = ReconcilerSettings(launch_delay=0.2, resync=0.5, deep_check_duration=4.0)
@@ -29,6 +29,7 @@ def server(
         database_url=default_database_url(data),
         port=0,
         reconciler=FAST,
+        data_dir=data,
     )
     srv = ThreadServer(settings).start()
     yield srv
@@ -47,7 +48,7 @@ def group(name: str, instance_type: str, count: int, **extra: Any) -> dict[str, 
         "InstanceCount": count,
         "ExecutionRole": ROLE_ARN,
         "LifeCycleConfig": {
-            "SourceS3Uri": "s3://sagemaker-lifecycle/scripts/",
+            "SourceS3Uri": LIFECYCLE_URI,
             "OnCreate": "on_create.sh",
         },
         **extra,

@@ -27,7 +27,8 @@ from podwarden.cli.server import (
 
 REGION = "us-west-2"
 EKS_ARN = "arn:aws:eks:us-west-2:000000000000:cluster/podwarden"
-ROLE_ARN = "arn:aws:iam::000000000000:role/podwarden-hyperpod-execution"
+ROLE_ARN = "arn:aws:iam::000000000000:role/podwarden-hyperpod-execution"  # seeded
+LIFECYCLE_URI = "s3://sagemaker-podwarden-000000000000-us-west-2/lifecycle/"  # seeded
 
 
 def sagemaker(endpoint: str, secret: str | None = None, key: str | None = None) -> Any:
@@ -46,6 +47,7 @@ class ThreadServer:
     """uvicorn in a background thread, port chosen by the kernel."""
 
     def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
         self.port = 0
         self.app, self.store = assemble(settings)
         self.server: uvicorn.Server = uvicorn_server(self.app, settings)

@@ -58,6 +58,7 @@ def _server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSettin
         auth=not args.no_auth,
         agent=not args.no_agent,
         fault_policy=args.fault_policy,
+        data_dir=data_dir,
         reconciler=ReconcilerSettings(
             launch_delay=args.launch_delay,
             deep_check_duration=args.deep_check_duration,

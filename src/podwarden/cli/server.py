@@ -14,10 +14,14 @@ from pathlib import Path
 import uvicorn
 
 from podwarden.agent.service import LocalHealthAgent
-from podwarden.api.app import ApiSettings, PodwardenApp, Services, build_app
+from podwarden.api.app import DEFAULT_REGION, ApiSettings, PodwardenApp, Services, build_app
+from podwarden.cli.account import seed_default_account
+from podwarden.cli.eks_planes import LocalControlPlanes
 from podwarden.kube.nodes import KubeNodes
+from podwarden.kube.workloads import KubeWorkloads
 from podwarden.model.errors import Invalid
 from podwarden.operator.clusters import ClusterReconciler, ReconcilerSettings
+from podwarden.operator.eks import EksReconciler, Workloads
 from podwarden.policy.catalog import Catalog, load_catalog
 from podwarden.policy.fault_policy import load_policy
 from podwarden.providers.local import LocalInstances
@@ -83,6 +87,11 @@ class ServerSettings:
     agent: bool = True  # the simulated health agent for kwok nodes
     fault_policy: Path | None = None
     reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
+    # where EKS clusters created through the API keep their control planes (<data_dir>/eks/...)
+    data_dir: Path | None = None
+    # seed the default local AWS account once (VPC, roles, bucket, the EKS cluster "podwarden"
+    # adopting the Kubernetes at ``kubeconfig``)
+    seed: bool = True
 
 
 def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
@@ -90,7 +99,27 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
     types = CatalogInstanceTypes(load_catalog())
     state: dict[str, object] = {}
 
+    creds = local_credentials()[0]
+    planes = LocalControlPlanes(
+        (settings.data_dir or Path(settings.kubeconfig).parent) / "eks-planes",
+        settings.kubeconfig,
+    )
+
+    async def workloads(kubeconfig: Path) -> Workloads:
+        return await KubeWorkloads.from_kubeconfig(kubeconfig)
+
     async def start() -> None:
+        if settings.seed:
+            seed_default_account(
+                store,
+                account=creds.account_id,
+                region=DEFAULT_REGION,
+                principal_arn=creds.principal_arn,
+                instance_types=types,
+            )
+        eks = EksReconciler(store.resources, planes, workloads)
+        state["eks"] = eks
+        state["eks_task"] = asyncio.create_task(eks.run(), name="eks-reconciler")
         nodes = await KubeNodes.from_kubeconfig(settings.kubeconfig)
         reconciler = ClusterReconciler(
             store,
@@ -108,20 +137,25 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
             state["agent"] = asyncio.create_task(agent.run(), name="health-agent")
 
     async def stop() -> None:
-        for key in ("agent", "task"):
+        for key in ("agent", "task", "eks_task"):
             task = state.get(key)
             if isinstance(task, asyncio.Task):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        eks = state.get("eks")
+        if isinstance(eks, EksReconciler):
+            await eks.close()
+        await planes.stop_all()
         nodes = state.get("nodes")
         if isinstance(nodes, KubeNodes):
             await nodes.close()
 
     def wake() -> None:
-        reconciler = state.get("reconciler")
-        if isinstance(reconciler, ClusterReconciler):
-            reconciler.wake()
+        for key in ("reconciler", "eks"):
+            reconciler = state.get(key)
+            if isinstance(reconciler, ClusterReconciler | EksReconciler):
+                reconciler.wake()
 
     services = Services(
         store=store,

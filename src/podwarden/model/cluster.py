@@ -139,6 +139,8 @@ class Instance:
     private_ip: str = ""
     availability_zone: str = ""
     volumes: list[Volume] = field(default_factory=list)
+    # the OnCreate lifecycle script read from S3 at launch: uri, etag, content
+    on_create: dict[str, str] = field(default_factory=dict)
     version: int = 0
 
     @property

@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from podwarden.control.aws.s3_scripts import LifecycleScriptsFailed, lifecycle_script
 from podwarden.logic import cluster_actions as ca
 from podwarden.logic import cluster_plan as cp
 from podwarden.logic.node_spec import (
@@ -249,7 +250,10 @@ class ClusterReconciler:
         """Apply an action on instance records; False if it is not one."""
         match action:
             case ca.Launch(group, count):
+                script = self._on_create(cluster.groups[group])
                 new = [self._new_instance(cluster, cluster.groups[group]) for _ in range(count)]
+                for inst in new:
+                    inst.on_create = script
                 self.store.add_instances(new)
             case ca.MarkRunning(instance_id):
                 self._set_status(by_id[instance_id], InstanceStatus.RUNNING)
@@ -262,6 +266,18 @@ class ClusterReconciler:
             case _:
                 return False
         return True
+
+    def _on_create(self, group: InstanceGroup) -> dict[str, str]:
+        """The group's OnCreate script from the local account's S3, as AWS reads it when it
+        provisions an instance; a missing one fails the cluster with AWS's message."""
+        config = group.spec.get("LifeCycleConfig")
+        if not config:
+            return {}
+        try:
+            script = lifecycle_script(self.store, config["SourceS3Uri"], config["OnCreate"])
+        except LifecycleScriptsFailed as exc:
+            raise TerminalError(exc.failure_message(ids.new_instance_id())) from exc
+        return {"uri": script.uri, "etag": script.etag, "content": script.text}
 
     def _count_repair(self, group: InstanceGroup) -> None:
         now = self.clock()
@@ -282,6 +298,7 @@ class ClusterReconciler:
         and the old one terminating, in one transaction; the old volumes go with the old record."""
         fresh = self._new_instance(cluster, cluster.groups[old.group])
         fresh.logical_id = old.logical_id
+        fresh.on_create = old.on_create  # the script as read when the group was provisioned
         old.status = InstanceStatus.SHUTTING_DOWN
         old.message = "Replacing the instance"
         old.recovery = Recovery.NONE

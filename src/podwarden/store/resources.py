@@ -156,9 +156,7 @@ class Resources:
             row = conn.execute(q).first()
         return None if row is None else bytes(row.data)
 
-    def list(
-        self, kind: str, scope: str | None = None, parent: str | None = None
-    ) -> list[Record]:
+    def list(self, kind: str, scope: str | None = None, parent: str | None = None) -> list[Record]:
         """Records of ``kind`` (in ``scope``, under ``parent``), oldest first, then by key."""
         q = select(resources).where(resources.c.kind == kind)
         if scope is not None:

@@ -1,0 +1,88 @@
+"""EKS clusters of the local account as local control planes (``operator.eks.ControlPlanes``).
+
+Each non-adopted EKS cluster is a ``local.ControlPlane`` in ``<data dir>/<key>`` (the record's
+``_podwarden.data_dir``, ``eks/<name>-<id8>``) with its own ports and PKI; starting one takes a
+few seconds and runs in a thread. The adopted cluster is the embedded control plane of
+``podwarden up`` (or the Kubernetes ``podwarden serve`` was pointed at): its endpoint and CA come
+from that kubeconfig, and it is never started or stopped here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from podwarden.local.errors import LocalK8sError
+from podwarden.local.runtime import ControlPlane
+from podwarden.model.errors import TemporaryError, TerminalError
+from podwarden.operator.eks import PlaneInfo
+
+
+def plane_info(kubeconfig: Path) -> PlaneInfo:
+    """Endpoint and CA (base64 PEM) of the current context's cluster in a kubeconfig."""
+    doc: dict[str, Any] = yaml.safe_load(kubeconfig.read_text())
+    current = doc.get("current-context")
+    context = next(
+        (c["context"] for c in doc["contexts"] if c["name"] == current),
+        doc["contexts"][0]["context"],
+    )
+    cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == context["cluster"])
+    ca = cluster.get("certificate-authority-data")
+    if ca is None and cluster.get("certificate-authority"):
+        ca = base64.b64encode(Path(cluster["certificate-authority"]).read_bytes()).decode()
+    return PlaneInfo(
+        endpoint=cluster["server"], certificate_authority=ca or "", kubeconfig=kubeconfig
+    )
+
+
+class LocalControlPlanes:
+    def __init__(self, data_root: Path, embedded_kubeconfig: Path) -> None:
+        self.data_root = data_root
+        self.embedded = embedded_kubeconfig
+        self._planes: dict[str, ControlPlane] = {}
+        self._lock = asyncio.Lock()
+
+    async def ensure(self, key: str, *, adopted: bool) -> PlaneInfo:
+        if adopted:
+            return plane_info(self.embedded)
+        async with self._lock:
+            plane = self._planes.get(key)
+            if plane is not None:
+                try:
+                    plane.check()
+                    return plane_info(plane.kubeconfig)
+                except LocalK8sError:
+                    await asyncio.to_thread(plane.stop)
+                    del self._planes[key]
+            plane = ControlPlane(self.data_root / key)
+            try:
+                await asyncio.to_thread(plane.start)
+            except LocalK8sError as exc:
+                raise TerminalError(f"the cluster's control plane did not start: {exc}") from exc
+            except OSError as exc:
+                raise TemporaryError(f"starting the cluster's control plane: {exc}") from exc
+            self._planes[key] = plane
+            return plane_info(plane.kubeconfig)
+
+    async def remove(self, key: str, *, adopted: bool) -> None:
+        if adopted:
+            return
+        async with self._lock:
+            plane = self._planes.pop(key, None)
+            if plane is not None:
+                await asyncio.to_thread(plane.stop)
+            target = (self.data_root / key).resolve()
+            if target.is_relative_to(self.data_root.resolve()) and target != self.data_root:
+                await asyncio.to_thread(shutil.rmtree, target, True)
+
+    async def stop_all(self) -> None:
+        """Stop every started plane, keeping its data (podwarden shuts down; they restart)."""
+        async with self._lock:
+            for plane in self._planes.values():
+                await asyncio.to_thread(plane.stop)
+            self._planes.clear()

@@ -1,0 +1,88 @@
+"""DaemonSets and Deployments through ``kubernetes.aio`` (what EKS add-ons install), and the
+apiserver's version.
+
+Objects are applied with server-side apply (``application/apply-patch+yaml``, field manager
+``podwarden``, forced): one idempotent call creates or updates, so a reconciler can repeat it.
+Plain dicts go in and out (no typed models), as in ``kube.nodes``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Final
+
+from aiohttp import ClientError
+from kubernetes.aio import client, config
+
+from podwarden.kube.nodes import check_response
+from podwarden.model.errors import TemporaryError
+
+FIELD_MANAGER: Final = "podwarden"
+_PLURAL: Final = {"DaemonSet": "daemon_set", "Deployment": "deployment"}
+
+
+class KubeWorkloads:
+    def __init__(self, api: Any) -> None:
+        self._api = api
+        self._apps = client.AppsV1Api(api)
+        self._version = client.VersionApi(api)
+
+    @classmethod
+    async def from_kubeconfig(cls, path: Path) -> KubeWorkloads:
+        api = await config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=str(path)
+        )
+        return cls(api)
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def version(self) -> str:
+        """The apiserver's ``gitVersion`` (``v1.32.9``)."""
+        try:
+            resp = await self._version.get_code_without_preload_content()
+            info: dict[str, Any] = json.loads(await check_response(resp, "read version"))
+        except ClientError as exc:
+            raise TemporaryError(f"read version: {exc}") from exc
+        return str(info["gitVersion"])
+
+    async def apply(self, obj: dict[str, Any]) -> None:
+        kind, meta = obj["kind"], obj["metadata"]
+        what = f"apply {kind} {meta['namespace']}/{meta['name']}"
+        method = getattr(self._apps, f"patch_namespaced_{_PLURAL[kind]}_without_preload_content")
+        try:
+            resp = await method(
+                meta["name"],
+                meta["namespace"],
+                obj,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type="application/apply-patch+yaml",
+            )
+            await check_response(resp, what)
+        except ClientError as exc:
+            raise TemporaryError(f"{what}: {exc}") from exc
+
+    async def delete(self, kind: str, namespace: str, name: str) -> None:
+        """Delete an object; one that is gone already counts as deleted."""
+        what = f"delete {kind} {namespace}/{name}"
+        method = getattr(self._apps, f"delete_namespaced_{_PLURAL[kind]}_without_preload_content")
+        try:
+            resp = await method(name, namespace)
+            await check_response(resp, what, ok_statuses=(404,))
+        except ClientError as exc:
+            raise TemporaryError(f"{what}: {exc}") from exc
+
+    async def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        what = f"read {kind} {namespace}/{name}"
+        method = getattr(self._apps, f"read_namespaced_{_PLURAL[kind]}_without_preload_content")
+        try:
+            resp = await method(name, namespace)
+            body = await check_response(resp, what, ok_statuses=(404,))
+        except ClientError as exc:
+            raise TemporaryError(f"{what}: {exc}") from exc
+        if resp.status == 404:
+            return None
+        found: dict[str, Any] = json.loads(body)
+        return found
