@@ -13,9 +13,11 @@ observed CLI output quoted in public issues and docs (``The vpc ID 'vpc-…' doe
 project's table of AWS errors (``ec2api/exception.py``), and moto's ``moto/ec2/exceptions.py``
 (moto 5.2, installed with podwarden's bench group). NotFound codes are the ones botocore's own
 EC2 waiters expect (``InvalidVpcID.NotFound``, ``InvalidGroup.NotFound`` — not
-``InvalidGroupId.NotFound`` — and ``NatGatewayNotFound`` for NAT gateways). AWS words several
-missing ids in the plural (``The instance IDs 'i-1, i-2' do not exist``); every kind here does
-the same.
+``InvalidGroupId.NotFound`` — and ``NatGatewayNotFound`` for NAT gateways); the one exception
+is botocore's InternetGatewayExists waiter, which expects ``InvalidInternetGateway.NotFound`` where
+AWS answers ``InvalidInternetGatewayID.NotFound`` (as quoted CLI output shows), so podwarden
+answers what AWS answers. AWS words several missing ids in the plural (``The instance IDs
+'i-1, i-2' do not exist``); every kind here does the same.
 """
 
 from __future__ import annotations

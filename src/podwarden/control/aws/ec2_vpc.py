@@ -7,9 +7,9 @@ block is a random /56 of ``2600:1f14::/32`` (the block AWS announces for us-west
 region here), unique in the account's region. The VPC's DHCP options id is ``default`` (no option
 set: DHCP option sets are not emulated). No default VPC is created.
 
-The records are written children first (route table, security group, then the VPC), each in its
-own transaction: the store has no multi-record transaction, so a crash mid-call can leave an
-orphaned route table or group, never a VPC without them.
+The records are written children first (route table, security group, then the VPC) and deleted
+VPC first, each in its own transaction: the store has no multi-record transaction, so a crash
+mid-call can leave an orphaned main route table or default group, never a VPC without them.
 """
 
 from __future__ import annotations
