@@ -48,6 +48,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY = 16 * 1024 * 1024
+_READS = ("Describe", "List", "Get", "Head")
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-west-2"
 
@@ -159,6 +160,8 @@ class PodwardenApp:
             output = handler(ctx, call.params)
         except PodwardenError as err:
             raise wire_error(dest.service, err) from err
+        if dest.service == "eks" and not call.operation.name.startswith(_READS):
+            self.services.wake()  # the EKS reconciler acts now rather than at its next resync
         return protocol.encode(call, output, request_id)
 
     def _lookup(self, access_key_id: str) -> Credential | None:
