@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from typing import Any
 from pathlib import Path
 
 from podwarden.control.context import Context
@@ -32,15 +34,20 @@ def make_context(
     )
 
 
+@functools.cache
+def _service_model(service: str) -> Any:
+    import botocore.session  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    return botocore.session.get_session().get_service_model(service)
+
+
 def assert_shape(service: str, operation: str, output: dict[str, object]) -> None:
     """Every key of ``output`` (recursively) is a member of the operation's output shape, and
     every value has the shape's type; what the protocol layer would drop or choke on fails here.
     """
     import datetime as dt  # noqa: PLC0415
 
-    import botocore.session  # type: ignore[import-untyped]  # noqa: PLC0415
-
-    model = botocore.session.get_session().get_service_model(service)
+    model = _service_model(service)
     shape = model.operation_model(operation).output_shape
 
     def walk(s: object, value: object, path: str) -> None:
