@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from podwarden.control.context import Context
 from podwarden.store.sql import Store, sqlite_url
