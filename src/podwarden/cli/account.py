@@ -87,6 +87,12 @@ class _Caller:
         return OPERATIONS[service][operation](self.ctx, params)
 
 
+def seeded_account(store: Store, account: str, region: str) -> SeededAccount | None:
+    """What ``seed_default_account`` made in this store, if it ran."""
+    done = store.resources.get(MARKER_KIND, f"{account}/{region}", "default")
+    return None if done is None else SeededAccount(**done.doc)
+
+
 def seed_default_account(
     store: Store,
     *,

@@ -19,6 +19,8 @@ from podwarden.agent.service import NodeAgent
 from podwarden.agent.sources import FaultSource
 from podwarden.agent.sources.kernel_log import KernelLogFollower
 from podwarden.agent.sources.nvml import NvmlNotAvailable, NvmlSource, PynvmlApi, expected_gpus
+from podwarden.api.app import DEFAULT_REGION
+from podwarden.cli.account import seeded_account
 from podwarden.cli.server import (
     ServerSettings,
     default_database_url,
@@ -33,6 +35,7 @@ from podwarden.model.errors import PodwardenError
 from podwarden.operator.clusters import ReconcilerSettings
 from podwarden.policy.catalog import load_catalog
 from podwarden.policy.fault_policy import load_policy
+from podwarden.store.sql import Store
 
 DATA_DIR_ENV = "PODWARDEN_DATA_DIR"
 
@@ -57,6 +60,7 @@ def _server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSettin
         port=args.port,
         auth=not args.no_auth,
         agent=not args.no_agent,
+        seed=not args.no_seed,
         fault_policy=args.fault_policy,
         data_dir=data_dir,
         reconciler=ReconcilerSettings(
@@ -69,11 +73,27 @@ def _server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSettin
 
 def _print_endpoint(settings: ServerSettings, port: int) -> None:
     creds = local_credentials()[0]
-    print(f"podwarden: API at http://{settings.host}:{port} (SageMaker HyperPod cluster API)")
-    print(f"  export AWS_ENDPOINT_URL_SAGEMAKER=http://{settings.host}:{port}")
+    print(
+        f"podwarden: API at http://{settings.host}:{port} "
+        "(SageMaker HyperPod, EKS, EC2, IAM, STS, S3)"
+    )
+    print(f"  export AWS_ENDPOINT_URL=http://{settings.host}:{port}")
     print(f"  export AWS_ACCESS_KEY_ID={creds.access_key_id}")
     print(f"  export AWS_SECRET_ACCESS_KEY={creds.secret_access_key}")
-    print("  export AWS_DEFAULT_REGION=us-west-2", flush=True)
+    print(f"  export AWS_DEFAULT_REGION={DEFAULT_REGION}")
+    store = Store(settings.database_url)
+    try:
+        seeded = seeded_account(store, creds.account_id, DEFAULT_REGION)
+    finally:
+        store.close()
+    if seeded is not None:
+        print("  default account (seeded once):")
+        print(f"    EKS cluster      {seeded.eks_cluster_arn}")
+        print(f"    execution role   {seeded.execution_role_arn}")
+        print(f"    private subnets  {' '.join(seeded.private_subnets)}")
+        print(f"    security group   {seeded.security_group}")
+        print(f"    lifecycle        {seeded.lifecycle_uri} (on_create.sh)")
+    sys.stdout.flush()
 
 
 def _run_server(settings: ServerSettings, health_check: Callable[[], None] | None = None) -> None:
@@ -219,6 +239,11 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds simulated deep health checks take (HyperPod: about 2 hours)",
     )
     p.add_argument("--no-agent", action="store_true", help="do not run the simulated health agent")
+    p.add_argument(
+        "--no-seed",
+        action="store_true",
+        help="do not seed the default local AWS account (VPC, roles, bucket, EKS cluster)",
+    )
     p.add_argument("--fault-policy", type=Path, help="a fault -> action policy YAML to use")
 
 
