@@ -138,3 +138,15 @@ def test_kernel_log_lines() -> None:
 def test_bad_policies_fail_with_the_rule_named(text: str, message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         parse_policy(text, "policy.yaml")
+
+
+def test_a_fault_reported_again_stays_while_it_lasts() -> None:
+    """A source that keeps re-reporting one lasting fault (same device and boot) keeps the node
+    quarantined past the first report's window; the duplicates still count once."""
+    window = next(r for r in POLICY.rules if r.id == POLICY.for_xid(79).id).window_seconds  # type: ignore[union-attr]
+    first = Signal(at=NOW - window - 60, xid=79, device="0000:10:00.0", boot_id="b1")
+    again = Signal(at=NOW - 30, xid=79, device="0000:10:00.0", boot_id="b1")
+    assert status_after(first, now=NOW) == "Schedulable"  # alone, it aged out
+    assert status_after(first, again, now=NOW) == "UnschedulablePendingReplacement"
+    faults = [f for f in (classify(s, POLICY) for s in (first, again)) if f is not None]
+    assert len(assess(faults, POLICY, NOW).recent) == 1

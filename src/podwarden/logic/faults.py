@@ -124,7 +124,9 @@ def assess(faults: list[Fault], policy: FaultPolicy, now: float) -> NodeHealth:
         rule = windows.get(fault.rule)
         if rule is None or now - fault.at > rule.window_seconds:
             continue
-        unique.setdefault(fault.key, fault)  # duplicates of one fault count once
+        # duplicates of one fault count once; the latest report stands, so a condition a source
+        # keeps re-reporting (NVML's lasting faults) stays inside its window while it lasts
+        unique[fault.key] = fault
     recent = tuple(sorted(unique.values(), key=lambda f: f.at))
     counts: dict[str, int] = {}
     for fault in recent:
