@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from podwarden.api import eks_authn
 from podwarden.api.operations import JSON_TARGETS, OPERATIONS
 from podwarden.control.aws.sts import session_credential
-from podwarden.control.context import Context, InstanceTypes
+from podwarden.control.context import Context, InstanceTypes, Preflight
 from podwarden.model.errors import PodwardenError
 from podwarden.store.sql import Store
 from podwarden.wire import aws_chunked
@@ -68,6 +69,8 @@ class Services:
     now: Callable[[], float]
     on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # the HyperPod preflight Create/UpdateCluster run (podwarden.checks.enforce); None: off
+    preflight: Preflight | None = None
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,14 @@ class PodwardenApp:
         self.settings = settings
         self.services = services
         self._by_key = {c.access_key_id: c for c in settings.credentials}
+        # the token webhook of the EKS clusters' apiservers (not an AWS API: before dispatch)
+        self.eks_authn = eks_authn.EksAuthn(services.store, self._lookup, services.now)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope["type"] == "http" and scope["path"].startswith(eks_authn.PREFIX):
+            await self.eks_authn(scope, receive, send)
         elif scope["type"] == "http":
             await self._http(scope, receive, send)
 
@@ -155,6 +162,7 @@ class PodwardenApp:
             now=self.services.now,
             access_key_id=caller.access_key_id,
             principal_arn=caller.principal_arn,
+            preflight=self.services.preflight,
         )
         try:
             output = handler(ctx, call.params)
