@@ -14,6 +14,7 @@ from podwarden.logic import operations as ops
 from podwarden.model import ids
 from podwarden.model.cluster import (
     Cluster,
+    ClusterEvent,
     ClusterOperation,
     ClusterStatus,
     GroupStatus,
@@ -95,6 +96,21 @@ def _check_quotas(ctx: Context, cluster_name: str, groups: list[dict[str, Any]])
         )
 
 
+def _preflight(ctx: Context, request: dict[str, Any]) -> list[str]:
+    """The HyperPod preflight (docs/preflight.md), when the server runs one: raises Invalid
+    naming each requirement not met, else returns warnings for the cluster's events."""
+    return ctx.preflight(ctx, request) if ctx.preflight is not None else []
+
+
+def _record_warnings(ctx: Context, cluster: Cluster, warnings: list[str]) -> None:
+    ctx.store.add_events(
+        [
+            ClusterEvent(str(uuid.uuid4()), cluster.cluster_id, ctx.now(), "Cluster", "Warn", text)
+            for text in warnings
+        ]
+    )
+
+
 def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     groups = req.get("InstanceGroups", [])
     _check(
@@ -113,6 +129,7 @@ def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             f"{ctx.quotas.clusters_per_region} clusters per Region."
         )
     _check_quotas(ctx, req["ClusterName"], groups)
+    warnings = _preflight(ctx, req)
     cluster_id = ids.new_cluster_id()
     cluster = Cluster(
         cluster_id=cluster_id,
@@ -133,6 +150,7 @@ def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             )
         ]
     )
+    _record_warnings(ctx, cluster, warnings)
     ctx.wake()
     return {"ClusterArn": cluster.arn}
 
@@ -155,6 +173,10 @@ def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     after = {n: g.spec for n, g in cluster.groups.items() if not g.deleting and n not in to_delete}
     after.update({g["InstanceGroupName"]: g for g in updated})
     _check_quotas(ctx, cluster.name, list(after.values()))
+    # the cluster's own members with the update's: the groups checked are the updated ones
+    effective = {**cluster.spec, "ClusterName": cluster.name, "InstanceGroups": updated}
+    effective.update({m: req[m] for m in UPDATABLE_MEMBERS if m in req})
+    warnings = _preflight(ctx, effective)
     for spec in updated:
         name = spec["InstanceGroupName"]
         if name in cluster.groups:
@@ -181,6 +203,7 @@ def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
                 op.status = ops.SUPERSEDED
         scaling = new_operation(ctx, cluster, ops.SCALING, scaling=details)
         ctx.store.put_operations([o for o in superseded if o.type == ops.SCALING] + [scaling])
+    _record_warnings(ctx, cluster, warnings)
     ctx.wake()
     return {"ClusterArn": cluster.arn}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from podwarden.policy.quotas import Quotas, load_quotas
 from podwarden.store.sql import Store
@@ -13,6 +13,11 @@ from podwarden.store.sql import Store
 class InstanceTypes(Protocol):
     def problem(self, name: str) -> str | None:
         """Why podwarden cannot run this instance type, or None if it can."""
+
+
+# HyperPod preflight (podwarden.checks.enforce.make_preflight): refuses a Create/UpdateCluster
+# request (Invalid) or returns warnings for the cluster's events; None: no preflight
+Preflight = Callable[["Context", dict[str, Any]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -27,3 +32,4 @@ class Context:
     # who signed the request (STS GetCallerIdentity): access key and principal ARN
     access_key_id: str = ""
     principal_arn: str = ""
+    preflight: Preflight | None = None
