@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from podwarden.local.assets import ASSETS_ENV, find_binaries
+from podwarden.local.assets import ASSETS_ENV, find_binaries, find_kubectl
 from podwarden.local.build import check_go
 from podwarden.local.errors import BinariesNotFound, GoToolchainError
 from podwarden.local.toolchain import BINARIES, load_toolchain
@@ -23,6 +23,18 @@ def test_assets_env_directory_is_used(tmp_path: Path) -> None:
         _executable(tmp_path / name)
     found = find_binaries({ASSETS_ENV: str(tmp_path)})
     assert found == {name: tmp_path / name for name in BINARIES}
+
+
+def test_kubectl_is_optional(tmp_path: Path) -> None:
+    # a cache built before kubectl joined the toolchain: the control plane still runs
+    for name in BINARIES:
+        _executable(tmp_path / name)
+    env = {ASSETS_ENV: str(tmp_path)}
+    assert set(find_binaries(env)) == set(BINARIES)
+    assert find_kubectl(env) is None
+    _executable(tmp_path / "kubectl")
+    assert find_kubectl(env) == tmp_path / "kubectl"
+    assert "kubectl" not in find_binaries(env)
 
 
 def test_missing_binary_error_names_it_and_says_how_to_fix(tmp_path: Path) -> None:

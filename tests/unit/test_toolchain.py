@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from podwarden.local.toolchain import BINARIES, cache_bin_dir, load_toolchain
+from podwarden.local.build import missing_packages
+from podwarden.local.toolchain import (
+    BINARIES,
+    OPTIONAL_BINARIES,
+    cache_bin_dir,
+    load_toolchain,
+)
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools" / "k8s"
 
@@ -67,3 +73,22 @@ def test_version_ldflags_carry_the_release() -> None:
     flags = load_toolchain().component("kubernetes").ldflags()
     assert "-X k8s.io/component-base/version.gitVersion=v1.32." in flags
     assert "-X k8s.io/component-base/version.gitMinor=32" in flags
+
+
+def test_kubectl_is_built_with_the_server_but_not_required() -> None:
+    kubernetes = load_toolchain().component("kubernetes")
+    assert "k8s.io/kubernetes/cmd/kubectl" in kubernetes.packages
+    assert re.search(r"^\s+k8s\.io/kubernetes/cmd/kubectl$", _gomod("kubernetes"), re.M)
+    assert OPTIONAL_BINARIES == ("kubectl",)
+    assert "kubectl" not in BINARIES  # a cache of the five server binaries still runs
+
+
+def test_build_fills_in_only_what_a_cache_lacks(tmp_path: Path) -> None:
+    tc = load_toolchain()
+    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"):
+        (tmp_path / name).write_text("")
+    assert missing_packages(tc.component("kubernetes"), tmp_path) == (
+        "k8s.io/kubernetes/cmd/kubectl",
+    )
+    assert missing_packages(tc.component("etcd"), tmp_path) == ()
+    assert missing_packages(tc.component("kwok"), tmp_path) == tc.component("kwok").packages

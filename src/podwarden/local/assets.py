@@ -3,6 +3,10 @@
 Order: the directory named by ``PODWARDEN_K8S_ASSETS`` (like envtest's ``KUBEBUILDER_ASSETS``: a
 directory holding etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok), else
 the build cache that ``scripts/build-k8s`` fills. Stdlib only.
+
+kubectl (``OPTIONAL_BINARIES``) is looked up separately by `find_kubectl`: a missing kubectl
+never stops a control plane from starting (a cache built before kubectl joined the toolchain
+holds only the five server binaries).
 """
 
 from __future__ import annotations
@@ -12,9 +16,33 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from podwarden.local.errors import BinariesNotFound
-from podwarden.local.toolchain import BINARIES, Toolchain, cache_bin_dir, load_toolchain
+from podwarden.local.toolchain import (
+    BINARIES,
+    OPTIONAL_BINARIES,
+    Toolchain,
+    cache_bin_dir,
+    load_toolchain,
+)
 
 ASSETS_ENV = "PODWARDEN_K8S_ASSETS"
+
+
+def _directory(environ: Mapping[str, str], tc: Toolchain) -> tuple[Path, str]:
+    if environ.get(ASSETS_ENV):
+        directory = Path(environ[ASSETS_ENV]).expanduser()
+        return directory, f"{ASSETS_ENV}={directory}"
+    directory = cache_bin_dir(tc)
+    return directory, f"the build cache {directory}"
+
+
+def find_kubectl(
+    env: Mapping[str, str] | None = None, toolchain: Toolchain | None = None
+) -> Path | None:
+    """The pinned kubectl next to the server binaries, or None when it was not built."""
+    environ = os.environ if env is None else env
+    directory, _ = _directory(environ, toolchain or load_toolchain())
+    path = directory / OPTIONAL_BINARIES[0]
+    return path if path.is_file() and os.access(path, os.X_OK) else None
 
 
 def find_binaries(
@@ -23,12 +51,7 @@ def find_binaries(
     """Map each binary name to its executable, or raise BinariesNotFound saying how to fix it."""
     environ = os.environ if env is None else env
     tc = toolchain or load_toolchain()
-    if environ.get(ASSETS_ENV):
-        directory = Path(environ[ASSETS_ENV]).expanduser()
-        source = f"{ASSETS_ENV}={directory}"
-    else:
-        directory = cache_bin_dir(tc)
-        source = f"the build cache {directory}"
+    directory, source = _directory(environ, tc)
     found: dict[str, Path] = {}
     missing: list[str] = []
     for name in BINARIES:

@@ -1,7 +1,9 @@
 """Build the pinned Kubernetes binaries from the Go modules in tools/k8s/ into the cache.
 
 Run as ``python -m podwarden.local.build`` (``scripts/build-k8s``). Stdlib only, so it works
-before the virtual environment exists. Skips every component whose binaries are already cached.
+before the virtual environment exists. Skips every binary already cached: a component whose
+binaries are all present is not built, and one missing only some (a cache filled before kubectl
+joined the kubernetes component) builds only the packages of the missing ones.
 """
 
 from __future__ import annotations
@@ -45,16 +47,20 @@ def check_go(toolchain: Toolchain) -> str:
     return go
 
 
-def _binaries_of(component: GoComponent) -> list[str]:
+def missing_packages(component: GoComponent, bin_dir: Path) -> tuple[str, ...]:
+    """The packages of `component` whose binaries are not in bin_dir (all of a `binary` one)."""
     if component.binary:
-        return [component.binary]
-    return [p.rsplit("/", 1)[-1] for p in component.packages]
+        return () if (bin_dir / component.binary).is_file() else component.packages
+    return tuple(p for p in component.packages if not (bin_dir / p.rsplit("/", 1)[-1]).is_file())
 
 
-def build_component(go: str, component: GoComponent, bin_dir: Path) -> float:
-    """Build one component into bin_dir atomically; return seconds taken."""
+def build_component(
+    go: str, component: GoComponent, bin_dir: Path, packages: tuple[str, ...] | None = None
+) -> float:
+    """Build `packages` (default: all) of one component into bin_dir atomically; return seconds."""
     started = time.monotonic()
     module = TOOLS_DIR / component.module_dir
+    pkgs = packages or component.packages
     with tempfile.TemporaryDirectory(dir=bin_dir.parent, prefix=".build-") as tmp:
         out = Path(tmp)
         target = out / component.binary if component.binary else out
@@ -63,8 +69,9 @@ def build_component(go: str, component: GoComponent, bin_dir: Path) -> float:
             cmd[-1] += os.sep
         goflags = f"{os.environ.get('GOFLAGS', '')} -mod=readonly".strip()
         env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": goflags}
-        subprocess.run([*cmd, *component.packages], cwd=module, env=env, check=True)
-        for name in _binaries_of(component):
+        subprocess.run([*cmd, *pkgs], cwd=module, env=env, check=True)
+        names = [component.binary] if component.binary else [p.rsplit("/", 1)[-1] for p in pkgs]
+        for name in names:
             (out / name).replace(bin_dir / name)
     return time.monotonic() - started
 
@@ -74,19 +81,20 @@ def build_all(force: bool = False) -> Path:
     bin_dir = cache_bin_dir(toolchain)
     bin_dir.mkdir(parents=True, exist_ok=True)
     todo = [
-        c
-        for c in toolchain.components
-        if force or not all((bin_dir / b).is_file() for b in _binaries_of(c))
+        (c, c.packages if force else missing_packages(c, bin_dir)) for c in toolchain.components
     ]
+    todo = [(c, pkgs) for c, pkgs in todo if pkgs]
     if not todo:
         print(f"build-k8s: all binaries present in {bin_dir} (nothing to build)")
         return bin_dir
     go = check_go(toolchain)
     total = time.monotonic()
-    for component in todo:
-        print(f"build-k8s: building {component.name} {component.version} ...", flush=True)
-        seconds = build_component(go, component, bin_dir)
-        names = ", ".join(_binaries_of(component))
+    for component, pkgs in todo:
+        names = (
+            component.binary if component.binary else ", ".join(p.rsplit("/", 1)[-1] for p in pkgs)
+        )
+        print(f"build-k8s: building {names} ({component.name} {component.version}) ...", flush=True)
+        seconds = build_component(go, component, bin_dir, pkgs)
         print(f"build-k8s: built {names} in {seconds:.0f} s", flush=True)
     print(f"build-k8s: done in {time.monotonic() - total:.0f} s -> {bin_dir}")
     return bin_dir

@@ -15,6 +15,12 @@ TOOLCHAIN_FILE = Path(__file__).with_name("toolchain.toml")
 # The executables local mode starts, in the order a control plane comes up.
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
+# Built by `scripts/build-k8s` but not needed to run a control plane: kubectl is the client a user
+# (and tests/integration/test_kubectl.py) points at an EKS cluster's endpoint. Optional so that a
+# machine whose cache predates kubectl (the same cache key: kubectl is a package of the kubernetes
+# component, not a new version) still starts control planes; build-k8s then builds just kubectl.
+OPTIONAL_BINARIES = ("kubectl",)
+
 
 @dataclass(frozen=True)
 class GoComponent:
