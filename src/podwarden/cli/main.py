@@ -20,6 +20,7 @@ from podwarden.agent.sources import FaultSource
 from podwarden.agent.sources.kernel_log import KernelLogFollower
 from podwarden.agent.sources.nvml import NvmlNotAvailable, NvmlSource, PynvmlApi, expected_gpus
 from podwarden.api.app import DEFAULT_REGION
+from podwarden.checks import cli as preflight_cli
 from podwarden.cli.account import seeded_account
 from podwarden.cli.server import (
     ServerSettings,
@@ -210,6 +211,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preflight(args: argparse.Namespace) -> int:
+    """Every HyperPod-on-EKS prerequisite as a rule, against an AWS account or podwarden's
+    endpoint (docs/preflight.md); read-only, non-zero exit on any failure."""
+    return preflight_cli.main(args)
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     argv = ["--force"] if args.force else []
     return build.main(argv)
@@ -297,6 +304,12 @@ def parser() -> argparse.ArgumentParser:
     inject_cmd.add_argument("--kubeconfig", help="default: the local control plane's")
     inject_cmd.add_argument("--data-dir", default=str(default_data_dir()))
     inject_cmd.set_defaults(func=cmd_fault_inject)
+
+    preflight = sub.add_parser(
+        "preflight", help="check HyperPod-on-EKS prerequisites of a CreateCluster request"
+    )
+    preflight_cli.add_arguments(preflight)
+    preflight.set_defaults(func=cmd_preflight)
 
     k8s = sub.add_parser("build-k8s", help="build the pinned Kubernetes binaries (needs Go)")
     k8s.add_argument("--force", action="store_true")
