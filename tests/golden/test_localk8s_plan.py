@@ -21,11 +21,14 @@ PORTS = Ports(
     scheduler=10259,
     kwok=10247,
 )
+# `podwarden up`'s embedded control plane is the seeded EKS cluster: its token webhook
+WEBHOOK = "http://127.0.0.1:8600/podwarden/eks/authenticate/000000000000/us-west-2/podwarden"
 
 
 def _plan(fsync: bool = True) -> str:
     binaries = {name: Path("/opt/k8s/bin") / name for name in BINARIES}
-    return plan(Layout(Path("/var/lib/podwarden/k8s")), PORTS, binaries, fsync=fsync).render()
+    layout = Layout(Path("/var/lib/podwarden/k8s"))
+    return plan(layout, PORTS, binaries, fsync=fsync, token_webhook=WEBHOOK).render()
 
 
 def test_plan_matches_golden(request: pytest.FixtureRequest) -> None:

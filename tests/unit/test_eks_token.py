@@ -77,8 +77,8 @@ def now() -> datetime:
 def with_query(url: str, **changes: str | None) -> str:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
-    for name, value in changes.items():
-        name = name.replace("_", "-")
+    for field, value in changes.items():
+        name = field.replace("_", "-")
         if value is None:
             query.pop(name, None)
         else:

@@ -5,6 +5,9 @@ Each non-adopted EKS cluster is a ``local.ControlPlane`` in ``<data dir>/<key>``
 few seconds and runs in a thread. The adopted cluster is the embedded control plane of
 ``podwarden up`` (or the Kubernetes ``podwarden serve`` was pointed at): its endpoint and CA come
 from that kubeconfig, and it is never started or stopped here.
+
+``webhook`` gives each started plane its EKS token webhook: the URL of the running API server's
+``api.eks_authn`` route for the cluster that owns ``key`` (None: no webhook, certificates only).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +45,15 @@ def plane_info(kubeconfig: Path) -> PlaneInfo:
 
 
 class LocalControlPlanes:
-    def __init__(self, data_root: Path, embedded_kubeconfig: Path) -> None:
+    def __init__(
+        self,
+        data_root: Path,
+        embedded_kubeconfig: Path,
+        webhook: Callable[[str], Awaitable[str | None]] | None = None,
+    ) -> None:
         self.data_root = data_root
         self.embedded = embedded_kubeconfig
+        self.webhook = webhook
         self._planes: dict[str, ControlPlane] = {}
         self._lock = asyncio.Lock()
 
@@ -59,7 +69,8 @@ class LocalControlPlanes:
                 except LocalK8sError:
                     await asyncio.to_thread(plane.stop)
                     del self._planes[key]
-            plane = ControlPlane(self.data_root / key)
+            url = await self.webhook(key) if self.webhook is not None else None
+            plane = ControlPlane(self.data_root / key, token_webhook=url)
             try:
                 await asyncio.to_thread(plane.start)
             except LocalK8sError as exc:

@@ -20,8 +20,9 @@ from podwarden.agent.sources import FaultSource
 from podwarden.agent.sources.kernel_log import KernelLogFollower
 from podwarden.agent.sources.nvml import NvmlNotAvailable, NvmlSource, PynvmlApi, expected_gpus
 from podwarden.api.app import DEFAULT_REGION
+from podwarden.api.eks_authn import webhook_url
 from podwarden.checks import cli as preflight_cli
-from podwarden.cli.account import seeded_account
+from podwarden.cli.account import EKS_CLUSTER, seeded_account
 from podwarden.cli.server import (
     ServerSettings,
     default_database_url,
@@ -30,8 +31,9 @@ from podwarden.cli.server import (
 )
 from podwarden.kube.nodes import KubeNodes
 from podwarden.local import build
+from podwarden.local.assets import find_kubectl
 from podwarden.local.errors import LocalK8sError
-from podwarden.local.runtime import ControlPlane, dry_run_plan
+from podwarden.local.runtime import ControlPlane, dry_run_plan, free_port
 from podwarden.model.errors import PodwardenError
 from podwarden.operator.clusters import ReconcilerSettings
 from podwarden.policy.catalog import load_catalog
@@ -109,16 +111,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embedded_webhook(args: argparse.Namespace) -> str:
+    """The token webhook of the embedded control plane, the seeded EKS cluster: the API server
+    this command starts after it, so its port is fixed first (``--port 0``: a free one now)."""
+    if args.port == 0:
+        args.port = free_port()
+    account = local_credentials()[0].account_id
+    return webhook_url(args.host, args.port, account, DEFAULT_REGION, EKS_CLUSTER)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     k8s_dir = Path(args.data_dir) / "k8s"
+    webhook = _embedded_webhook(args)
     if args.dry_run:
-        the_plan, note = dry_run_plan(k8s_dir)
+        the_plan, note = dry_run_plan(k8s_dir, webhook)
         if note:
             print(f"# note: {note}\n")
         print(the_plan.render(), end="")
         return 0
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    cp = ControlPlane(k8s_dir)
+    cp = ControlPlane(k8s_dir, token_webhook=webhook)
     started = time.monotonic()
     try:
         cp.start()
@@ -127,7 +139,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
         print(f"  apiserver:  {cp.url}")
         print(f"  kubeconfig: {cp.kubeconfig}")
-        print(f"  try:        kubectl --kubeconfig {cp.kubeconfig} get nodes")
+        kubectl = find_kubectl() or "kubectl"
+        print(f"  try:        {kubectl} --kubeconfig {cp.kubeconfig} get nodes")
+        print(
+            f"  as on EKS:  aws eks update-kubeconfig --name {EKS_CLUSTER} && {kubectl} get nodes"
+            "  (with the exports below)"
+        )
         print("  Ctrl-C stops it; its state stays in", args.data_dir, flush=True)
         _run_server(_server_settings(args, cp.kubeconfig), health_check=cp.check)
         print("podwarden: stopping", flush=True)

@@ -15,6 +15,7 @@ import uvicorn
 
 from podwarden.agent.service import LocalHealthAgent
 from podwarden.api.app import DEFAULT_REGION, ApiSettings, PodwardenApp, Services, build_app
+from podwarden.api.eks_authn import cluster_webhook_url
 from podwarden.cli.account import seed_default_account
 from podwarden.cli.eks_planes import LocalControlPlanes
 from podwarden.kube.nodes import KubeNodes
@@ -100,9 +101,20 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
     state: dict[str, object] = {}
 
     creds = local_credentials()[0]
+
+    async def webhook(key: str) -> str | None:
+        """The EKS token webhook of the cluster in ``key``, once uvicorn has bound its port."""
+        for _ in range(600):
+            port = app.eks_authn.port()
+            if port:
+                return cluster_webhook_url(store.resources, settings.host, port, key)
+            await asyncio.sleep(0.05)
+        return None
+
     planes = LocalControlPlanes(
         (settings.data_dir or Path(settings.kubeconfig).parent) / "eks-planes",
         settings.kubeconfig,
+        webhook,
     )
 
     async def workloads(kubeconfig: Path) -> Workloads:
@@ -180,7 +192,10 @@ def uvicorn_server(app: PodwardenApp, settings: ServerSettings) -> uvicorn.Serve
         log_level="warning",
         access_log=False,
     )
-    return uvicorn.Server(config)
+    server = uvicorn.Server(config)
+    # where EKS control planes started from now on send TokenReviews (known once bound)
+    app.eks_authn.port = lambda: bound_port(server) if server.started else None
+    return server
 
 
 def bound_port(server: uvicorn.Server) -> int:

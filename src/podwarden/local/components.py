@@ -3,6 +3,15 @@
 Pure: paths, ports and binaries in, a Plan out. ``runtime`` executes it; ``podwarden up
 --dry-run`` prints it (``Plan.render``); tests/golden pins it.
 Flags follow shared/reference/local-kubernetes.md section 5, adapted to Kubernetes 1.32.
+
+A control plane that is an EKS cluster of the local account gets ``token_webhook``: the URL of
+podwarden's ``api.eks_authn`` route for that cluster. The apiserver then sends bearer tokens it
+does not know itself (``aws eks get-token``'s) there as a ``TokenReview``
+(``--authentication-token-webhook-config-file``, the kubeconfig ``runtime`` writes to
+``Layout.token_webhook_config``; ``--authentication-token-webhook-version=v1``), exactly as EKS's
+apiservers consult aws-iam-authenticator; client certificates (the admin kubeconfig, the
+components' identities) keep working beside it. Answers are cached 10 s instead of the default
+2 min, so that a deleted access entry or policy stops working about as soon as on EKS.
 """
 
 from __future__ import annotations
@@ -69,6 +78,11 @@ class Layout:
         return self.data_dir / "kwok.yaml"
 
     @property
+    def token_webhook_config(self) -> Path:
+        """Kubeconfig of the EKS token webhook (written only when the plan has one)."""
+        return self.data_dir / "token-webhook.yaml"
+
+    @property
     def admin_kubeconfig(self) -> Path:
         return self.data_dir / "kubeconfig"
 
@@ -106,6 +120,7 @@ class Plan:
     components: tuple[Component, ...]
     ports: Ports
     layout: Layout
+    token_webhook: str | None = None  # URL of podwarden's TokenReview route for this cluster
 
     @property
     def apiserver_url(self) -> str:
@@ -123,6 +138,11 @@ class Plan:
             f"# local Kubernetes control plane in {self.layout.data_dir}",
             f"# apiserver {self.apiserver_url}; admin kubeconfig {self.layout.admin_kubeconfig}",
         ]
+        if self.token_webhook:
+            lines.append(
+                f"# EKS tokens: TokenReview to {self.token_webhook} "
+                f"(config {self.layout.token_webhook_config})"
+            )
         for i, c in enumerate(self.components, 1):
             lines.append("")
             lines.append(f"[{i}] {c.name}  (ready: GET {c.probe.url}; log: {c.log})")
@@ -137,10 +157,12 @@ def plan(
     binaries: Mapping[str, Path],
     *,
     fsync: bool = True,
+    token_webhook: str | None = None,
 ) -> Plan:
     """The five processes of a local control plane, in start order.
 
     ``fsync=False`` adds etcd's ``--unsafe-no-fsync``: faster, for throwaway test clusters only.
+    ``token_webhook``: the EKS token webhook's URL (module docstring).
     """
     pki = layout.pki
     etcd_url = f"http://{LOOPBACK}:{ports.etcd_client}"
@@ -171,6 +193,15 @@ def plan(
         f"--tls-cert-file={pki.serving_cert}",
         f"--tls-private-key-file={pki.serving_key}",
         f"--client-ca-file={pki.ca_cert}",
+        *(
+            [
+                f"--authentication-token-webhook-config-file={layout.token_webhook_config}",
+                "--authentication-token-webhook-version=v1",
+                "--authentication-token-webhook-cache-ttl=10s",
+            ]
+            if token_webhook
+            else []
+        ),
         f"--service-account-key-file={pki.sa_public}",
         f"--service-account-signing-key-file={pki.sa_private}",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
@@ -260,4 +291,5 @@ def plan(
         ),
         ports=ports,
         layout=layout,
+        token_webhook=token_webhook,
     )

@@ -7,6 +7,11 @@ Guarantees:
   tail of its log; ``check()`` raises the same for a component that died later;
 - one control plane per data directory (an flock), whose state (etcd, PKI, ports) survives a
   restart.
+
+With ``token_webhook`` (an EKS cluster of the local account: see ``components``), ``prepare``
+writes the webhook's kubeconfig (rewritten on every start: podwarden's port may change), and
+once the apiserver is ready ``start`` creates the ClusterRoleBindings that give the groups of
+EKS access policies their permissions (``logic.eks_identity.policy_bindings``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from podwarden.local.errors import BinariesNotFound, ComponentFailed, LocalK8sEr
 from podwarden.local.kubeconfig import kubeconfig, write_kubeconfig
 from podwarden.local.pki import CLIENTS, ensure_pki
 from podwarden.local.toolchain import BINARIES, cache_bin_dir
+from podwarden.logic.eks_identity import policy_bindings
 
 LOG_TAIL_LINES = 40
 PR_SET_PDEATHSIG = 1
@@ -85,7 +91,26 @@ def choose_ports(layout: Layout, *, persist: bool = True) -> Ports:
     return ports
 
 
-def dry_run_plan(data_dir: Path) -> tuple[Plan, str | None]:
+def webhook_kubeconfig(url: str) -> str:
+    """The apiserver's ``--authentication-token-webhook-config-file``: a kubeconfig whose
+    cluster is the webhook (plain HTTP on loopback; JSON is YAML)."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "podwarden-eks-authn", "cluster": {"server": url}}],
+        "users": [{"name": "kube-apiserver", "user": {}}],
+        "contexts": [
+            {
+                "name": "webhook",
+                "context": {"cluster": "podwarden-eks-authn", "user": "kube-apiserver"},
+            }
+        ],
+        "current-context": "webhook",
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def dry_run_plan(data_dir: Path, token_webhook: str | None = None) -> tuple[Plan, str | None]:
     """The plan ``start()`` would run, with no side effects; and a note if binaries are missing."""
     layout = Layout(Path(data_dir).resolve())
     note = None
@@ -94,7 +119,8 @@ def dry_run_plan(data_dir: Path) -> tuple[Plan, str | None]:
     except BinariesNotFound as exc:
         binaries = {name: cache_bin_dir() / name for name in BINARIES}
         note = str(exc)
-    return plan(layout, choose_ports(layout, persist=False), binaries), note
+    ports = choose_ports(layout, persist=False)
+    return plan(layout, ports, binaries, token_webhook=token_webhook), note
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -118,8 +144,10 @@ class ControlPlane:
         binaries: Mapping[str, Path] | None = None,
         fsync: bool = True,
         ready_timeout: float = 90.0,
+        token_webhook: str | None = None,
     ) -> None:
         self.layout = Layout(Path(data_dir).resolve())
+        self.token_webhook = token_webhook
         self._binaries = binaries
         self._fsync = fsync
         self._ready_timeout = ready_timeout
@@ -155,7 +183,11 @@ class ControlPlane:
         binaries = self._binaries or find_binaries()
         pki = ensure_pki(layout.pki.directory)
         ports = choose_ports(layout)
-        self.plan = plan(layout, ports, binaries, fsync=self._fsync)
+        self.plan = plan(
+            layout, ports, binaries, fsync=self._fsync, token_webhook=self.token_webhook
+        )
+        if self.token_webhook:
+            write_kubeconfig(layout.token_webhook_config, webhook_kubeconfig(self.token_webhook))
         for client in CLIENTS:
             text = kubeconfig(self.plan.apiserver_url, pki, client.stem)
             write_kubeconfig(layout.kubeconfig(client.stem), text)
@@ -176,6 +208,8 @@ class ControlPlane:
                 for comp in group:
                     self._await_ready(comp, deadline)
                     self.ready_after[comp.name] = time.monotonic() - t0
+                if self.token_webhook and group[0].name == "kube-apiserver":
+                    self._create_policy_bindings()
         except BaseException:
             self.stop()
             raise
@@ -282,6 +316,28 @@ class ControlPlane:
                     log_tail(comp.log),
                 )
             time.sleep(0.1)
+
+    def _create_policy_bindings(self) -> None:
+        """POST each access-policy ClusterRoleBinding as the admin; one that exists is kept."""
+        url = f"{self.url}/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+        context = self._ssl_context(Probe(url, "admin", verify_ca=True))
+        for obj in policy_bindings():
+            request = urllib.request.Request(  # noqa: S310 - the apiserver on loopback
+                url,
+                data=json.dumps(obj).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            try:
+                with urllib.request.urlopen(request, context=context, timeout=10):  # noqa: S310
+                    pass
+            except urllib.error.HTTPError as e:
+                if e.code != 409:  # AlreadyExists
+                    body = e.read()[:300].decode("utf-8", "replace")
+                    raise LocalK8sError(
+                        f"creating ClusterRoleBinding {obj['metadata']['name']}: "
+                        f"HTTP {e.code}: {body}"
+                    ) from None
 
     def _ssl_context(self, probe: Probe) -> ssl.SSLContext | None:
         if not probe.url.startswith("https"):
