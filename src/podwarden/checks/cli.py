@@ -116,19 +116,16 @@ def render(report: Report, console: Console) -> None:
     subject = ", ".join(f"{k} {v}" for k, v in report.subject.items())
     table = Table(title=f"HyperPod preflight: {subject}", show_lines=True, expand=True)
     table.add_column("", no_wrap=True)
-    table.add_column("rule", no_wrap=True)
-    table.add_column("seed", no_wrap=True)
-    table.add_column("evidence", ratio=3)
-    table.add_column("fix", ratio=2)
+    table.add_column("rule (seed)", no_wrap=True)
+    table.add_column("evidence, and the fix", overflow="fold")
     for f in report.findings:
         label, style = STYLES[f.status]
-        table.add_row(
-            Text(label, style=style),
-            Text(f.rule, style=style if f.status != Status.PASS else ""),
-            f.seed,
-            "\n".join(f.evidence),
-            f.fix if f.status in (Status.FAIL, Status.WARN) else "",
-        )
+        rule = Text(f.rule, style=style if f.status != Status.PASS else "")
+        rule.append(f"\n{f.seed}", style="dim")
+        detail = Text("\n".join(f.evidence))
+        if f.status in (Status.FAIL, Status.WARN) and f.fix:
+            detail.append(f"\nfix: {f.fix}", style="cyan")
+        table.add_row(Text(label, style=style), rule, detail)
     console.print(table)
     counts = report.summary()
     verdict = (
