@@ -2,11 +2,19 @@
 
     .venv/bin/uv sync --locked --all-groups   # moto is a benchmark-only dependency
     .venv/bin/python bench/api.py [--calls 300] [--rounds 5] [--scale 1000] [--json out.json]
+        [--suites hyperpod,account]
 
-Latency: the same boto3 client code calls DescribeCluster and ListClusterNodes (a cluster of 100
-nodes, MaxResults 100) on each server, interleaved in rounds so drift hits all alike. The bare
-server answers with podwarden's own response bodies and does nothing else: its numbers are the
-floor that the client and HTTP stack cost. Each server runs in its own process.
+Latency (suite ``hyperpod``): the same boto3 client code calls DescribeCluster and
+ListClusterNodes (a cluster of 100 nodes, MaxResults 100) on each server, interleaved in rounds
+so drift hits all alike. The bare server answers with podwarden's own response bodies and does
+nothing else: its numbers are the floor that the client and HTTP stack cost. Each server runs in
+its own process.
+The local AWS account (suite ``account``, no Kubernetes): EKS DescribeCluster, EC2
+DescribeSubnets (the three subnets of a HyperPod VPC), IAM GetRole, STS GetCallerIdentity and S3
+GetObject (a 100-byte lifecycle script), with SageMaker DescribeCluster as the reference, on
+podwarden and on moto's server, measured the same way. podwarden runs the app ``podwarden
+serve`` runs, with the same uvicorn settings, but without the Kubernetes side (no control plane,
+no reconciler: ``--serve-account``); the resources are the same on both servers.
 Scale (``--scale N``): one instance group of N instances from CreateCluster to InService with
 every node Ready on the real local control plane, and podwarden's resident memory then.
 """
@@ -14,6 +22,8 @@ every node Ready on the real local control plane, and podwarden's resident memor
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import json
 import os
 import platform
@@ -32,8 +42,17 @@ import boto3  # type: ignore[import-untyped]
 import psutil
 from botocore.config import Config  # type: ignore[import-untyped]
 
-from podwarden.cli.server import local_credentials
+from podwarden.api.app import ApiSettings, Services, build_app
+from podwarden.cli.server import (
+    CatalogInstanceTypes,
+    ServerSettings,
+    bound_port,
+    local_credentials,
+    uvicorn_server,
+)
 from podwarden.local.runtime import ControlPlane
+from podwarden.policy.catalog import load_catalog
+from podwarden.store.sql import Store, sqlite_url
 
 EKS = "arn:aws:eks:us-west-2:000000000000:cluster/bench"
 ROLE = "arn:aws:iam::000000000000:role/bench"
@@ -46,15 +65,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def client(endpoint: str) -> Any:
+def client(endpoint: str, service: str = "sagemaker", **config: Any) -> Any:
     cred = local_credentials()[0]
     return boto3.client(
-        "sagemaker",
+        service,
         endpoint_url=endpoint,
         region_name="us-west-2",
         aws_access_key_id=cred.access_key_id,
         aws_secret_access_key=cred.secret_access_key,
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=300),
+        config=Config(
+            retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=300, **config
+        ),
     )
 
 
@@ -217,25 +238,7 @@ def latency(args: argparse.Namespace, cp: ControlPlane, tmp: Path) -> dict[str, 
         targets: dict[str, dict[str, Callable[[], Any]]] = {"bare": bare}
         for name, sm in clients.items():
             targets[name] = operations(sm)
-        samples: dict[str, dict[str, list[float]]] = {
-            t: {op: [] for op in ops} for t, ops in targets.items()
-        }
-        per_round = max(1, args.calls // args.rounds)
-        for ops in targets.values():  # warm-up
-            for call in ops.values():
-                sample(call, 20)
-        for _ in range(args.rounds):
-            for t, ops in targets.items():
-                for op, call in ops.items():
-                    samples[t][op] += sample(call, per_round)
-        result: dict[str, Any] = {}
-        for t, measured in samples.items():
-            for op, values in measured.items():
-                result.setdefault(op, {})[t] = {
-                    "p50_ms": round(statistics.median(values), 3),
-                    "p99_ms": round(pct(values, 0.99), 3),
-                    "n": len(values),
-                }
+        result = summarize(measure(targets, args))
         for row in result.values():
             row["podwarden_over_bare"] = round(
                 row["podwarden"]["p50_ms"] / row["bare"]["p50_ms"], 2
@@ -248,6 +251,202 @@ def latency(args: argparse.Namespace, cp: ControlPlane, tmp: Path) -> dict[str, 
         for p in procs:
             p.terminate()
             p.wait(15)
+
+
+# ---------------------------------------------------------------- the local AWS account
+
+ACCOUNT_ROLE = "bench-execution"
+BUCKET = "sagemaker-bench-lifecycle"
+SCRIPT = b"#!/bin/bash\n# HyperPod lifecycle script of the bench\nset -ex\necho on-create done\n"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+ACCOUNT_SERVICES = ("sagemaker", "eks", "ec2", "iam", "sts", "s3")
+
+
+def serve_account(data: Path) -> None:
+    """podwarden's app without Kubernetes (no reconciler, no control plane), under
+    ``podwarden serve``'s uvicorn server; prints ``API at <url>`` once listening, as serve
+    does."""
+    data.mkdir(parents=True, exist_ok=True)
+    store = Store(sqlite_url(data))
+    services = Services(
+        store=store,
+        instance_types=CatalogInstanceTypes(load_catalog()),
+        wake=lambda: None,
+        now=time.time,
+    )
+    app = build_app(ApiSettings(credentials=local_credentials()), services)
+    # serve's own uvicorn settings; the kubeconfig is never read (no startup hooks here)
+    settings = ServerSettings(kubeconfig=data / "none", database_url=sqlite_url(data), port=0)
+    server = uvicorn_server(app, settings)
+
+    async def run() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
+            await asyncio.sleep(0.02)
+        if server.started:
+            gc.collect()
+            gc.freeze()  # as podwarden serve does
+            print(f"API at http://127.0.0.1:{bound_port(server)}", flush=True)
+        await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        store.close()
+
+
+def start_account(data: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--serve-account", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        m = re.search(r"API at (http://127\.0\.0\.1:\d+)", line)
+        if m:
+            return proc, m.group(1)
+    raise RuntimeError(f"the account server did not start (exit {proc.wait(15)})")
+
+
+def account_clients(endpoint: str) -> dict[str, Any]:
+    return {
+        service: client(
+            endpoint, service, **({"s3": {"addressing_style": "path"}} if service == "s3" else {})
+        )
+        for service in ACCOUNT_SERVICES
+    }
+
+
+def seed_account(c: dict[str, Any]) -> dict[str, str]:
+    """The same resources on each server: a HyperPod VPC's three subnets, an EKS cluster on two
+    of them, the execution role, the lifecycle bucket with its script, a HyperPod cluster."""
+    ec2 = c["ec2"]
+    vpc = ec2.create_vpc(CidrBlock="10.192.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (
+            ("10.192.10.0/24", "us-west-2a"),
+            ("10.192.64.0/18", "us-west-2a"),
+            ("10.192.128.0/18", "us-west-2b"),
+        )
+    ]
+    eks = c["eks"].create_cluster(
+        name="bench-eks",
+        roleArn="arn:aws:iam::000000000000:role/bench-eks",
+        resourcesVpcConfig={"subnetIds": subnets[1:]},
+    )["cluster"]
+    c["iam"].create_role(RoleName=ACCOUNT_ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))
+    c["s3"].create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    c["s3"].put_object(Bucket=BUCKET, Key="lc/on_create.sh", Body=SCRIPT)
+    c["sagemaker"].create_cluster(
+        ClusterName="bench",
+        InstanceGroups=[group(100)],
+        Orchestrator={"Eks": {"ClusterArn": eks["arn"]}},
+    )
+    return {"vpc": vpc}
+
+
+def account_operations(c: dict[str, Any], seeded: dict[str, str]) -> dict[str, Callable[[], Any]]:
+    by_vpc = [{"Name": "vpc-id", "Values": [seeded["vpc"]]}]
+
+    def get_script() -> bytes:  # the body too: a GetObject is done once it is read
+        body: bytes = c["s3"].get_object(Bucket=BUCKET, Key="lc/on_create.sh")["Body"].read()
+        return body
+
+    return {
+        "SageMaker DescribeCluster": lambda: c["sagemaker"].describe_cluster(ClusterName="bench"),
+        "EKS DescribeCluster": lambda: c["eks"].describe_cluster(name="bench-eks"),
+        "EC2 DescribeSubnets": lambda: c["ec2"].describe_subnets(Filters=by_vpc),
+        "IAM GetRole": lambda: c["iam"].get_role(RoleName=ACCOUNT_ROLE),
+        "STS GetCallerIdentity": c["sts"].get_caller_identity,
+        "S3 GetObject": get_script,
+    }
+
+
+def check_answers(ops: dict[str, Callable[[], Any]], target: str) -> None:
+    """Each call answers what was seeded (a benchmark of error responses would be worthless)."""
+    assert len(ops["EC2 DescribeSubnets"]()["Subnets"]) == 3, target
+    assert ops["EKS DescribeCluster"]()["cluster"]["name"] == "bench-eks", target
+    assert ops["IAM GetRole"]()["Role"]["RoleName"] == ACCOUNT_ROLE, target
+    assert re.fullmatch(r"[0-9]{12}", ops["STS GetCallerIdentity"]()["Account"]), target
+    assert ops["S3 GetObject"]() == SCRIPT, target
+    assert ops["SageMaker DescribeCluster"]()["ClusterName"] == "bench", target
+
+
+def account_latency(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    pw, pw_url = start_account(tmp / "pw-account")
+    moto_port = free_port()
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    procs: list[subprocess.Popen[Any]] = [pw, moto]
+    try:
+        wait_port(moto_port, moto)
+        targets: dict[str, dict[str, Callable[[], Any]]] = {}
+        for name, url in (("podwarden", pw_url), ("moto", f"http://127.0.0.1:{moto_port}")):
+            c = account_clients(url)
+            targets[name] = account_operations(c, seed_account(c))
+            check_answers(targets[name], name)
+        samples = measure(targets, args)
+        result = summarize(samples)
+        reference = result["SageMaker DescribeCluster"]["podwarden"]["p50_ms"]
+        for row in result.values():
+            row["moto_over_podwarden"] = round(
+                row["moto"]["p50_ms"] / row["podwarden"]["p50_ms"], 2
+            )
+            row["podwarden_over_sagemaker"] = round(row["podwarden"]["p50_ms"] / reference, 2)
+        return result
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(15)
+
+
+def measure(
+    targets: dict[str, dict[str, Callable[[], Any]]], args: argparse.Namespace
+) -> dict[str, dict[str, list[float]]]:
+    """Warm every call up, then sample every (target, operation) in interleaved rounds."""
+    samples: dict[str, dict[str, list[float]]] = {
+        t: {op: [] for op in ops} for t, ops in targets.items()
+    }
+    per_round = max(1, args.calls // args.rounds)
+    for ops in targets.values():  # warm-up
+        for call in ops.values():
+            sample(call, 20)
+    for _ in range(args.rounds):
+        for t, ops in targets.items():
+            for op, call in ops.items():
+                samples[t][op] += sample(call, per_round)
+    return samples
+
+
+def summarize(samples: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+    """``{operation: {target: {p50_ms, p99_ms, n}}}``."""
+    result: dict[str, Any] = {}
+    for t, measured in samples.items():
+        for op, values in measured.items():
+            result.setdefault(op, {})[t] = {
+                "p50_ms": round(statistics.median(values), 3),
+                "p99_ms": round(pct(values, 0.99), 3),
+                "n": len(values),
+            }
+    return result
 
 
 def scale(n: int, cp: ControlPlane, tmp: Path) -> dict[str, Any]:
@@ -271,8 +470,21 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--scale", type=int, default=0, help="also time N instances to InService")
+    parser.add_argument(
+        "--suites",
+        default="account,hyperpod",
+        help="comma-separated: account (the local AWS account, no Kubernetes), hyperpod "
+        "(the HyperPod API on the local control plane)",
+    )
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--serve-account", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_account:
+        serve_account(args.serve_account)
+        return
+    suites = set(args.suites.split(","))
+    if suites - {"account", "hyperpod"}:
+        parser.error(f"unknown suites: {', '.join(sorted(suites - {'account', 'hyperpod'}))}")
     out: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
@@ -280,12 +492,17 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="pw-bench-api-") as tmp_name:
         tmp = Path(tmp_name)
-        with ControlPlane(tmp / "k8s", fsync=False) as cp:
-            out["latency"] = latency(args, cp, tmp)
-            print(json.dumps(out["latency"], indent=2))
-            if args.scale:
-                out["scale"] = scale(args.scale, cp, tmp)
-                print(json.dumps(out["scale"], indent=2))
+        if "account" in suites:  # first, while no control plane shares the cores
+            out["account"] = account_latency(args, tmp)
+            print(json.dumps(out["account"], indent=2))
+        if "hyperpod" in suites or args.scale:
+            with ControlPlane(tmp / "k8s", fsync=False) as cp:
+                if "hyperpod" in suites:
+                    out["latency"] = latency(args, cp, tmp)
+                    print(json.dumps(out["latency"], indent=2))
+                if args.scale:
+                    out["scale"] = scale(args.scale, cp, tmp)
+                    print(json.dumps(out["scale"], indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
 
