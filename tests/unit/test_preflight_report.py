@@ -14,7 +14,7 @@ from rich.console import Console
 from podwarden.checks import cli
 from podwarden.logic.preflight import Finding, Report, Status, failed, warned
 from podwarden.logic.preflight_facts import EksCluster, Unknown
-from podwarden.logic.preflight_rules import evaluate
+from podwarden.logic.preflight_rules import RULES, evaluate
 from podwarden.policy.preflight import load_tables
 from tests.unit.test_kube_snapshot import calico
 from tests.unit.test_preflight_rules import good, live
@@ -157,3 +157,9 @@ def test_without_kubeconfig_the_live_cluster_is_not_inspected(tmp_path: Path) ->
     found = cli.inspect(broken)
     assert isinstance(found, Unknown)
     assert found.reason.startswith(f"could not read the cluster through {broken}")
+
+
+def test_docs_list_every_rule_with_its_seed_and_requirement() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "preflight.md").read_text(encoding="utf-8")
+    for rule in RULES:
+        assert f"| `{rule.id}` | {rule.seed} | {rule.requirement} |" in docs, rule.id
