@@ -96,7 +96,10 @@ class Facts:
     # ------------------------------------------------------------ the request's parts
 
     def groups(self) -> list[Mapping[str, Any]]:
-        return list((self.request or {}).get("InstanceGroups") or [])
+        """The request's instance groups (a file the CLI reads is not shape-checked: groups
+        without a name are called "(unnamed)")."""
+        groups = (self.request or {}).get("InstanceGroups") or []
+        return [{"InstanceGroupName": "(unnamed)", **g} for g in groups if isinstance(g, Mapping)]
 
     def automatic_recovery(self) -> bool:
         """NodeRecovery Automatic (absent counts as None, as the reconciler reads it)."""
