@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gc
 import json
 import os
@@ -40,6 +41,7 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import psutil
+import uvicorn
 from botocore.config import Config  # type: ignore[import-untyped]
 
 from podwarden.api.app import ApiSettings, Services, build_app
@@ -387,6 +389,90 @@ def check_answers(ops: dict[str, Callable[[], Any]], target: str) -> None:
     assert ops["SageMaker DescribeCluster"]()["ClusterName"] == "bench", target
 
 
+# Response headers the replay floor does not repeat: the server sets its own.
+HOP_HEADERS = frozenset({"content-length", "date", "server", "connection", "transfer-encoding"})
+
+
+def recorded(c: dict[str, Any], call: Callable[[], Any]) -> dict[str, Any]:
+    """The raw HTTP response podwarden gave ``call``: status, headers, body. A streaming body
+    (S3 GetObject) is left to the call to read, and is what the call returns."""
+    seen: list[dict[str, Any]] = []
+
+    def keep(http_response: Any, model: Any, **_: Any) -> None:
+        streaming = model.has_streaming_output
+        seen.append(
+            {
+                "status": http_response.status_code,
+                "headers": [
+                    [k, v] for k, v in http_response.headers.items() if k.lower() not in HOP_HEADERS
+                ],
+                "body": None if streaming else base64.b64encode(http_response.content).decode(),
+            }
+        )
+
+    for cl in c.values():
+        cl.meta.events.register("after-call", keep)
+    try:
+        answer = call()
+    finally:
+        for cl in c.values():
+            cl.meta.events.unregister("after-call", keep)
+    assert len(seen) == 1, len(seen)
+    if seen[0]["body"] is None:
+        assert isinstance(answer, bytes)
+        seen[0]["body"] = base64.b64encode(answer).decode()
+    return seen[0]
+
+
+def serve_replay(file: Path, port: int) -> None:
+    """The floor of the account suite: uvicorn (httptools, uvloop) answering every request with
+    one recorded podwarden response (its status, headers and body), doing no other work."""
+    rec = json.loads(file.read_text())
+    body = base64.b64decode(rec["body"])
+    headers = [(k.lower().encode(), v.encode()) for k, v in rec["headers"]]
+    headers.append((b"content-length", str(len(body)).encode()))
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            more = (await receive()).get("more_body", False)
+        await send({"type": "http.response.start", "status": rec["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http="httptools",
+        loop="uvloop",
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+
+
+def start_replays(
+    c: dict[str, Any], seeded: dict[str, str], tmp: Path, procs: list[subprocess.Popen[Any]]
+) -> dict[str, Callable[[], Any]]:
+    """One replay server per operation, each with podwarden's response to it; the same call
+    code against each."""
+    ops = account_operations(c, seeded)
+    floor: dict[str, Callable[[], Any]] = {}
+    for i, (op, call) in enumerate(ops.items()):
+        file = tmp / f"replay-{i}.json"
+        file.write_text(json.dumps(recorded(c, call)))
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--serve-replay", str(file), str(port)]
+        )
+        procs.append(proc)
+        wait_port(port, proc)
+        floor[op] = account_operations(account_clients(f"http://127.0.0.1:{port}"), seeded)[op]
+    return floor
+
+
 def account_latency(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     pw, pw_url = start_account(tmp / "pw-account")
     moto_port = free_port()
@@ -401,16 +487,19 @@ def account_latency(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         targets: dict[str, dict[str, Callable[[], Any]]] = {}
         for name, url in (("podwarden", pw_url), ("moto", f"http://127.0.0.1:{moto_port}")):
             c = account_clients(url)
-            targets[name] = account_operations(c, seed_account(c))
+            seeded = seed_account(c)
+            targets[name] = account_operations(c, seeded)
             check_answers(targets[name], name)
-        samples = measure(targets, args)
-        result = summarize(samples)
+            if name == "podwarden":
+                targets["bare"] = start_replays(c, seeded, tmp, procs)
+                check_answers(targets["bare"], "bare")
+        result = summarize(measure(targets, args))
         reference = result["SageMaker DescribeCluster"]["podwarden"]["p50_ms"]
         for row in result.values():
-            row["moto_over_podwarden"] = round(
-                row["moto"]["p50_ms"] / row["podwarden"]["p50_ms"], 2
-            )
-            row["podwarden_over_sagemaker"] = round(row["podwarden"]["p50_ms"] / reference, 2)
+            pw_p50 = row["podwarden"]["p50_ms"]
+            row["podwarden_over_bare"] = round(pw_p50 / row["bare"]["p50_ms"], 2)
+            row["moto_over_podwarden"] = round(row["moto"]["p50_ms"] / pw_p50, 2)
+            row["podwarden_over_sagemaker"] = round(pw_p50 / reference, 2)
         return result
     finally:
         for p in procs:
@@ -478,9 +567,13 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--serve-account", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-replay", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_account:
         serve_account(args.serve_account)
+        return
+    if args.serve_replay:
+        serve_replay(Path(args.serve_replay[0]), int(args.serve_replay[1]))
         return
     suites = set(args.suites.split(","))
     if suites - {"account", "hyperpod"}:
