@@ -11,10 +11,12 @@ nothing else: its numbers are the floor that the client and HTTP stack cost. Eac
 its own process.
 The local AWS account (suite ``account``, no Kubernetes): EKS DescribeCluster, EC2
 DescribeSubnets (the three subnets of a HyperPod VPC), IAM GetRole, STS GetCallerIdentity and S3
-GetObject (a 100-byte lifecycle script), with SageMaker DescribeCluster as the reference, on
+GetObject (an 81-byte lifecycle script), with SageMaker DescribeCluster as the reference, on
 podwarden and on moto's server, measured the same way. podwarden runs the app ``podwarden
-serve`` runs, with the same uvicorn settings, but without the Kubernetes side (no control plane,
-no reconciler: ``--serve-account``); the resources are the same on both servers.
+serve`` runs, under serve's uvicorn settings, without the Kubernetes side (no control plane, no
+reconciler: ``--serve-account``), so its HyperPod cluster stays Creating with no instances;
+moto's has its 100. The floor is one uvicorn process per operation replaying podwarden's
+recorded response (status, headers, body: ``--serve-replay``).
 Scale (``--scale N``): one instance group of N instances from CreateCluster to InService with
 every node Ready on the real local control plane, and podwarden's resident memory then.
 """
