@@ -64,6 +64,7 @@ def _server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSettin
         auth=not args.no_auth,
         agent=not args.no_agent,
         seed=not args.no_seed,
+        preflight=not args.no_preflight,
         fault_policy=args.fault_policy,
         data_dir=data_dir,
         reconciler=ReconcilerSettings(
@@ -267,6 +268,11 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
         "--no-seed",
         action="store_true",
         help="do not seed the default local AWS account (VPC, roles, bucket, EKS cluster)",
+    )
+    p.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="do not check HyperPod's prerequisites at CreateCluster/UpdateCluster",
     )
     p.add_argument("--fault-policy", type=Path, help="a fault -> action policy YAML to use")
 

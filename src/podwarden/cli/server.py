@@ -17,6 +17,7 @@ from podwarden.agent.service import LocalHealthAgent
 from podwarden.api.app import DEFAULT_REGION, ApiSettings, PodwardenApp, Services, build_app
 from podwarden.api.eks_authn import cluster_webhook_url
 from podwarden.cli.account import seed_default_account
+from podwarden.checks.enforce import make_preflight
 from podwarden.cli.eks_planes import LocalControlPlanes
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.workloads import KubeWorkloads
@@ -93,6 +94,8 @@ class ServerSettings:
     # seed the default local AWS account once (VPC, roles, bucket, the EKS cluster "podwarden"
     # adopting the Kubernetes at ``kubeconfig``)
     seed: bool = True
+    # run the HyperPod preflight at CreateCluster/UpdateCluster (docs/preflight.md)
+    preflight: bool = True
 
 
 def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
@@ -176,6 +179,8 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
         now=time.time,
         on_startup=[start],
         on_shutdown=[stop],
+        # the in-server health agent watches the simulated nodes: it counts as installed (R16)
+        preflight=make_preflight(local_agent=settings.agent) if settings.preflight else None,
     )
     app = build_app(ApiSettings(credentials=local_credentials(), auth=settings.auth), services)
     return app, store

@@ -15,7 +15,9 @@ from typing import Any, Final
 from aiohttp import ClientError
 from kubernetes.aio import client, config
 
+from podwarden.kube.inspect import read_api
 from podwarden.kube.nodes import check_response
+from podwarden.logic.kube_snapshot import KubeSnapshot
 from podwarden.model.errors import TemporaryError
 
 FIELD_MANAGER: Final = "podwarden"
@@ -46,6 +48,10 @@ class KubeWorkloads:
         except ClientError as exc:
             raise TemporaryError(f"read version: {exc}") from exc
         return str(info["gitVersion"])
+
+    async def snapshot(self) -> KubeSnapshot:
+        """What the preflight needs to know of the live cluster (``kube.inspect``)."""
+        return await read_api(self._api)
 
     async def apply(self, obj: dict[str, Any]) -> None:
         kind, meta = obj["kind"], obj["metadata"]

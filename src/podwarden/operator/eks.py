@@ -9,7 +9,9 @@ Level-triggered over ``eks:cluster`` records (see ``control.aws.eks_common`` for
 - add-ons: a ``CREATING`` or updating add-on's workloads are applied to the cluster (server-side
   apply, so repeating is harmless), then it turns ``ACTIVE``; a ``DELETING`` one's workloads are
   removed (unless ``preserve``) and its record forgotten;
-- ``DELETING``: the control plane is stopped, its data directory removed, the records forgotten.
+- ``DELETING``: the control plane is stopped, its data directory removed, the records forgotten;
+- an ``ACTIVE`` cluster's live state is read every few seconds and stored as ``eks:observed``
+  (a ``KubeSnapshot``), the live-cluster facts of the preflight.
 
 The default cluster ``podwarden up`` seeds is *adopted*: it is the embedded control plane that
 already runs, so nothing is started or stopped for it. Control planes are behind the
@@ -30,6 +32,7 @@ from typing import Any, Protocol
 
 from podwarden.control.aws import eks_common as eks
 from podwarden.logic.addon_objects import workload_object
+from podwarden.logic.kube_snapshot import KubeSnapshot
 from podwarden.model.errors import Conflict, PodwardenError
 from podwarden.policy.eks_catalog import addon_workloads
 from podwarden.store.resources import Record, Resources
@@ -37,6 +40,9 @@ from podwarden.store.resources import Record, Resources
 log = logging.getLogger("podwarden.eks")
 
 RESYNC_SECONDS = 2.0
+# how often an ACTIVE cluster's live state is read for the preflight (``eks:observed``)
+OBSERVE_SECONDS = 5.0
+OBSERVED = "eks:observed"
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class ControlPlanes(Protocol):
 
 class Workloads(Protocol):
     async def version(self) -> str: ...
+
+    async def snapshot(self) -> KubeSnapshot: ...
 
     async def apply(self, obj: dict[str, Any]) -> None: ...
 
@@ -81,6 +89,7 @@ class EksReconciler:
         self.clock = clock
         self._wake = asyncio.Event()
         self._clients: dict[str, Workloads] = {}
+        self._observed_at: dict[str, float] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -117,6 +126,8 @@ class EksReconciler:
             await self._drop_client(key)
             await self.planes.remove(key, adopted=adopted)
             eks.forget_cluster(self.resources, rec.scope, rec.key)
+            self.resources.delete(OBSERVED, rec.scope, rec.key)
+            self._observed_at.pop(key, None)
             return
         if status == "FAILED":
             return
@@ -137,6 +148,18 @@ class EksReconciler:
         self._finish_update(rec)
         for addon in self.resources.list(eks.ADDON, rec.scope, parent=rec.key):
             await self._addon(rec, addon, client)
+        await self._observe(rec, key, client)
+
+    async def _observe(self, rec: Record, key: str, client: Workloads) -> None:
+        """Store the cluster's live state (DaemonSets, Deployments, Pods, ServiceAccounts
+        reduced to a ``KubeSnapshot``) for the preflight, at most every ``OBSERVE_SECONDS``."""
+        now = self.clock()
+        if now - self._observed_at.get(key, 0.0) < OBSERVE_SECONDS:
+            return
+        snap = await client.snapshot()
+        doc = {**snap.to_doc(), "observed_at": now}
+        self.resources.put(Record(OBSERVED, rec.scope, rec.key, doc, parent="", created=now))
+        self._observed_at[key] = now
 
     def _finish_update(self, target: Record) -> None:
         """Carry out a pending update that needs no I/O here (authentication mode, version
