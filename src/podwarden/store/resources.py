@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     select,
 )
 from sqlalchemy.exc import IntegrityError
@@ -56,6 +57,16 @@ blobs = Table(
     Column("blob_key", String(2200), primary_key=True),
     Column("data", LargeBinary, nullable=False),
 )
+
+
+# Hot reads, built once: composing a SQLAlchemy select costs more than running it (as for
+# clusters in ``store.sql``)
+_GET = select(resources).where(
+    resources.c.kind == bindparam("kind"),
+    resources.c.scope == bindparam("scope"),
+    resources.c.key == bindparam("key"),
+)
+_BLOB = select(blobs.c.data).where(blobs.c.blob_key == bindparam("blob_key"))
 
 
 class Duplicate(Exception):
@@ -143,17 +154,13 @@ class Resources:
         return rec
 
     def get(self, kind: str, scope: str, key: str) -> Record | None:
-        q = select(resources).where(
-            resources.c.kind == kind, resources.c.scope == scope, resources.c.key == key
-        )
         with self.engine.connect() as conn:
-            row = conn.execute(q).first()
+            row = conn.execute(_GET, {"kind": kind, "scope": scope, "key": key}).first()
         return None if row is None else _record(row)
 
     def blob(self, rec: Record) -> bytes | None:
-        q = select(blobs.c.data).where(blobs.c.blob_key == _blob_key(rec))
         with self.engine.connect() as conn:
-            row = conn.execute(q).first()
+            row = conn.execute(_BLOB, {"blob_key": _blob_key(rec)}).first()
         return None if row is None else bytes(row.data)
 
     def list(self, kind: str, scope: str | None = None, parent: str | None = None) -> list[Record]:
