@@ -55,6 +55,7 @@ class LocalControlPlanes:
         self.embedded = embedded_kubeconfig
         self.webhook = webhook
         self._planes: dict[str, ControlPlane] = {}
+        self._known: dict[str, tuple[ControlPlane, PlaneInfo]] = {}  # ``running``'s answers
         self._lock = asyncio.Lock()
 
     async def ensure(self, key: str, *, adopted: bool) -> PlaneInfo:
@@ -79,6 +80,18 @@ class LocalControlPlanes:
                 raise TemporaryError(f"starting the cluster's control plane: {exc}") from exc
             self._planes[key] = plane
             return plane_info(plane.kubeconfig)
+
+    def running(self, key: str) -> PlaneInfo | None:
+        """The plane of ``key`` if ``ensure`` started it and it was not stopped since (a
+        lookup for the HyperPod side, which never starts planes: the EKS reconciler owns
+        them); None otherwise. Whether its processes are still alive is ``ensure``'s check."""
+        plane = self._planes.get(key)
+        if plane is None:
+            return None
+        known = self._known.get(key)
+        if known is None or known[0] is not plane:  # read its kubeconfig once per start
+            known = self._known[key] = (plane, plane_info(plane.kubeconfig))
+        return known[1]
 
     async def remove(self, key: str, *, adopted: bool) -> None:
         if adopted:

@@ -1,4 +1,4 @@
-"""Compose and run the API server: store + reconciler + provider + ASGI app under uvicorn."""
+"""Compose and run the API server: store + reconcilers + providers + ASGI app under uvicorn."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ import uvicorn
 from podwarden.agent.service import LocalHealthAgent
 from podwarden.api.app import DEFAULT_REGION, ApiSettings, PodwardenApp, Services, build_app
 from podwarden.api.eks_authn import cluster_webhook_url
-from podwarden.cli.account import seed_default_account
 from podwarden.checks.enforce import make_preflight
+from podwarden.cli.account import seed_default_account
 from podwarden.cli.eks_planes import LocalControlPlanes
+from podwarden.cli.providers import AgentFactory, KubeProviders
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.workloads import KubeWorkloads
 from podwarden.model.errors import Invalid
@@ -26,7 +27,6 @@ from podwarden.operator.clusters import ClusterReconciler, ReconcilerSettings
 from podwarden.operator.eks import EksReconciler, Workloads
 from podwarden.policy.catalog import Catalog, load_catalog
 from podwarden.policy.fault_policy import load_policy
-from podwarden.providers.local import LocalInstances
 from podwarden.store.sql import Store, sqlite_url
 from podwarden.wire.sigv4 import Credential
 
@@ -135,36 +135,42 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
         eks = EksReconciler(store.resources, planes, workloads)
         state["eks"] = eks
         state["eks_task"] = asyncio.create_task(eks.run(), name="eks-reconciler")
-        nodes = await KubeNodes.from_kubeconfig(settings.kubeconfig)
+        # each HyperPod cluster's nodes on the Kubernetes of its EKS cluster, with one health
+        # agent per Kubernetes that hosts them (cli/providers.py)
+        agent: AgentFactory | None = None
+        if settings.agent:
+            policy = load_policy(settings.fault_policy)
+
+            def local_agent(nodes: KubeNodes) -> LocalHealthAgent:
+                return LocalHealthAgent(nodes, policy, types.monitored, types.gpus)
+
+            agent = local_agent
+        providers = KubeProviders(store.resources, planes, settings.kubeconfig, agent)
+        await providers.start()
         reconciler = ClusterReconciler(
             store,
-            LocalInstances(nodes),
+            providers,
             types.capacity,
             settings.reconciler,
             is_cpu_only=types.is_cpu_only,
         )
-        state.update(nodes=nodes, reconciler=reconciler)
+        state.update(providers=providers, reconciler=reconciler)
         state["task"] = asyncio.create_task(reconciler.run(), name="cluster-reconciler")
-        if settings.agent:
-            agent = LocalHealthAgent(
-                nodes, load_policy(settings.fault_policy), types.monitored, types.gpus
-            )
-            state["agent"] = asyncio.create_task(agent.run(), name="health-agent")
 
     async def stop() -> None:
-        for key in ("agent", "task", "eks_task"):
+        for key in ("task", "eks_task"):
             task = state.get(key)
             if isinstance(task, asyncio.Task):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        providers = state.get("providers")
+        if isinstance(providers, KubeProviders):  # the agents, then the clients
+            await providers.close()
         eks = state.get("eks")
         if isinstance(eks, EksReconciler):
             await eks.close()
         await planes.stop_all()
-        nodes = state.get("nodes")
-        if isinstance(nodes, KubeNodes):
-            await nodes.close()
 
     def wake() -> None:
         for key in ("reconciler", "eks"):

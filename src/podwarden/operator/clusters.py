@@ -43,8 +43,8 @@ from podwarden.model.cluster import (
 from podwarden.model.errors import Conflict, PodwardenError, TerminalError
 from podwarden.model.labels import AGENT_LABELS
 from podwarden.operator.events import cluster_event, failure_event
+from podwarden.operator.providers import InstanceProvider, Providers
 from podwarden.policy.remediation import RemediationLimits, load_limits
-from podwarden.providers.local import LocalInstances
 from podwarden.store.sql import Store
 
 log = logging.getLogger("podwarden.operator")
@@ -87,7 +87,7 @@ class ClusterReconciler:
     def __init__(
         self,
         store: Store,
-        provider: LocalInstances,
+        providers: Providers,
         capacity: CapacityFn,
         settings: ReconcilerSettings | None = None,
         *,
@@ -96,7 +96,7 @@ class ClusterReconciler:
         limits: RemediationLimits | None = None,
     ) -> None:
         self.store = store
-        self.provider = provider
+        self.providers = providers
         self.capacity = capacity
         self.is_cpu_only = is_cpu_only
         self.limits = limits if limits is not None else load_limits()
@@ -136,8 +136,9 @@ class ClusterReconciler:
         cluster = self.store.cluster_by_id(cluster_id)
         if cluster is None:
             return None
+        provider = await self.providers.provider_for(cluster)
         instances = self.store.list_instances(cluster_id)
-        nodes = {n.name: n for n in map(observe, await self.provider.nodes_of(cluster_id))}
+        nodes = {n.name: n for n in map(observe, await provider.nodes_of(cluster_id))}
         self.store.put_operations(
             finished(self.store.list_operations(cluster_id, IN_PROGRESS), cluster, instances)
         )
@@ -151,11 +152,15 @@ class ClusterReconciler:
         )
         if not plan.actions:
             return plan.requeue_after
-        await self._apply(cluster, instances, plan.actions)
+        await self._apply(provider, cluster, instances, plan.actions)
         return AFTER_ACTIONS
 
     async def _apply(
-        self, cluster: Cluster, instances: list[Instance], actions: list[ca.Action]
+        self,
+        provider: InstanceProvider,
+        cluster: Cluster,
+        instances: list[Instance],
+        actions: list[ca.Action],
     ) -> None:
         by_id = {i.instance_id: i for i in instances}
         now = self.clock()
@@ -172,8 +177,8 @@ class ClusterReconciler:
                 self._count_repair(cluster.groups[by_id[action.instance_id].group])
                 cluster_dirty = True
             if isinstance(action, ca.PauseRemediation):
-                kube_calls += self._explain_pause(cluster, action)
-            call = self._node_call(cluster, by_id, action)
+                kube_calls += self._explain_pause(provider, cluster, action)
+            call = self._node_call(provider, cluster, by_id, action)
             if call is not None:
                 kube_calls.append(call)
             elif not self._record_change(cluster, by_id, action):
@@ -184,7 +189,11 @@ class ClusterReconciler:
                 self.store.save_cluster(cluster)
 
     def _node_call(
-        self, cluster: Cluster, by_id: dict[str, Instance], action: ca.Action
+        self,
+        provider: InstanceProvider,
+        cluster: Cluster,
+        by_id: dict[str, Instance],
+        action: ca.Action,
     ) -> Coroutine[Any, Any, None] | None:
         """The Kubernetes call an action needs, if it is one."""
         call: Coroutine[Any, Any, None] | None = None
@@ -194,27 +203,29 @@ class ClusterReconciler:
                 extra = sum(v.size_gib for v in inst.volumes if not v.root)
                 capacity = self.capacity(inst.instance_type, extra)
                 group = cluster.groups[inst.group]
-                call = self.provider.launch(desired_node(cluster, group, inst, capacity))
+                call = provider.launch(desired_node(cluster, group, inst, capacity))
             case ca.SyncNode(instance_id, keep):
                 inst = by_id[instance_id]
                 patch = _config_patch(cluster, cluster.groups[inst.group], inst, keep)
-                call = self.provider.update(inst.node_name, patch)
+                call = provider.update(inst.node_name, patch)
             case ca.DeleteNode(name):
-                call = self.provider.terminate(name)
+                call = provider.terminate(name)
             case ca.Reboot(instance_id):
-                call = self._reboot(by_id[instance_id])
+                call = self._reboot(provider, by_id[instance_id])
             case ca.StartDeepCheck(instance_id):
-                call = self._start_deep_check(cluster, by_id[instance_id])
+                call = self._start_deep_check(provider, cluster, by_id[instance_id])
             case ca.FinishDeepCheck(instance_id, passed):
-                call = self._finish_deep_check(by_id[instance_id], passed)
+                call = self._finish_deep_check(provider, by_id[instance_id], passed)
             case ca.NodeBooted(instance_id):
                 at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
-                call = self.provider.booted(by_id[instance_id].node_name, at)
+                call = provider.booted(by_id[instance_id].node_name, at)
         return call
 
-    async def _start_deep_check(self, cluster: Cluster, inst: Instance) -> None:
+    async def _start_deep_check(
+        self, provider: InstanceProvider, cluster: Cluster, inst: Instance
+    ) -> None:
         checks = cluster.groups[inst.group].spec.get("OnStartDeepHealthChecks") or []
-        await self.provider.deep_check_started(inst.node_name)
+        await provider.deep_check_started(inst.node_name)
         inst.status = InstanceStatus.DEEP_HEALTH_CHECK_IN_PROGRESS
         inst.deep_check = DeepCheck.IN_PROGRESS
         inst.message = "Deep health checks in progress: " + (", ".join(checks) or "on demand")
@@ -223,20 +234,22 @@ class ClusterReconciler:
         with contextlib.suppress(Conflict):
             self.store.save_instance(inst)
 
-    async def _finish_deep_check(self, inst: Instance, passed: bool) -> None:
-        await self.provider.deep_check_finished(inst.node_name, passed)
+    async def _finish_deep_check(
+        self, provider: InstanceProvider, inst: Instance, passed: bool
+    ) -> None:
+        await provider.deep_check_finished(inst.node_name, passed)
         inst.status = InstanceStatus.RUNNING
         inst.deep_check = DeepCheck.PASSED if passed else DeepCheck.FAILED
         inst.message = "Deep health checks passed" if passed else "Deep health checks failed"
         with contextlib.suppress(Conflict):
             self.store.save_instance(inst)
 
-    async def _reboot(self, inst: Instance) -> None:
+    async def _reboot(self, provider: InstanceProvider, inst: Instance) -> None:
         """Same id, node and volumes: the node goes NotReady and the instance Pending until the
         reboot delay has passed and the node is Ready again."""
         now = self.clock()
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-        await self.provider.reboot(inst.node_name, at)
+        await provider.reboot(inst.node_name, at)
         inst.status = InstanceStatus.PENDING
         inst.message = "Rebooting the instance"
         inst.recovery = Recovery.NONE
@@ -285,13 +298,13 @@ class ClusterReconciler:
         group.repairs = [t for t in group.repairs if now - t <= window] + [now]
 
     def _explain_pause(
-        self, cluster: Cluster, action: ca.PauseRemediation
+        self, provider: InstanceProvider, cluster: Cluster, action: ca.PauseRemediation
     ) -> list[Coroutine[Any, Any, None]]:
         """Log the pause (or resumption) and put it in an Event on each unhealthy node."""
         reason = action.reason or f"automatic recovery of instance group {action.group} resumed"
         log.warning("cluster %s: %s", cluster.name, reason)
         kind = "RemediationPaused" if action.reason else "RemediationResumed"
-        return [self.provider.event(node, kind, reason) for node in action.nodes]
+        return [provider.event(node, kind, reason) for node in action.nodes]
 
     def _replace(self, cluster: Cluster, old: Instance) -> None:
         """New instance (new id, node and volumes; same NodeLogicalId and group configuration)
