@@ -1,4 +1,4 @@
-"""Amazon S3 of the local AWS account: buckets and single-part objects.
+"""Amazon S3 of the local AWS account: buckets, objects and multipart uploads.
 
 ``HANDLERS`` maps each operation to its handler (the contract is ``podwarden.control.aws``'s).
 The protocol layer speaks rest-xml (signing name ``s3``, path-style and virtual-hosted-style
@@ -14,13 +14,15 @@ The parts:
   database;
 * ``s3_buckets``: CreateBucket, HeadBucket, ListBuckets, GetBucketLocation, DeleteBucket;
 * ``s3_objects``: PutObject, GetObject, HeadObject, DeleteObject(s), CopyObject;
+* ``s3_multipart``: CreateMultipartUpload, UploadPart, UploadPartCopy, ListParts,
+  ListMultipartUploads, CompleteMultipartUpload, AbortMultipartUpload;
 * ``s3_listing``: the listing walk (prefix, delimiter, markers, tokens) used here by
   ListObjectsV2 and ListObjects;
 * ``s3_http``: byte ranges, conditional requests, Content-MD5;
 * ``s3_errors``: S3's error codes and messages;
 * ``s3_scripts``: HyperPod's lookup of an instance group's lifecycle scripts.
 
-Not emulated: multipart uploads, versioning, bucket policies/ACLs/CORS/lifecycle rules,
+Not emulated: versioning, bucket policies/ACLs/CORS/lifecycle rules,
 presigned URLs (a protocol-layer matter), storage class transitions, object locking.
 """
 
@@ -29,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from podwarden.control.aws import s3_buckets, s3_listing, s3_objects, s3_store
+from podwarden.control.aws import s3_buckets, s3_listing, s3_multipart, s3_objects, s3_store
 from podwarden.control.aws.s3_buckets import owned_bucket, timestamp
 from podwarden.control.context import Context
 
@@ -146,4 +148,11 @@ HANDLERS: dict[str, Handler] = {
     "DeleteObject": s3_objects.delete_object,
     "DeleteObjects": s3_objects.delete_objects,
     "CopyObject": s3_objects.copy_object,
+    "CreateMultipartUpload": s3_multipart.create_multipart_upload,
+    "UploadPart": s3_multipart.upload_part,
+    "UploadPartCopy": s3_multipart.upload_part_copy,
+    "ListParts": s3_multipart.list_parts,
+    "ListMultipartUploads": s3_multipart.list_multipart_uploads,
+    "CompleteMultipartUpload": s3_multipart.complete_multipart_upload,
+    "AbortMultipartUpload": s3_multipart.abort_multipart_upload,
 }

@@ -138,10 +138,20 @@ def list_buckets(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 def delete_bucket(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """BucketNotEmpty 409 while it holds objects. The check and the delete are two
     transactions: a PutObject racing the delete can leave objects whose bucket is gone (they
-    are unreachable, and a bucket created again under the name shows them)."""
+    are unreachable, and a bucket created again under the name shows them).
+
+    Multipart uploads in progress do not keep a general purpose bucket from being deleted: the
+    API reference restricts that rule to directory buckets ("If multipart uploads in a directory
+    bucket are in progress, you can't delete the bucket until all the in-progress multipart
+    uploads are aborted or completed", AbortMultipartUpload; likewise the user guide's
+    "Emptying a directory bucket"), and S3-compatible stores changed to match AWS deleting such
+    a bucket (Ceph's rgw review of ceph/ceph#15630, tried against S3; Scality's
+    scality/cloudserver#1591). The bucket's uploads and their parts go with it, so a bucket
+    created again under the name starts without them."""
     name = params["Bucket"]
     owned_bucket(ctx, name, params)
     if s3_store.has_objects(ctx.store.resources, name):
         raise s3_errors.bucket_not_empty(name)
     ctx.store.resources.delete(s3_store.BUCKET, s3_store.SCOPE, name)
+    s3_store.delete_uploads(ctx.store.resources, name)
     return {}

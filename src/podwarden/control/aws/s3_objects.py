@@ -54,7 +54,7 @@ def check_key(key: str) -> None:
         raise s3_errors.key_too_long(size)
 
 
-def _as_bytes(value: object) -> bytes:
+def as_bytes(value: object) -> bytes:
     if value is None:
         return b""
     if isinstance(value, str):
@@ -83,16 +83,26 @@ def new_doc(key: str, data: bytes, now: float, params: dict[str, Any]) -> dict[s
 
 
 def put_object(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """Conditional writes as S3's: ``IfNoneMatch: *`` creates only if the key is free (atomic,
-    412 PreconditionFailed otherwise); ``IfMatch`` overwrites only the version with that ETag
-    (404 NoSuchKey if there is none, 412 if it differs). The IfMatch comparison and the write
-    are two transactions, so two racing IfMatch writers can both succeed."""
     bucket, key = params["Bucket"], params["Key"]
     check_key(key)
     owned_bucket(ctx, bucket, params)
-    data = _as_bytes(params.get("Body"))
+    data = as_bytes(params.get("Body"))
     doc = new_doc(key, data, ctx.now(), params)
     s3_http.check_content_md5(params.get("ContentMD5"), doc["ETag"].strip('"'))
+    write(ctx, bucket, doc, data, params)
+    return {"ETag": doc["ETag"], "ServerSideEncryption": SSE}
+
+
+def write(
+    ctx: Context, bucket: str, doc: dict[str, Any], data: bytes, params: dict[str, Any]
+) -> None:
+    """Write the object ``doc["Key"]`` under the request's conditions (PutObject's, and
+    CompleteMultipartUpload's, which S3 gives the same ones): ``IfNoneMatch: *`` creates only if
+    the key is free (atomic, 412 PreconditionFailed otherwise); ``IfMatch`` overwrites only the
+    version with that ETag (404 NoSuchKey if there is none, 412 if it differs). The IfMatch
+    comparison and the write are two transactions, so two racing IfMatch writers can both
+    succeed."""
+    key = str(doc["Key"])
     resources = ctx.store.resources
     if_none, if_match = params.get("IfNoneMatch"), params.get("IfMatch")
     if if_none == "*":
@@ -100,7 +110,7 @@ def put_object(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             s3_store.create_object(resources, bucket, doc, data, now=ctx.now())
         except Duplicate:
             raise s3_errors.precondition_failed("If-None-Match") from None
-        return {"ETag": doc["ETag"], "ServerSideEncryption": SSE}
+        return
     if if_match is not None or if_none is not None:
         current = s3_store.get_object(resources, bucket, key)
         if if_match is not None:
@@ -111,7 +121,6 @@ def put_object(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         if if_none is not None and current and s3_http.etag_matches(if_none, current.etag):
             raise s3_errors.precondition_failed("If-None-Match")
     s3_store.put_object(resources, bucket, doc, data, now=ctx.now())
-    return {"ETag": doc["ETag"], "ServerSideEncryption": SSE}
 
 
 def _existing(ctx: Context, params: dict[str, Any]) -> s3_store.StoredObject:

@@ -9,6 +9,15 @@
   metadata, storage class). The body is the record's blob, written in the same transaction as
   the doc, so a PutObject is atomic and a reader sees either the old object or the new one,
   never a doc without its body. Blobs live in the SQLite database of the data directory.
+* A multipart upload in progress is a record of kind ``s3:upload`` in scope ``""``, keyed
+  ``"<bucket>/<uploadId>"`` (the upload ID alone names it; the object key is in the doc and must
+  match the request's), with the bucket as parent; its doc holds the initiation time, the
+  initiator and the doc the object will have (content headers, metadata, storage class, from
+  CreateMultipartUpload, the only request that carries them).
+* A part is a record of kind ``s3:part`` keyed ``"<bucket>/<uploadId>/<partNumber>"`` (five
+  digits, so keys sort by number), with the upload's key as parent; its doc holds the part
+  number, ETag, size and LastModified, its blob the part's bytes (doc and blob in one
+  transaction, as for objects). Uploading a part number again replaces the part.
 
 LastModified is kept in whole seconds: S3 reports it with second precision (HTTP dates in
 headers, ``.000Z`` in listings), and conditional requests compare at that precision.
@@ -128,3 +137,84 @@ def create_object(
 
 def delete_object(resources: Resources, bucket: str, key: str) -> bool:
     return resources.delete(OBJECT, SCOPE, object_id(bucket, key))
+
+
+# ---- multipart uploads ----------------------------------------------------------------------
+
+UPLOAD = "s3:upload"
+PART = "s3:part"
+
+
+def upload_key(bucket: str, upload_id: str) -> str:
+    return f"{bucket}/{upload_id}"
+
+
+def part_key(bucket: str, upload_id: str, number: int) -> str:
+    return f"{bucket}/{upload_id}/{number:05d}"
+
+
+def get_upload(resources: Resources, bucket: str, upload_id: str) -> Record | None:
+    return resources.get(UPLOAD, SCOPE, upload_key(bucket, upload_id))
+
+
+def list_uploads(resources: Resources, bucket: str) -> list[Record]:
+    """A bucket's uploads in progress, in ListMultipartUploads' order: by key (UTF-8 bytes),
+    then by upload ID, which sorts by initiation time (``s3_multipart.new_upload_id``)."""
+    uploads = resources.list(UPLOAD, SCOPE, parent=bucket)
+    return sorted(
+        uploads, key=lambda r: (str(r.doc["Key"]).encode("utf-8", "surrogatepass"), r.key)
+    )
+
+
+def create_upload(resources: Resources, bucket: str, upload_id: str, doc: dict[str, Any]) -> None:
+    rec = Record(
+        kind=UPLOAD,
+        scope=SCOPE,
+        key=upload_key(bucket, upload_id),
+        doc=doc,
+        parent=bucket,
+        created=float(doc["Initiated"]),
+    )
+    resources.create(rec)
+
+
+def list_parts(resources: Resources, bucket: str, upload_id: str) -> list[Record]:
+    """An upload's parts by ascending part number."""
+    parts = resources.list(PART, SCOPE, parent=upload_key(bucket, upload_id))
+    return sorted(parts, key=lambda r: int(r.doc["PartNumber"]))
+
+
+def put_part(
+    resources: Resources, bucket: str, upload_id: str, doc: dict[str, Any], data: bytes
+) -> Record:
+    """Create or replace part ``doc["PartNumber"]`` with ``data`` (one transaction)."""
+    rec = Record(
+        kind=PART,
+        scope=SCOPE,
+        key=part_key(bucket, upload_id, int(doc["PartNumber"])),
+        doc=doc,
+        parent=upload_key(bucket, upload_id),
+        created=float(doc["LastModified"]),
+    )
+    return resources.put(rec, data)
+
+
+def delete_part(resources: Resources, bucket: str, upload_id: str, number: int) -> None:
+    resources.delete(PART, SCOPE, part_key(bucket, upload_id, number))
+
+
+def delete_upload(resources: Resources, bucket: str, upload_id: str) -> bool:
+    """Remove an upload, then its parts; False if the upload was gone already (its parts are
+    removed all the same). The upload goes first so that no request finds it once its parts
+    start to go; an UploadPart that raced this looks for the upload again after writing its
+    part and removes the part (``s3_multipart.upload_part``), so no part outlives its upload."""
+    gone = resources.delete(UPLOAD, SCOPE, upload_key(bucket, upload_id))
+    for part in resources.list(PART, SCOPE, parent=upload_key(bucket, upload_id)):
+        resources.delete(PART, SCOPE, part.key)
+    return gone
+
+
+def delete_uploads(resources: Resources, bucket: str) -> None:
+    """Remove every upload in progress of ``bucket``, with its parts (DeleteBucket)."""
+    for upload in resources.list(UPLOAD, SCOPE, parent=bucket):
+        delete_upload(resources, bucket, str(upload.doc["UploadId"]))
