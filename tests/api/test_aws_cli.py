@@ -313,13 +313,6 @@ def test_s3(cli: Cli, tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="S3 multipart upload (CreateMultipartUpload, UploadPart, CompleteMultipartUpload) is "
-    "not implemented: `aws s3 cp` of a file at or over the CLI's multipart_threshold (8 MiB by "
-    "default) fails with NotImplemented from CreateMultipartUpload",
-)
 def test_s3_cp_in_parts(cli: Cli, tmp_path: Path) -> None:
     """``aws s3 cp`` uploads in parts from ``multipart_threshold`` on (lowered here to keep the
     file small): a checkpoint or a container image layer goes this way."""
