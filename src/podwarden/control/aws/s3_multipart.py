@@ -58,7 +58,7 @@ def new_upload_id(now: float) -> str:
     random ones. ListMultipartUploads lists a key's uploads by initiation time, while its
     ``upload-id-marker`` resumes after an ID lexicographically (API reference); IDs that sort
     as they were initiated make the two orders one (uploads in the same microsecond aside)."""
-    return f"{int(now * 1_000_000):014x}{secrets.token_hex(16)}"
+    return f"{round(now * 1_000_000):014x}{secrets.token_hex(16)}"
 
 
 def _initiator(ctx: Context) -> dict[str, str]:
@@ -200,7 +200,9 @@ def upload_part_copy(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _max(params: dict[str, Any], member: str, argument: str) -> int:
-    """MaxParts/MaxUploads as S3 applies them: 1000 when omitted, at most 1000."""
+    """MaxParts/MaxUploads as S3 applies them: 1000 when omitted, at most 1000. A page of 0 is
+    empty and not truncated, as ListObjects' (``s3_listing.walk``): a truncated page with
+    nothing to resume after would loop paginators."""
     value = params.get(member)
     if value is None:
         return MAX_LISTED
@@ -237,7 +239,7 @@ def list_parts(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "UploadId": params["UploadId"],
         "PartNumberMarker": marker,
         "MaxParts": size,
-        "IsTruncated": len(parts) > len(page),
+        "IsTruncated": 0 < size < len(parts),
         "Initiator": upload.doc["Initiator"],
         "Owner": {"ID": s3_store.owner_id(ctx.account)},
         "StorageClass": upload.doc["Object"].get("StorageClass") or "STANDARD",
@@ -295,7 +297,7 @@ def list_multipart_uploads(ctx: Context, params: dict[str, Any]) -> dict[str, An
         if rolled is not None and (rolled == key_marker or (last and rolled == last[0])):
             continue
         if len(uploads) + len(prefixes) == size:
-            truncated = True
+            truncated = size > 0
             break
         if rolled is not None:
             prefixes.append(rolled)
