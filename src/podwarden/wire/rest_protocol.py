@@ -38,7 +38,14 @@ _XML_ROOTS: Final = {
     "ListBuckets": "ListAllMyBucketsResult",
     "DeleteObjects": "DeleteResult",
     "CopyObject": "CopyObjectResult",
+    "CreateMultipartUpload": "InitiateMultipartUploadResult",
+    "ListParts": "ListPartsResult",
+    "ListMultipartUploads": "ListMultipartUploadsResult",
+    "CompleteMultipartUpload": "CompleteMultipartUploadResult",
 }
+# outputs whose one member is the document's root element with the value as its text (S3's
+# <LocationConstraint>us-west-2</LocationConstraint>; botocore reads the root's text)
+_TEXT_ROOTS: Final = {"GetBucketLocation": "LocationConstraint"}
 # a response with this member present is partial content (RFC 9110 §15.3.7)
 _PARTIAL: Final = {"GetObject": "ContentRange"}
 
@@ -175,6 +182,11 @@ def _body(
     if xml:
         if not members:
             return b""
+        text_root = _TEXT_ROOTS.get(op.name)
+        if text_root is not None:
+            value = escape(str(members.get(text_root) or ""))
+            headers.append(("Content-Type", XML_CONTENT_TYPE))
+            return _xml_document([f"<{text_root}{_xmlns(op)}>{value}</{text_root}>"], op)
         root = shape.serialization.get("name") or _XML_ROOTS.get(op.name) or shape.name
         out = [f"<{root}{_xmlns(op)}>"]
         encode_members(shape, members, out)
