@@ -15,7 +15,7 @@ from podwarden.control.aws.eks import HANDLERS
 from podwarden.control.context import Context
 from podwarden.model.errors import ServiceError
 from podwarden.policy import eks_catalog
-from podwarden.policy.catalog import TableError
+from podwarden.policy.yaml_tables import TableError
 from podwarden.store.resources import Record
 from podwarden.store.sql import Store, sqlite_url
 from tests.aws_helpers import ACCOUNT, REGION, assert_shape, make_context

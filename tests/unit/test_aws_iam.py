@@ -15,7 +15,7 @@ from podwarden.control.aws.iam import HANDLERS
 from podwarden.control.context import Context
 from podwarden.model.errors import ServiceError
 from podwarden.policy.aws_policies import load_aws_policies, parse_aws_policies
-from podwarden.policy.catalog import TableError
+from podwarden.policy.yaml_tables import TableError
 from tests.aws_helpers import ACCOUNT, assert_shape, make_context
 
 AWS = "arn:aws:iam::aws:policy/"

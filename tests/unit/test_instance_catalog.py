@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from podwarden.model.errors import Invalid
-from podwarden.policy.catalog import Catalog, TableError, load_catalog, parse_catalog
+from podwarden.policy.catalog import Catalog, load_catalog, parse_catalog
+from podwarden.policy.yaml_tables import TableError
 
 # Seed R12 ("Considerations for networking"), copied verbatim: HyperPod instances have one ENI and
 # these are the maximum pods per instance type. The founding document: the table must match it.

@@ -7,13 +7,13 @@ import pytest
 import yaml
 
 from podwarden.policy import eks_catalog
-from podwarden.policy.catalog import TableError
 from podwarden.policy.preflight import (
     TABLE,
     load_preflight,
     load_tables,
     parse_preflight,
 )
+from podwarden.policy.yaml_tables import TableError
 
 
 def _packaged_text() -> str:

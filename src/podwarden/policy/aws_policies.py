@@ -15,14 +15,11 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any
 
-import yaml
-
-from podwarden.policy.catalog import TableError
+from podwarden.policy.yaml_tables import KeyLines, compose_yaml, packaged
 
 TABLE = "aws_managed_policies.yaml"
 ARN_PREFIX = "arn:aws:iam::aws:policy"
@@ -72,25 +69,14 @@ def load_aws_policies(path: Path | None = None) -> Mapping[str, ManagedPolicy]:
 
 @functools.cache
 def _packaged() -> Mapping[str, ManagedPolicy]:
-    table = resources.files("podwarden.policy").joinpath("tables", TABLE)
-    return parse_aws_policies(
-        table.read_text(encoding="utf-8"), source=f"podwarden/policy/tables/{TABLE}"
-    )
+    return parse_aws_policies(*packaged(TABLE))
 
 
 def parse_aws_policies(text: str, source: str) -> Mapping[str, ManagedPolicy]:
     """Parse and check a table; ``source`` names it in error messages. Keyed by policy ARN."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        raise TableError(f"{source}: not valid YAML: {exc}") from None
-    finally:
-        loader.dispose()
-    lines = _Lines(source)
-    if node is not None:
-        lines.scan(node, ())
+    node, data = compose_yaml(text, source)
+    lines = KeyLines(source, "policies", "policy")
+    lines.scan(node)
     if not isinstance(data, dict) or set(data) != {"policies"}:
         lines.fail((), "expected exactly one top-level key, 'policies'")
     entries = data["policies"]
@@ -103,40 +89,7 @@ def parse_aws_policies(text: str, source: str) -> Mapping[str, ManagedPolicy]:
     return MappingProxyType(out)
 
 
-class _Lines:
-    """Line numbers of mapping keys, and a duplicate-key check PyYAML does not make."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.lines: dict[tuple[str, ...], int] = {}
-
-    def scan(self, node: yaml.Node, path: tuple[str, ...]) -> None:
-        if isinstance(node, yaml.SequenceNode):
-            for item in node.value:
-                self.scan(item, path)
-        if not isinstance(node, yaml.MappingNode):
-            return
-        for key_node, value_node in node.value:
-            here = (*path, str(key_node.value))
-            line = key_node.start_mark.line + 1
-            if len(here) <= 3 and here in self.lines:
-                raise TableError(f"{self.source}:{line}: duplicate key '{here[-1]}'")
-            self.lines.setdefault(here, line)
-            self.scan(value_node, here)
-
-    def fail(self, path: tuple[str, ...], problem: str) -> NoReturn:
-        """Raise, pointing at the line of ``path`` or of its nearest enclosing key."""
-        for end in range(len(path), 0, -1):
-            line = self.lines.get(path[:end])
-            if line is not None:
-                raise TableError(f"{self.source}:{line}: {problem}")
-        raise TableError(f"{self.source}: {problem}")
-
-    def field(self, policy: str, name: str, problem: str) -> NoReturn:
-        self.fail(("policies", policy, name), f"policy '{policy}', field '{name}': {problem}")
-
-
-def _entry(name: str, raw: object, lines: _Lines) -> ManagedPolicy:
+def _entry(name: str, raw: object, lines: KeyLines) -> ManagedPolicy:
     if not _NAME.fullmatch(name):
         lines.fail(("policies", name), f"'{name}' is not a valid IAM policy name")
     if not isinstance(raw, dict):
@@ -178,7 +131,7 @@ def _entry(name: str, raw: object, lines: _Lines) -> ManagedPolicy:
     )
 
 
-def _when(name: str, key: str, fields: dict[str, Any], lines: _Lines) -> dt.datetime:
+def _when(name: str, key: str, fields: dict[str, Any], lines: KeyLines) -> dt.datetime:
     value = fields[key]
     try:
         parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -189,7 +142,7 @@ def _when(name: str, key: str, fields: dict[str, Any], lines: _Lines) -> dt.date
     return parsed
 
 
-def _document(name: str, doc: object, lines: _Lines) -> dict[str, Any]:
+def _document(name: str, doc: object, lines: KeyLines) -> dict[str, Any]:
     """The minimal shape IAM requires of a managed policy: Version 2012-10-17 and a non-empty
     list of statements, each with an Effect and an action and a resource element."""
     if not isinstance(doc, dict) or doc.get("Version") != "2012-10-17":

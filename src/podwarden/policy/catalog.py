@@ -12,14 +12,18 @@ import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, NoReturn, TypeGuard, cast, get_args
-
-import yaml
+from typing import Any, Literal, cast, get_args
 
 from podwarden.model.errors import Invalid
+from podwarden.policy.yaml_tables import (
+    KeyLines,
+    compose_yaml,
+    is_int,
+    is_number,
+    packaged,
+)
 
 TABLE = "instance_types.yaml"
 ML_PREFIX = "ml."
@@ -41,10 +45,6 @@ _REQUIRED = frozenset(
 )
 _OPTIONAL = frozenset({"neuron_devices", "ipv4_per_eni", "note"})
 _GPU_FIELDS = frozenset({"count", "model", "memory_gib"})
-
-
-class TableError(ValueError):
-    """A shipped table breaks its schema. Raised at load time; the message says where."""
 
 
 @dataclass(frozen=True)
@@ -157,61 +157,18 @@ def load_catalog(path: Path | None = None) -> Catalog:
 
 @functools.cache
 def _packaged_catalog() -> Catalog:
-    table = resources.files("podwarden.policy").joinpath("tables", TABLE)
-    return parse_catalog(
-        table.read_text(encoding="utf-8"), source=f"podwarden/policy/tables/{TABLE}"
-    )
+    return parse_catalog(*packaged(TABLE))
 
 
 def parse_catalog(text: str, source: str) -> Catalog:
     """Parse and check a catalog table; ``source`` names it in error messages."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        raise TableError(f"{source}: not valid YAML: {exc}") from None
-    finally:
-        loader.dispose()
-    at = _Locator(source)
-    if node is not None:
-        at.scan(node, ())
+    node, data = compose_yaml(text, source)
+    at = KeyLines(source, "instance_types", "entry")
+    at.scan(node)
     return _build(data, at)
 
 
-class _Locator:
-    """Line numbers of every mapping key, and a duplicate-key check PyYAML does not make."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.lines: dict[tuple[str, ...], int] = {}
-
-    def scan(self, node: yaml.Node, path: tuple[str, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                here = (*path, str(key_node.value))
-                line = key_node.start_mark.line + 1
-                if here in self.lines:
-                    raise TableError(
-                        f"{self.source}:{line}: duplicate key '{here[-1]}'"
-                        f" (first at line {self.lines[here]})"
-                    )
-                self.lines[here] = line
-                self.scan(value_node, here)
-
-    def fail(self, path: tuple[str, ...], problem: str) -> NoReturn:
-        """Raise, pointing at the line of ``path`` or of its nearest enclosing key."""
-        for end in range(len(path), 0, -1):
-            line = self.lines.get(path[:end])
-            if line is not None:
-                raise TableError(f"{self.source}:{line}: {problem}")
-        raise TableError(f"{self.source}: {problem}")
-
-    def field(self, entry: str, name: str, problem: str) -> NoReturn:
-        self.fail(("instance_types", entry, name), f"entry '{entry}', field '{name}': {problem}")
-
-
-def _build(data: object, at: _Locator) -> Catalog:
+def _build(data: object, at: KeyLines) -> Catalog:
     if not isinstance(data, dict):
         at.fail((), "expected a mapping with schema_version, defaults and instance_types")
     for key in sorted(map(str, set(data) - {"schema_version", "defaults", "instance_types"})):
@@ -220,7 +177,7 @@ def _build(data: object, at: _Locator) -> Catalog:
         at.fail(("schema_version",), f"schema_version must be {SCHEMA_VERSION}")
     defaults = data.get("defaults")
     storage = defaults.get("ephemeral_storage_gib") if isinstance(defaults, dict) else None
-    if not _is_int(storage) or storage < 1 or len(cast(dict[str, Any], defaults)) != 1:
+    if not is_int(storage) or storage < 1 or len(cast(dict[str, Any], defaults)) != 1:
         at.fail(("defaults",), "defaults must be {ephemeral_storage_gib: <positive int>}")
     entries = data.get("instance_types")
     if not isinstance(entries, dict) or not entries:
@@ -233,7 +190,7 @@ def _build(data: object, at: _Locator) -> Catalog:
     return Catalog(source=at.source, ephemeral_storage_gib=storage, types=MappingProxyType(types))
 
 
-def _entry(name: str, raw: object, storage: int, at: _Locator) -> InstanceType:
+def _entry(name: str, raw: object, storage: int, at: KeyLines) -> InstanceType:
     if not isinstance(raw, dict):
         at.fail(("instance_types", name), f"entry '{name}': expected a mapping of fields")
     fields: dict[str, Any] = raw
@@ -244,7 +201,7 @@ def _entry(name: str, raw: object, storage: int, at: _Locator) -> InstanceType:
 
     def integer(key: str, minimum: int) -> int:
         value = fields.get(key)
-        if not _is_int(value) or value < minimum:
+        if not is_int(value) or value < minimum:
             at.field(name, key, f"expected an integer >= {minimum}, got {value!r}")
         return value
 
@@ -254,7 +211,7 @@ def _entry(name: str, raw: object, storage: int, at: _Locator) -> InstanceType:
         return fields[key]
 
     memory = fields["memory_gib"]
-    if not _is_number(memory) or memory <= 0:
+    if not is_number(memory) or memory <= 0:
         at.field(name, "memory_gib", f"expected a positive number, got {memory!r}")
     gpu = _gpu(name, fields["gpu"], at)
     neuron = integer("neuron_devices", 1) if "neuron_devices" in fields else 0
@@ -294,24 +251,16 @@ def _entry(name: str, raw: object, storage: int, at: _Locator) -> InstanceType:
     )
 
 
-def _gpu(name: str, raw: object, at: _Locator) -> Gpu | None:
+def _gpu(name: str, raw: object, at: KeyLines) -> Gpu | None:
     if raw is None:
         return None
     if not isinstance(raw, dict) or set(raw) != _GPU_FIELDS:
         at.field(name, "gpu", f"expected null or a mapping with exactly {sorted(_GPU_FIELDS)}")
     count, model, memory = raw["count"], raw["model"], raw["memory_gib"]
-    if not _is_int(count) or count < 1:
+    if not is_int(count) or count < 1:
         at.field(name, "gpu", f"count: expected an integer >= 1, got {count!r}")
     if not isinstance(model, str) or not model.strip():
         at.field(name, "gpu", f"model: expected a non-empty string, got {model!r}")
-    if not _is_number(memory) or memory <= 0:
+    if not is_number(memory) or memory <= 0:
         at.field(name, "gpu", f"memory_gib: expected a positive number, got {memory!r}")
     return Gpu(count=count, model=model, memory_gib=memory)
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)

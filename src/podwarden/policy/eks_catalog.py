@@ -14,13 +14,10 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from types import MappingProxyType
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
-import yaml
-
-from podwarden.policy.catalog import TableError
+from podwarden.policy.yaml_tables import as_list, fail, load_yaml, packaged
 
 SCHEMA_VERSION = 1
 VERSIONS_TABLE = "eks_versions.yaml"
@@ -89,7 +86,7 @@ class Versions:
 
 
 def parse_versions(text: str, source: str) -> Versions:
-    data = _mapping(_load_yaml(text, source), source, "the table")
+    data = _mapping(load_yaml(text, source), source, "the table")
     _keys(data, {"schema_version", "default", "runnable", "versions"}, source, "the table")
     _schema(data, source)
     versions: dict[str, KubeVersion] = {}
@@ -100,7 +97,7 @@ def parse_versions(text: str, source: str) -> Versions:
         runnable[str(name)] = _runnable(str(name), raw, versions, source)
     default = data["default"]
     if default not in runnable:
-        _fail(source, "default", f"'{default}' is not a runnable version")
+        fail(source, "default", f"'{default}' is not a runnable version")
     ordered = sorted(versions.values(), key=lambda v: minor_key(v.version), reverse=True)
     return Versions(
         versions=MappingProxyType({v.version: v for v in ordered}),
@@ -117,28 +114,28 @@ def _kube_version(name: str, raw: object, source: str) -> KubeVersion:
     _keys(fields, {*dates, "platform_version", "hyperpod"}, source, where)
     for key in dates:
         if not isinstance(fields[key], dt.date):
-            _fail(source, where, f"{key} must be a date (YYYY-MM-DD)")
+            fail(source, where, f"{key} must be a date (YYYY-MM-DD)")
     if not (fields["released"] < fields["end_of_standard_support"]):
-        _fail(source, where, "end_of_standard_support must come after released")
+        fail(source, where, "end_of_standard_support must come after released")
     if not (fields["end_of_standard_support"] <= fields["end_of_extended_support"]):
-        _fail(source, where, "end_of_extended_support must not come before standard support")
+        fail(source, where, "end_of_extended_support must not come before standard support")
     if not re.fullmatch(r"eks\.[0-9]+", str(fields["platform_version"])):
-        _fail(source, where, "platform_version must be eks.<n>")
+        fail(source, where, "platform_version must be eks.<n>")
     if not isinstance(fields["hyperpod"], bool):
-        _fail(source, where, "hyperpod must be true or false")
+        fail(source, where, "hyperpod must be true or false")
     return KubeVersion(version=name, **fields)
 
 
 def _runnable(name: str, raw: object, versions: Mapping[str, KubeVersion], source: str) -> str:
     where = f"runnable '{name}'"
     if name not in versions:
-        _fail(source, where, "not one of the versions EKS offers (versions)")
+        fail(source, where, "not one of the versions EKS offers (versions)")
     fields = _mapping(raw, source, where)
     _keys(fields, {"kubernetes"}, source, where)
     release = str(fields["kubernetes"])
     m = _KUBE_RELEASE.fullmatch(release)
     if m is None or m["minor"] != name:
-        _fail(source, where, f"kubernetes must be a v{name}.<patch> release, not '{release}'")
+        fail(source, where, f"kubernetes must be a v{name}.<patch> release, not '{release}'")
     return release
 
 
@@ -226,7 +223,7 @@ class Addons:
 
 
 def parse_addons(text: str, source: str) -> Addons:
-    data = _mapping(_load_yaml(text, source), source, "the table")
+    data = _mapping(load_yaml(text, source), source, "the table")
     _keys(data, {"schema_version", "registry", "defaults", "addons"}, source, "the table")
     _schema(data, source)
     defaults = _mapping(data["defaults"], source, "defaults")
@@ -252,10 +249,10 @@ def _addon(
     _keys(fields, _ADDON_REQUIRED, source, where, optional=_ADDON_OPTIONAL)
     workloads = tuple(
         _workload(w, source, f"{where}, workload {i}")
-        for i, w in enumerate(_list(fields["workloads"], source, f"{where}, workloads"))
+        for i, w in enumerate(as_list(fields["workloads"], source, f"{where}, workloads"))
     )
     if not workloads:
-        _fail(source, where, "workloads must name at least one object")
+        fail(source, where, "workloads must name at least one object")
     versions = tuple(
         sorted(
             (
@@ -270,7 +267,7 @@ def _addon(
     flags = {k: fields.get(k, False) for k in _ADDON_OPTIONAL}
     for key, value in flags.items():
         if not isinstance(value, bool):
-            _fail(source, where, f"{key} must be true or false")
+            fail(source, where, f"{key} must be true or false")
     return Addon(
         name=name,
         type=str(fields["type"]),
@@ -289,25 +286,25 @@ def _workload(raw: object, source: str, where: str) -> Workload:
     fields = _mapping(raw, source, where)
     _keys(fields, {"kind", "namespace", "name", "container", "image"}, source, where)
     if fields["kind"] not in _WORKLOAD_KINDS:
-        _fail(source, where, f"kind must be one of {sorted(_WORKLOAD_KINDS)}")
+        fail(source, where, f"kind must be one of {sorted(_WORKLOAD_KINDS)}")
     image = str(fields["image"])
     placeholders = set(re.findall(r"{([a-z]+)}", image))
     if not placeholders & {"version", "upstream"}:
-        _fail(source, where, "image must carry the version: {version} or {upstream}")
+        fail(source, where, "image must carry the version: {version} or {upstream}")
     if placeholders - {"registry", "region", "version", "upstream"}:
-        _fail(source, where, f"unknown placeholder in image '{image}'")
+        fail(source, where, f"unknown placeholder in image '{image}'")
     return Workload(**{k: str(v) for k, v in fields.items()})
 
 
 def _addon_version(version: str, raw: object, source: str, where: str) -> AddonVersion:
     if _ADDON_VERSION.fullmatch(version) is None:
-        _fail(source, where, "not a v<x>.<y>.<z>-eksbuild.<n> version")
+        fail(source, where, "not a v<x>.<y>.<z>-eksbuild.<n> version")
     fields = _mapping(raw, source, where)
     _keys(fields, {"kubernetes"}, source, where, optional={"default"})
     compatible = _range(fields["kubernetes"], source, where)
     default = _range(fields["default"], source, where) if "default" in fields else ()
     if not set(default) <= set(compatible):
-        _fail(source, where, "default names Kubernetes versions outside its kubernetes range")
+        fail(source, where, "default names Kubernetes versions outside its kubernetes range")
     return AddonVersion(version=version, kubernetes=compatible, default_for=frozenset(default))
 
 
@@ -317,17 +314,17 @@ def _check_defaults(versions: tuple[AddonVersion, ...], source: str, where: str)
         defaults = [v.version for v in versions if minor in v.default_for]
         if len(defaults) != 1:
             found = ", ".join(defaults) or "none"
-            _fail(source, where, f"needs exactly one default for Kubernetes {minor}: {found}")
+            fail(source, where, f"needs exactly one default for Kubernetes {minor}: {found}")
 
 
 def _range(raw: object, source: str, where: str) -> tuple[str, ...]:
     """``"1.28-1.30"`` -> ``("1.28", "1.29", "1.30")``."""
     m = _RANGE.fullmatch(raw) if isinstance(raw, str) else None
     if m is None:
-        _fail(source, where, f'expected a quoted range like "1.28-1.34", got {raw!r}')
+        fail(source, where, f'expected a quoted range like "1.28-1.34", got {raw!r}')
     lo, hi = minor_key(m["lo"]), minor_key(m["hi"] or m["lo"])
     if lo[0] != hi[0] or lo[1] > hi[1]:
-        _fail(source, where, f"empty or cross-major range '{raw}'")
+        fail(source, where, f"empty or cross-major range '{raw}'")
     return tuple(f"{lo[0]}.{n}" for n in range(lo[1], hi[1] + 1))
 
 
@@ -366,7 +363,7 @@ class Access:
 
 
 def parse_access(text: str, source: str) -> Access:
-    data = _mapping(_load_yaml(text, source), source, "the table")
+    data = _mapping(load_yaml(text, source), source, "the table")
     _keys(data, {"schema_version", "policies", "entry_types"}, source, "the table")
     _schema(data, source)
     types = {
@@ -385,11 +382,11 @@ def _policy(name: str, raw: object, types: Mapping[str, EntryType], source: str)
     fields = _mapping(raw, source, where)
     _keys(fields, {"kubernetes"}, source, where, optional={"entry_types"})
     if fields["kubernetes"] not in _GRANTS:
-        _fail(source, where, f"kubernetes must be one of {sorted(_GRANTS)}")
+        fail(source, where, f"kubernetes must be one of {sorted(_GRANTS)}")
     entry_types = _strings(fields.get("entry_types", ["STANDARD"]), source, where)
     for t in entry_types:
         if t not in types:
-            _fail(source, where, f"unknown entry type '{t}'")
+            fail(source, where, f"unknown entry type '{t}'")
     return AccessPolicy(name, str(fields["kubernetes"]), frozenset(entry_types))
 
 
@@ -399,12 +396,12 @@ def _entry_type(name: str, raw: object, source: str) -> EntryType:
     _keys(fields, {"username", "groups"}, source, where, optional={"custom", "roles_only"})
     username = fields["username"]
     if username is not None and not isinstance(username, str):
-        _fail(source, where, "username must be a string or null")
+        fail(source, where, "username must be a string or null")
     custom, roles_only = fields.get("custom", False), fields.get("roles_only", True)
     if not isinstance(custom, bool) or not isinstance(roles_only, bool):
-        _fail(source, where, "custom and roles_only must be true or false")
+        fail(source, where, "custom and roles_only must be true or false")
     if username is None and not custom:
-        _fail(source, where, "a type whose username is derived must allow a custom one")
+        fail(source, where, "a type whose username is derived must allow a custom one")
     groups = _strings(fields["groups"], source, where, empty=True)
     return EntryType(name, username, groups, custom, roles_only)
 
@@ -414,17 +411,17 @@ def _entry_type(name: str, raw: object, source: str) -> EntryType:
 
 @functools.cache
 def load_versions() -> Versions:
-    return parse_versions(_packaged(VERSIONS_TABLE), _name(VERSIONS_TABLE))
+    return parse_versions(*packaged(VERSIONS_TABLE))
 
 
 @functools.cache
 def load_addons() -> Addons:
-    return parse_addons(_packaged(ADDONS_TABLE), _name(ADDONS_TABLE))
+    return parse_addons(*packaged(ADDONS_TABLE))
 
 
 @functools.cache
 def load_access() -> Access:
-    return parse_access(_packaged(ACCESS_TABLE), _name(ACCESS_TABLE))
+    return parse_access(*packaged(ACCESS_TABLE))
 
 
 def addon_workloads(
@@ -444,49 +441,24 @@ def addon_workload(
     return found[0] if found else None
 
 
-def _packaged(table: str) -> str:
-    return resources.files("podwarden.policy").joinpath("tables", table).read_text("utf-8")
-
-
-def _name(table: str) -> str:
-    return f"podwarden/policy/tables/{table}"
-
-
 # ---------------------------------------------------------------- schema helpers
-
-
-def _fail(source: str, where: str, problem: str) -> NoReturn:
-    raise TableError(f"{source}: {where}: {problem}")
-
-
-def _load_yaml(text: str, source: str) -> object:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise TableError(f"{source}: not valid YAML: {exc}") from None
 
 
 def _schema(data: Mapping[str, Any], source: str) -> None:
     if data.get("schema_version") != SCHEMA_VERSION:
-        _fail(source, "schema_version", f"must be {SCHEMA_VERSION}")
+        fail(source, "schema_version", f"must be {SCHEMA_VERSION}")
 
 
 def _mapping(raw: object, source: str, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict) or not raw:
-        _fail(source, where, "expected a non-empty mapping")
-    return raw
-
-
-def _list(raw: object, source: str, where: str) -> list[Any]:
-    if not isinstance(raw, list):
-        _fail(source, where, "expected a list")
+        fail(source, where, "expected a non-empty mapping")
     return raw
 
 
 def _strings(raw: object, source: str, where: str, *, empty: bool = False) -> tuple[str, ...]:
-    items = _list(raw, source, where)
+    items = as_list(raw, source, where)
     if (not items and not empty) or not all(isinstance(s, str) and s for s in items):
-        _fail(source, where, "expected a list of non-empty strings")
+        fail(source, where, "expected a list of non-empty strings")
     return tuple(items)
 
 
@@ -499,13 +471,13 @@ def _keys(
     optional: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     for key in sorted(map(str, set(fields) - required - optional)):
-        _fail(source, where, f"unknown field '{key}'")
+        fail(source, where, f"unknown field '{key}'")
     for key in sorted(required - set(fields)):
-        _fail(source, where, f"missing field '{key}'")
+        fail(source, where, f"missing field '{key}'")
 
 
 def _check(fn: Callable[[], T], source: str, where: str) -> T:
     try:
         return fn()
     except ValueError as exc:
-        _fail(source, where, str(exc))
+        fail(source, where, str(exc))

@@ -11,13 +11,13 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
-from typing import Any, NoReturn
+from typing import Any
 
 import yaml
 
 from podwarden.policy.aws_policies import ManagedPolicy, load_aws_policies
-from podwarden.policy.catalog import Catalog, TableError, load_catalog
+from podwarden.policy.catalog import Catalog, load_catalog
+from podwarden.policy.yaml_tables import as_list, fail, is_int, packaged
 
 TABLE = "preflight.yaml"
 SCHEMA_VERSION = 1
@@ -111,34 +111,34 @@ class Tables:
 def parse_preflight(text: str, source: str) -> PreflightTable:
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
-        _fail(source, "the table", "expected a mapping")
+        fail(source, "the table", "expected a mapping")
     missing, extra = _KEYS - set(data), set(data) - _KEYS
     if missing or extra:
-        _fail(
+        fail(
             source,
             "the table",
             f"missing keys {sorted(missing)}, unknown keys {sorted(extra)}",
         )
     if data["schema_version"] != SCHEMA_VERSION:
-        _fail(source, "schema_version", f"expected {SCHEMA_VERSION}")
+        fail(source, "schema_version", f"expected {SCHEMA_VERSION}")
     versions = _strings(data["kubernetes_versions"], source, "kubernetes_versions")
     for v in versions:
         if not _MINOR.fullmatch(v):
-            _fail(source, "kubernetes_versions", f"'{v}' is not a quoted <major>.<minor>")
+            fail(source, "kubernetes_versions", f"'{v}' is not a quoted <major>.<minor>")
     ebs = _mapping(data["ebs_volume_gb"], source, "ebs_volume_gb", {"min", "max"})
     lo, hi = ebs["min"], ebs["max"]
-    if not (_is_int(lo) and _is_int(hi) and 1 <= lo <= hi):
-        _fail(source, "ebs_volume_gb", "min and max must be integers, 1 <= min <= max")
+    if not (is_int(lo) and is_int(hi) and 1 <= lo <= hi):
+        fail(source, "ebs_volume_gb", "min and max must be integers, 1 <= min <= max")
     prefix = data["instance_type_prefix"]
     if not isinstance(prefix, str) or not prefix:
-        _fail(source, "instance_type_prefix", "must be a non-empty string")
+        fail(source, "instance_type_prefix", "must be a non-empty string")
     return PreflightTable(
         kubernetes_versions=versions,
         authentication_modes=_strings(data["authentication_modes"], source, "authentication_modes"),
         vpc_cni=_vpc_cni(data["vpc_cni"], source),
         other_cnis=tuple(
             _other_cni(raw, source, f"other_cnis[{i}]")
-            for i, raw in enumerate(_list(data["other_cnis"], source, "other_cnis"))
+            for i, raw in enumerate(as_list(data["other_cnis"], source, "other_cnis"))
         ),
         compatible_addons=_strings(data["compatible_addons"], source, "compatible_addons"),
         execution_role=_execution_role(data["execution_role"], source),
@@ -159,7 +159,7 @@ def _vpc_cni(raw: object, source: str) -> VpcCni:
     fields = _mapping(raw, source, "vpc_cni", {"addon", "minimum", "daemonset"})
     minimum = str(fields["minimum"])
     if not _SEMVER.fullmatch(minimum):
-        _fail(source, "vpc_cni", f"minimum must be a quoted <x>.<y>.<z>, not '{minimum}'")
+        fail(source, "vpc_cni", f"minimum must be a quoted <x>.<y>.<z>, not '{minimum}'")
     ds = _mapping(
         fields["daemonset"], source, "vpc_cni.daemonset", {"namespace", "name", "container"}
     )
@@ -225,47 +225,32 @@ def _paths(raw: object, source: str, where: str) -> tuple[str, ...]:
     paths = _strings(raw, source, where)
     for p in paths:
         if not p.startswith("/") or (p != "/" and p.endswith("/")):
-            _fail(source, where, f"'{p}' must be an absolute path without a trailing slash")
+            fail(source, where, f"'{p}' must be an absolute path without a trailing slash")
     return paths
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _mapping(raw: object, source: str, where: str, keys: set[str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        _fail(source, where, "expected a mapping")
+        fail(source, where, "expected a mapping")
     if set(raw) != keys:
-        _fail(source, where, f"expected exactly the keys {sorted(keys)}, got {sorted(raw)}")
-    return raw
-
-
-def _list(raw: object, source: str, where: str) -> list[Any]:
-    if not isinstance(raw, list):
-        _fail(source, where, "expected a list")
+        fail(source, where, f"expected exactly the keys {sorted(keys)}, got {sorted(raw)}")
     return raw
 
 
 def _strings(raw: object, source: str, where: str, *, empty: bool = False) -> tuple[str, ...]:
-    items = _list(raw, source, where)
+    items = as_list(raw, source, where)
     if not items and not empty:
-        _fail(source, where, "must not be empty")
+        fail(source, where, "must not be empty")
     if not all(isinstance(s, str) and s for s in items):
-        _fail(source, where, "expected non-empty strings (quote versions: YAML reads 1.30 as 1.3)")
+        fail(source, where, "expected non-empty strings (quote versions: YAML reads 1.30 as 1.3)")
     if len(set(items)) != len(items):
-        _fail(source, where, "duplicate entries")
+        fail(source, where, "duplicate entries")
     return tuple(items)
-
-
-def _fail(source: str, where: str, problem: str) -> NoReturn:
-    raise TableError(f"{source}: {where}: {problem}")
 
 
 @functools.cache
 def load_preflight() -> PreflightTable:
-    path = resources.files("podwarden.policy").joinpath("tables", TABLE)
-    return parse_preflight(path.read_text("utf-8"), f"podwarden/policy/tables/{TABLE}")
+    return parse_preflight(*packaged(TABLE))
 
 
 @functools.cache
