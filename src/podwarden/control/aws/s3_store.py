@@ -108,15 +108,7 @@ def put_object(
     resources: Resources, bucket: str, doc: dict[str, Any], data: bytes, *, now: float
 ) -> StoredObject:
     """Create or overwrite (last writer wins, as S3) the object ``doc["Key"]`` with ``data``."""
-    rec = Record(
-        kind=OBJECT,
-        scope=SCOPE,
-        key=object_id(bucket, str(doc["Key"])),
-        doc=doc,
-        parent=bucket,
-        created=now,
-    )
-    return StoredObject(resources.put(rec, data))
+    return StoredObject(resources.put(_object_record(bucket, doc, now), data))
 
 
 def create_object(
@@ -124,7 +116,11 @@ def create_object(
 ) -> StoredObject:
     """Create only if absent (``Duplicate`` otherwise): PutObject's ``If-None-Match: *``,
     atomic because the store's insert is."""
-    rec = Record(
+    return StoredObject(resources.create(_object_record(bucket, doc, now), data))
+
+
+def _object_record(bucket: str, doc: dict[str, Any], now: float) -> Record:
+    return Record(
         kind=OBJECT,
         scope=SCOPE,
         key=object_id(bucket, str(doc["Key"])),
@@ -132,7 +128,6 @@ def create_object(
         parent=bucket,
         created=now,
     )
-    return StoredObject(resources.create(rec, data))
 
 
 def delete_object(resources: Resources, bucket: str, key: str) -> bool:
