@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientError, ClientResponse
-from kubernetes.aio import client, config
+from kubernetes.aio import client
 
-from podwarden.kube.nodes import check_response
+from podwarden.kube.nodes import api_client, check_response
 from podwarden.logic.kube_snapshot import KubeSnapshot, snapshot
 from podwarden.model.errors import TemporaryError
 
@@ -58,9 +58,7 @@ async def read_api(api: Any) -> KubeSnapshot:
 
 async def read_cluster(kubeconfig: Path) -> KubeSnapshot:
     """The snapshot of the cluster ``kubeconfig`` points at (its current context)."""
-    api = await config.new_client_from_config(  # type: ignore[no-untyped-call]
-        config_file=str(kubeconfig)
-    )
+    api = await api_client(kubeconfig)
     try:
         return await read_api(api)
     finally:

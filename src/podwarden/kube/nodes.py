@@ -35,6 +35,14 @@ async def check_response(
     raise TemporaryError(f"{what}: HTTP {resp.status}: {detail}", delay=1.0)
 
 
+async def api_client(kubeconfig: Path) -> Any:
+    """A ``kubernetes.aio`` ``ApiClient`` for the current context of ``kubeconfig``; the caller
+    closes it."""
+    return await config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig)
+    )
+
+
 def _iso(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
 
@@ -47,10 +55,7 @@ class KubeNodes:
 
     @classmethod
     async def from_kubeconfig(cls, path: Path) -> KubeNodes:
-        api = await config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=str(path)
-        )
-        return cls(api)
+        return cls(await api_client(path))
 
     async def close(self) -> None:
         await self._api.close()

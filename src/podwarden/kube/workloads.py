@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import ClientError
-from kubernetes.aio import client, config
+from kubernetes.aio import client
 
 from podwarden.kube.inspect import read_api
-from podwarden.kube.nodes import check_response
+from podwarden.kube.nodes import api_client, check_response
 from podwarden.logic.kube_snapshot import KubeSnapshot
 from podwarden.model.errors import TemporaryError
 
@@ -32,10 +32,7 @@ class KubeWorkloads:
 
     @classmethod
     async def from_kubeconfig(cls, path: Path) -> KubeWorkloads:
-        api = await config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=str(path)
-        )
-        return cls(api)
+        return cls(await api_client(path))
 
     async def close(self) -> None:
         await self._api.close()
