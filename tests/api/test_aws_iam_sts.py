@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 
-import boto3  # type: ignore[import-untyped]
 import pytest
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.api.aws_server import REGION, AwsServer
+from tests.api.aws_server import AwsServer
 
 TRUST = {
     "Version": "2012-10-17",
@@ -95,26 +93,11 @@ def test_sts_identity_and_assumed_role(aws: AwsServer) -> None:
     creds = sts.assume_role(
         RoleArn="arn:aws:iam::000000000000:role/assumable", RoleSessionName="s1"
     )["Credentials"]
-    assumed = boto3.client(
-        "sts",
-        endpoint_url=aws.endpoint,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        config=Config(retries={"max_attempts": 1}),
-    )
+    key, secret = creds["AccessKeyId"], creds["SecretAccessKey"]
+    assumed = aws.client("sts", key=key, secret=secret, token=creds["SessionToken"])
     who = assumed.get_caller_identity()
     assert who["Arn"] == "arn:aws:sts::000000000000:assumed-role/assumable/s1"
-    forged = boto3.client(
-        "sts",
-        endpoint_url=aws.endpoint,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token="not-the-token",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    forged = aws.client("sts", key=key, secret=secret, token="not-the-token")
     with pytest.raises(ClientError) as err:
         forged.get_caller_identity()
     assert error(err)[0] == 403

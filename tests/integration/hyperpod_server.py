@@ -3,27 +3,16 @@ test can SIGKILL. Both serve real HTTP on loopback against the real control plan
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
-import uvicorn
-from botocore.config import Config  # type: ignore[import-untyped]
-
-from podwarden.cli.server import (
-    ServerSettings,
-    assemble,
-    bound_port,
-    local_credentials,
-    uvicorn_server,
-)
+from podwarden.cli.server import ServerSettings, assemble, uvicorn_server
+from tests.local_endpoint import ThreadedServer, local_client
 
 REGION = "us-west-2"
 EKS_ARN = "arn:aws:eks:us-west-2:000000000000:cluster/podwarden"
@@ -32,47 +21,22 @@ LIFECYCLE_URI = "s3://sagemaker-podwarden-000000000000-us-west-2/lifecycle/"  # 
 
 
 def sagemaker(endpoint: str, secret: str | None = None, key: str | None = None) -> Any:
-    cred = local_credentials()[0]
-    return boto3.client(
+    return local_client(
         "sagemaker",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=key or cred.access_key_id,
-        aws_secret_access_key=secret or cred.secret_access_key,
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+        endpoint,
+        key=key,
+        secret=secret,
+        retries={"max_attempts": 1, "mode": "standard"},
     )
 
 
-class ThreadServer:
-    """uvicorn in a background thread, port chosen by the kernel."""
+class ThreadServer(ThreadedServer):
+    """``podwarden serve``'s app and uvicorn server, in a background thread."""
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
-        self.port = 0
-        self.app, self.store = assemble(settings)
-        self.server: uvicorn.Server = uvicorn_server(self.app, settings)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _run(self) -> None:
-        asyncio.run(self.server.serve())
-
-    def start(self) -> ThreadServer:
-        self.thread.start()
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("podwarden server thread died while starting")
-            self.thread.join(0.02)
-        self.port = bound_port(self.server)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-        self.store.close()
+        self.app, store = assemble(settings)
+        super().__init__(uvicorn_server(self.app, settings), store)
 
 
 class ProcessServer:

@@ -20,10 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
 import botocore.session  # type: ignore[import-untyped]
 import pytest
-from botocore.config import Config  # type: ignore[import-untyped]
 
 from podwarden.api.eks_authn import webhook_url
 from podwarden.cli.server import ServerSettings, default_database_url, local_credentials
@@ -72,16 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
 
 
 def aws(server: ThreadServer, service: str, **creds: str) -> Any:
-    cred = local_credentials()[0]
-    return boto3.client(
-        service,
-        endpoint_url=server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=creds.get("key", cred.access_key_id),
-        aws_secret_access_key=creds.get("secret", cred.secret_access_key),
-        aws_session_token=creds.get("token"),
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return server.client(service, **creds)
 
 
 def cli_env(server: ThreadServer) -> dict[str, str]:

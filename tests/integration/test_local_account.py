@@ -10,17 +10,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
 import pytest
-from botocore.config import Config  # type: ignore[import-untyped]
 from kubernetes import client
 from kubernetes.client import ApiClient, Configuration
 
-from podwarden.cli.server import local_credentials
 from podwarden.local.runtime import ControlPlane
 
 from .hyperpod_helpers import cluster_id, create, group, server, sm, wait_status
-from .hyperpod_server import LIFECYCLE_URI, REGION, ThreadServer
+from .hyperpod_server import LIFECYCLE_URI, ThreadServer
 from .kube_objects import as_dict, wait_for
 
 __all__ = ["server", "sm"]  # module-scoped fixtures used by the tests below
@@ -29,15 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 def aws(server: ThreadServer, service: str) -> Any:
-    cred = local_credentials()[0]
-    return boto3.client(
-        service,
-        endpoint_url=server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=cred.access_key_id,
-        aws_secret_access_key=cred.secret_access_key,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return server.client(service)
 
 
 def wait_active(eks: Any, name: str, timeout: float = 120) -> dict[str, Any]:
