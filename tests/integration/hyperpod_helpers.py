@@ -78,6 +78,17 @@ def wait_status(
     return wait_for(f"cluster {name} {status}", probe, timeout=timeout)
 
 
+def wait_active(eks: Any, name: str, timeout: float = 180) -> dict[str, Any]:
+    """The EKS cluster ``name`` once ACTIVE (its description); fails at once if it FAILED."""
+
+    def probe() -> dict[str, Any] | None:
+        c: dict[str, Any] = eks.describe_cluster(name=name)["cluster"]
+        assert c["status"] != "FAILED", c.get("health")
+        return c if c["status"] == "ACTIVE" else None
+
+    return wait_for(f"EKS cluster {name} ACTIVE", probe, timeout=timeout)
+
+
 def cluster_nodes(kube: client.ApiClient, cluster_id: str) -> dict[str, dict[str, Any]]:
     nodes = client.CoreV1Api(kube).list_node(label_selector=f"podwarden.io/cluster-id={cluster_id}")
     found = [as_dict(kube, n) for n in nodes.items]

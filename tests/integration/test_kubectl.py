@@ -29,7 +29,7 @@ from podwarden.local.assets import find_kubectl
 from podwarden.local.runtime import ControlPlane, free_port
 from podwarden.wire.eks_token import encode_token
 
-from .hyperpod_helpers import FAST
+from .hyperpod_helpers import FAST, wait_active
 from .hyperpod_server import REGION, ThreadServer
 from .kube_objects import wait_for
 
@@ -94,15 +94,6 @@ def run(
     return subprocess.run(
         [str(a) for a in argv], capture_output=True, text=True, env=env, timeout=120, check=False
     )
-
-
-def wait_active(eks: Any, name: str, timeout: float = 180) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        c: dict[str, Any] = eks.describe_cluster(name=name)["cluster"]
-        assert c["status"] != "FAILED", c.get("health")
-        return c if c["status"] == "ACTIVE" else None
-
-    return wait_for(f"EKS cluster {name} ACTIVE", probe, timeout=timeout)
 
 
 def token(cluster: str, key: str, secret: str, session: str | None = None, *, at: str = "") -> str:

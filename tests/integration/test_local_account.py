@@ -16,26 +16,18 @@ from kubernetes.client import ApiClient, Configuration
 
 from podwarden.local.runtime import ControlPlane
 
-from .hyperpod_helpers import cluster_id, create, group, server, sm, wait_status
+from .hyperpod_helpers import cluster_id, create, group, server, sm, wait_active, wait_status
 from .hyperpod_server import LIFECYCLE_URI, ThreadServer
 from .kube_objects import as_dict, wait_for
 
-__all__ = ["server", "sm"]  # module-scoped fixtures used by the tests below
+# module-scoped fixtures used by the tests below, and wait_active for test_hyperpod_on_eks_cluster
+__all__ = ["server", "sm", "wait_active"]
 
 pytestmark = pytest.mark.integration
 
 
 def aws(server: ThreadServer, service: str) -> Any:
     return server.client(service)
-
-
-def wait_active(eks: Any, name: str, timeout: float = 120) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        c: dict[str, Any] = eks.describe_cluster(name=name)["cluster"]
-        assert c["status"] != "FAILED", c.get("health")
-        return c if c["status"] == "ACTIVE" else None
-
-    return wait_for(f"EKS cluster {name} ACTIVE", probe, timeout=timeout)
 
 
 def image_of(kube: ApiClient, name: str) -> str:
@@ -52,7 +44,7 @@ def test_seeded_eks_cluster_is_the_embedded_control_plane(
     server: ThreadServer, control_plane: ControlPlane, kube: ApiClient
 ) -> None:
     eks = aws(server, "eks")
-    cluster = wait_active(eks, "podwarden")
+    cluster = wait_active(eks, "podwarden", timeout=120)
     assert cluster["endpoint"] == control_plane.url
     assert cluster["version"] == "1.32"
     assert cluster["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"
@@ -72,7 +64,7 @@ def test_seeded_eks_cluster_is_the_embedded_control_plane(
 
 def test_addon_update_and_delete_reach_the_cluster(server: ThreadServer, kube: ApiClient) -> None:
     eks = aws(server, "eks")
-    wait_active(eks, "podwarden")
+    wait_active(eks, "podwarden", timeout=120)
     wait_for("aws-node", lambda: "aws-node" in daemonsets(kube), timeout=60)
     eks.update_addon(
         clusterName="podwarden", addonName="vpc-cni", addonVersion="v1.18.6-eksbuild.1"
