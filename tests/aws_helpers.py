@@ -12,6 +12,17 @@ from podwarden.store.sql import Store, sqlite_url
 
 ACCOUNT = "000000000000"
 REGION = "us-west-2"
+# The trust policy of a HyperPod execution role: SageMaker may assume it.
+SAGEMAKER_TRUST_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
 
 
 class _AnyType:

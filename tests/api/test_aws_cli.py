@@ -21,19 +21,10 @@ import pytest
 
 from podwarden.cli.server import local_credentials
 from tests.api.aws_server import REGION, AwsServer
+from tests.aws_helpers import SAGEMAKER_TRUST_POLICY as TRUST
 
 ACCOUNT = "000000000000"
 SERVICE_ERROR = 255  # AWS CLI v1's exit code for an error the service returned (v2: 254)
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 

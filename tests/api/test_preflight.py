@@ -27,6 +27,7 @@ from podwarden.model.cluster import ClusterStatus
 from podwarden.policy.catalog import load_catalog
 from podwarden.store.resources import Record
 from tests.api.aws_server import REGION, AwsServer
+from tests.aws_helpers import SAGEMAKER_TRUST_POLICY as SAGEMAKER_TRUST
 from tests.unit.test_kube_snapshot import (
     aws_node,
     calico,
@@ -37,16 +38,6 @@ from tests.unit.test_kube_snapshot import (
 
 ACCOUNT = "000000000000"
 SCOPE = f"{ACCOUNT}/{REGION}"
-SAGEMAKER_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 @pytest.fixture(scope="module")

@@ -16,22 +16,11 @@ from podwarden.control.context import Context
 from podwarden.model.errors import ServiceError
 from podwarden.policy.aws_policies import load_aws_policies, parse_aws_policies
 from podwarden.policy.yaml_tables import TableError
-from tests.aws_helpers import ACCOUNT, assert_shape, make_context
+from tests.aws_helpers import ACCOUNT, SAGEMAKER_TRUST_POLICY, assert_shape, make_context
 
 AWS = "arn:aws:iam::aws:policy/"
 INSTANCE_POLICY = AWS + "AmazonSageMakerClusterInstanceRolePolicy"
-SAGEMAKER_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+SAGEMAKER_TRUST = json.dumps(SAGEMAKER_TRUST_POLICY)
 S3_READ = json.dumps(
     {
         "Version": "2012-10-17",
