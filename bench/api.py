@@ -43,9 +43,9 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import psutil
-import uvicorn
 from botocore.config import Config  # type: ignore[import-untyped]
 
+from bare_server import canned_app, serve  # bench/bare_server.py
 from podwarden.api.app import ApiSettings, Services, build_app
 from podwarden.cli.server import (
     CatalogInstanceTypes,
@@ -94,8 +94,26 @@ def wait_port(port: int, proc: subprocess.Popen[Any]) -> None:
     raise RuntimeError("server did not listen")
 
 
-def start_podwarden(kubeconfig: Path, data: Path) -> tuple[subprocess.Popen[str], str]:
+def start_api(argv: list[str], what: str) -> tuple[subprocess.Popen[str], str]:
+    """Run ``argv`` (a server that prints ``API at <url>`` once listening): the process and
+    the URL."""
     proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        m = re.search(r"API at (http://127\.0\.0\.1:\d+)", line)
+        if m:
+            return proc, m.group(1)
+    raise RuntimeError(f"{what} did not start (exit {proc.wait(15)})")
+
+
+def start_podwarden(kubeconfig: Path, data: Path) -> tuple[subprocess.Popen[str], str]:
+    return start_api(
         [
             sys.executable,
             "-m",
@@ -110,17 +128,8 @@ def start_podwarden(kubeconfig: Path, data: Path) -> tuple[subprocess.Popen[str]
             "--launch-delay",
             "0",
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        "podwarden serve",
     )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = re.search(r"API at (http://127\.0\.0\.1:\d+)", line)
-        if m:
-            return proc, m.group(1)
-    raise RuntimeError("podwarden serve did not start")
 
 
 def group(count: int) -> dict[str, Any]:
@@ -309,19 +318,10 @@ def serve_account(data: Path) -> None:
 
 
 def start_account(data: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
+    return start_api(
         [sys.executable, str(Path(__file__).resolve()), "--serve-account", str(data)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        "the account server",
     )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = re.search(r"API at (http://127\.0\.0\.1:\d+)", line)
-        if m:
-            return proc, m.group(1)
-    raise RuntimeError(f"the account server did not start (exit {proc.wait(15)})")
 
 
 def account_clients(endpoint: str) -> dict[str, Any]:
@@ -432,27 +432,7 @@ def serve_replay(file: Path, port: int) -> None:
     rec = json.loads(file.read_text())
     body = base64.b64decode(rec["body"])
     headers = [(k.lower().encode(), v.encode()) for k, v in rec["headers"]]
-    headers.append((b"content-length", str(len(body)).encode()))
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        more = True
-        while more:
-            more = (await receive()).get("more_body", False)
-        await send({"type": "http.response.start", "status": rec["status"], "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        http="httptools",
-        loop="uvloop",
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-    )
+    serve(canned_app(rec["status"], headers, body), port)
 
 
 def start_replays(

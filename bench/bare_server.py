@@ -1,7 +1,10 @@
 """The floor for bench/api.py: the same ASGI server stack as podwarden (uvicorn, httptools,
-uvloop) answering every request with a canned body, doing no work at all.
+uvloop) answering every request with a canned response, doing no work at all.
 
     python bench/bare_server.py PORT BODY_FILE
+
+bench/api.py's account suite serves its recorded responses with :func:`canned_app` and
+:func:`serve` too.
 """
 
 from __future__ import annotations
@@ -13,12 +16,10 @@ from typing import Any
 import uvicorn
 
 
-def make_app(body: bytes) -> Any:
-    headers = [
-        (b"content-type", b"application/x-amz-json-1.1"),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-amzn-requestid", b"00000000-0000-0000-0000-000000000000"),
-    ]
+def canned_app(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> Any:
+    """An ASGI app that reads each request and answers ``status``, ``headers`` (with a
+    content-length added) and ``body``."""
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -26,16 +27,24 @@ def make_app(body: bytes) -> Any:
         more = True
         while more:
             more = (await receive()).get("more_body", False)
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     return app
 
 
-if __name__ == "__main__":
-    port, body_file = int(sys.argv[1]), Path(sys.argv[2])
+def make_app(body: bytes) -> Any:
+    headers = [
+        (b"content-type", b"application/x-amz-json-1.1"),
+        (b"x-amzn-requestid", b"00000000-0000-0000-0000-000000000000"),
+    ]
+    return canned_app(200, headers, body)
+
+
+def serve(app: Any, port: int) -> None:
+    """Run ``app`` on ``port`` under podwarden's server stack, until killed."""
     uvicorn.run(
-        make_app(body_file.read_bytes()),
+        app,
         host="127.0.0.1",
         port=port,
         http="httptools",
@@ -44,3 +53,8 @@ if __name__ == "__main__":
         access_log=False,
         lifespan="off",
     )
+
+
+if __name__ == "__main__":
+    port, body_file = int(sys.argv[1]), Path(sys.argv[2])
+    serve(make_app(body_file.read_bytes()), port)
