@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from podwarden.control.aws import eks_access, eks_addons, eks_updates
+from podwarden.control.aws import eks_access, eks_addons, eks_pod_identity, eks_updates
 from podwarden.control.aws.eks_common import (
     ADDON,
     CLUSTER,
@@ -271,4 +271,5 @@ HANDLERS: dict[str, Handler] = {
     **eks_updates.HANDLERS,
     **eks_addons.HANDLERS,
     **eks_access.HANDLERS,
+    **eks_pod_identity.HANDLERS,
 }

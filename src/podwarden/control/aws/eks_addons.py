@@ -16,15 +16,16 @@ supported" (aws/containers-roadmap#1429).
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import yaml
 
+from podwarden.control.aws import eks_pod_identity
 from podwarden.control.aws.eks_common import (
     ADDON,
+    POD_IDENTITY,
     child_key,
     children,
     get_cluster,
@@ -101,13 +102,57 @@ def get_addon(ctx: Context, cluster: str, name: str) -> Record:
     return rec
 
 
-def _association_arns(ctx: Context, cluster: str, pairs: list[dict[str, str]]) -> list[str]:
-    """The ARNs of the pod identity associations EKS makes for the add-on's service accounts."""
-    return [
-        f"arn:aws:eks:{ctx.region}:{ctx.account}:podidentityassociation/{cluster}/"
-        f"a-{secrets.token_hex(9)[:17]}"
-        for _ in pairs
-    ]
+def _namespace(addon: dict[str, Any]) -> str:
+    """Where the add-on's service accounts live: its ``namespaceConfig`` or the catalog's."""
+    given = (addon.get("namespaceConfig") or {}).get("namespace")
+    if given:
+        return str(given)
+    found = eks_catalog.load_addons().get(addon["addonName"])
+    return found.namespace if found else "kube-system"
+
+
+def _check_pairs(
+    ctx: Context, cluster: str, namespace: str, pairs: list[dict[str, str]], owner: str | None
+) -> None:
+    """Each service account once, and not associated already other than by this add-on."""
+    accounts = [p["serviceAccount"] for p in pairs]
+    if len(accounts) != len(set(accounts)):
+        raise invalid_parameter(
+            "podIdentityAssociations names a service account more than once.",
+            clusterName=cluster,
+        )
+    for account in accounts:
+        found = eks_pod_identity.taken(ctx, cluster, namespace, account)
+        if found is not None and (owner is None or found.doc.get("ownerArn") != owner):
+            raise in_use(f"Association already exists: {found.doc['associationId']}")
+
+
+def _sync_associations(
+    ctx: Context, cluster: str, namespace: str, owner: str, pairs: list[dict[str, str]]
+) -> list[str]:
+    """Make the add-on's Pod Identity associations (``ownerArn`` its ARN) the ``pairs``: keep
+    or re-point those of the same service account, create the new ones, delete the others.
+    The ARNs, in the order of ``pairs``."""
+    owned = {
+        r.doc["serviceAccount"]: r
+        for r in children(ctx, POD_IDENTITY, cluster)
+        if r.doc.get("ownerArn") == owner
+    }
+    arns = []
+    for pair in pairs:
+        rec = owned.pop(pair["serviceAccount"], None)
+        if rec is None:
+            rec = eks_pod_identity.add_association(
+                ctx, cluster, namespace, pair["serviceAccount"], pair["roleArn"], owner=owner
+            )
+        elif rec.doc["roleArn"] != pair["roleArn"]:
+            rec.doc["roleArn"] = pair["roleArn"]
+            rec.doc["modifiedAt"] = ctx.now()
+            ctx.store.resources.save(rec)
+        arns.append(str(rec.doc["associationArn"]))
+    for rec in owned.values():
+        ctx.store.resources.delete(POD_IDENTITY, rec.scope, rec.key)
+    return arns
 
 
 def create_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +176,7 @@ def create_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "tags": dict(params.get("tags") or {}),
         "publisher": addon.publisher,
         "owner": addon.owner,
-        "podIdentityAssociations": _association_arns(ctx, cluster, pairs),
+        "podIdentityAssociations": [],
         "_podwarden": {
             "pending_update": None,
             "preserve": False,
@@ -142,12 +187,21 @@ def create_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     for member in ("serviceAccountRoleArn", "configurationValues", "namespaceConfig"):
         if params.get(member) is not None:
             doc[member] = params[member]
+    if ctx.store.resources.get(ADDON, scope(ctx), child_key(cluster, name)) is not None:
+        raise in_use("Addon already exists.", clusterName=cluster, addonName=name)
+    namespace = _namespace(doc)
+    _check_pairs(ctx, cluster, namespace, pairs, None)
     rec = Record(ADDON, scope(ctx), child_key(cluster, name), doc, parent=cluster)
     rec.created = now
     try:
         ctx.store.resources.create(rec)
     except Duplicate:
         raise in_use("Addon already exists.", clusterName=cluster, addonName=name) from None
+    if pairs:
+        doc["podIdentityAssociations"] = _sync_associations(
+            ctx, cluster, namespace, doc["addonArn"], pairs
+        )
+        ctx.store.resources.save(rec)
     ctx.wake()
     return {"addon": public(doc)}
 
@@ -211,8 +265,12 @@ def _addon_changes(ctx: Context, rec: Record, params: dict[str, Any]) -> dict[st
         changes["_podwarden.resolveConflicts"] = params["resolveConflicts"]
     if params.get("podIdentityAssociations") is not None:
         pairs = list(params["podIdentityAssociations"])
+        namespace, owner = _namespace(rec.doc), rec.doc["addonArn"]
+        _check_pairs(ctx, cluster, namespace, pairs, owner)
         changes["_podwarden.podIdentityAssociations"] = pairs
-        changes["podIdentityAssociations"] = _association_arns(ctx, cluster, pairs)
+        changes["podIdentityAssociations"] = _sync_associations(
+            ctx, cluster, namespace, owner, pairs
+        )
     return changes
 
 

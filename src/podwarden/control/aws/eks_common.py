@@ -10,6 +10,7 @@ kind                  key                    parent   doc
 ``eks:addon``         ``<cluster>/<addon>``  cluster  the ``Addon`` output shape
 ``eks:access-entry``  ``<cluster>/<arn>``    cluster  the ``AccessEntry`` output shape
 ``eks:update``        ``<cluster>/<id>``     cluster  the ``Update`` output shape
+``eks:pod-identity``  ``<cluster>/<id>``     cluster  the ``PodIdentityAssociation`` shape
 ====================  =====================  =======  ==================================
 
 Every doc also holds a private ``_podwarden`` dict the handlers strip on output (see
@@ -47,7 +48,8 @@ CLUSTER = "eks:cluster"
 ADDON = "eks:addon"
 ACCESS_ENTRY = "eks:access-entry"
 UPDATE = "eks:update"
-CHILD_KINDS = (ADDON, ACCESS_ENTRY, UPDATE)
+POD_IDENTITY = "eks:pod-identity"
+CHILD_KINDS = (ADDON, ACCESS_ENTRY, UPDATE, POD_IDENTITY)
 PRIVATE = "_podwarden"
 TIMESTAMPS = frozenset({"createdAt", "modifiedAt", "associatedAt", "activationExpiry"})
 CLUSTER_ARN = re.compile(
@@ -272,7 +274,13 @@ def activate_addon(doc: dict[str, Any], now: float) -> None:
 
 
 def forget_addon(resources: Resources, scope_: str, cluster: str, addon: str) -> None:
-    """A ``DELETING`` add-on is gone: drop its record and its updates."""
+    """A ``DELETING`` add-on is gone: drop its record, its updates and the Pod Identity
+    associations it owns (their ``ownerArn`` is the add-on's ARN)."""
+    rec = resources.get(ADDON, scope_, child_key(cluster, addon))
+    if rec is not None:
+        for owned in resources.list(POD_IDENTITY, scope_, parent=cluster):
+            if owned.doc.get("ownerArn") == rec.doc["addonArn"]:
+                resources.delete(POD_IDENTITY, scope_, owned.key)
     resources.delete(ADDON, scope_, child_key(cluster, addon))
     for rec in resources.list(UPDATE, scope_, parent=cluster):
         if private(rec.doc).get("addonName") == addon:
@@ -280,8 +288,9 @@ def forget_addon(resources: Resources, scope_: str, cluster: str, addon: str) ->
 
 
 def forget_cluster(resources: Resources, scope_: str, cluster: str) -> None:
-    """A ``DELETING`` cluster is gone: drop it with its add-ons, access entries and updates
-    (EKS deletes add-ons and access entries with the cluster)."""
+    """A ``DELETING`` cluster is gone: drop it with its add-ons, access entries, updates and
+    Pod Identity associations (EKS deletes add-ons, access entries and associations with the
+    cluster)."""
     for kind in CHILD_KINDS:
         for rec in resources.list(kind, scope_, parent=cluster):
             resources.delete(kind, scope_, rec.key)
