@@ -591,3 +591,65 @@ def test_an_unreachable_endpoint_exits_2(
     )
     assert code == 2
     assert "podwarden preflight: error:" in capsys.readouterr().err
+
+
+def test_pod_credentials_read_real_oidc_providers_and_associations(
+    aws: AwsServer, seeded: SeededAccount, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """R13's facts come from the local account: no Pod Identity agent and no OIDC provider warn
+    (with "no IAM OIDC provider", not "not listed"); an OIDC provider for the cluster's issuer
+    (IRSA) passes; a Pod Identity association covers a workload's service account (the live
+    check runs inside the server, whose warnings become cluster events)."""
+    arn = eks_cluster(aws, seeded, "r13")
+    issuer = aws.client("eks").describe_cluster(name="r13")["cluster"]["identity"]["oidc"]["issuer"]
+    trainer = pod_spec("python:3.12", env=("AWS_REGION",), service_account="trainer")
+    observe(aws, "r13", aws_node(), workloads=(deployment("ml", "train", trainer),))
+    req = request(seeded, "r13-1", eks_arn=arn)
+    _, doc = run_cli(aws, tmp_path, capsys, req)
+    assert statuses(doc)["pod-credentials"] == "warn"
+    said = evidence(doc, "pod-credentials")
+    assert f"no IAM OIDC provider for {issuer.removeprefix('https://')}" in said
+    assert "not listed" not in said
+    warned = warning_events(aws, req)
+    assert "workload-aws-credentials (seed R13)" in warned
+    assert "Deployment ml/train (service account ml/trainer)" in warned
+    assert "not listed" not in warned
+
+    iam = aws.client("iam")
+    provider = iam.create_open_id_connect_provider(Url=issuer, ClientIDList=["sts.amazonaws.com"])
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="r13-trainer", AssumeRolePolicyDocument=json.dumps(trust))
+    aws.client("eks").create_pod_identity_association(
+        clusterName="r13", namespace="ml", serviceAccount="trainer", roleArn=role["Role"]["Arn"]
+    )
+    try:
+        _, doc = run_cli(aws, tmp_path, capsys, req)
+        assert statuses(doc)["pod-credentials"] == "pass", evidence(doc, "pod-credentials")
+        assert f"IAM OIDC provider {issuer.removeprefix('https://')} exists (IRSA)" in evidence(
+            doc, "pod-credentials"
+        )
+        warned = warning_events(aws, request(seeded, "r13-2", eks_arn=arn))
+        assert "workload-aws-credentials" not in warned
+        assert "pod-credentials" not in warned
+    finally:
+        iam.delete_open_id_connect_provider(
+            OpenIDConnectProviderArn=provider["OpenIDConnectProviderArn"]
+        )
+
+
+def warning_events(aws: AwsServer, req: dict[str, Any]) -> str:
+    """CreateCluster inside the server (the preflight with the live facts): its warning events,
+    joined."""
+    sagemaker = aws.client("sagemaker")
+    created = sagemaker.create_cluster(**req)["ClusterArn"]
+    events = sagemaker.list_cluster_events(ClusterName=created)["Events"]
+    return " | ".join(e["Description"] for e in events if e["EventLevel"] == "Warn")
