@@ -127,6 +127,8 @@ def start_podwarden(kubeconfig: Path, data: Path) -> tuple[subprocess.Popen[str]
             "0",
             "--launch-delay",
             "0",
+            # latency of the API, not of the preflight (moto checks nothing at CreateCluster)
+            "--no-preflight",
         ],
         "podwarden serve",
     )
