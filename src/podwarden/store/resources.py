@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -35,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from podwarden.model.errors import Conflict
+from podwarden.store.prepared import PreparedRead
 
 metadata = MetaData()
 
@@ -60,13 +62,31 @@ blobs = Table(
 
 
 # Hot reads, built once: composing a SQLAlchemy select costs more than running it (as for
-# clusters in ``store.sql``)
-_GET = select(resources).where(
+# clusters in ``store.sql``); each store compiles them for its engine (``store.prepared``).
+_COLUMNS = (
+    resources.c.kind,
+    resources.c.scope,
+    resources.c.key,
+    resources.c.parent,
+    resources.c.created,
+    resources.c.version,
+    resources.c.doc,
+)
+_GET = select(*_COLUMNS).where(
     resources.c.kind == bindparam("kind"),
     resources.c.scope == bindparam("scope"),
     resources.c.key == bindparam("key"),
 )
 _BLOB = select(blobs.c.data).where(blobs.c.blob_key == bindparam("blob_key"))
+
+
+def _list_statement(scope: bool, parent: bool) -> Select[Any]:
+    q = select(*_COLUMNS).where(resources.c.kind == bindparam("kind"))
+    if scope:
+        q = q.where(resources.c.scope == bindparam("scope"))
+    if parent:
+        q = q.where(resources.c.parent == bindparam("parent"))
+    return q.order_by(resources.c.created, resources.c.key)
 
 
 class Duplicate(Exception):
@@ -96,15 +116,17 @@ def _row(rec: Record) -> dict[str, Any]:
     }
 
 
-def _record(row: Any) -> Record:
+def _record(row: tuple[Any, ...]) -> Record:
+    """A record from a row of ``_COLUMNS``."""
+    kind, scope, key, parent, created, version, doc = row
     return Record(
-        kind=row.kind,
-        scope=row.scope,
-        key=row.key,
-        doc=json.loads(row.doc),
-        parent=row.parent,
-        created=row.created,
-        version=row.version,
+        kind=kind,
+        scope=scope,
+        key=key,
+        doc=json.loads(doc),
+        parent=parent,
+        created=created,
+        version=version,
     )
 
 
@@ -116,6 +138,13 @@ class Resources:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        self._get = PreparedRead(engine, _GET)
+        self._blob = PreparedRead(engine, _BLOB)
+        self._lists = {
+            (scope, parent): PreparedRead(engine, _list_statement(scope, parent))
+            for scope in (False, True)
+            for parent in (False, True)
+        }
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -154,24 +183,17 @@ class Resources:
         return rec
 
     def get(self, kind: str, scope: str, key: str) -> Record | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(_GET, {"kind": kind, "scope": scope, "key": key}).first()
+        row = self._get.first({"kind": kind, "scope": scope, "key": key})
         return None if row is None else _record(row)
 
     def blob(self, rec: Record) -> bytes | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(_BLOB, {"blob_key": _blob_key(rec)}).first()
-        return None if row is None else bytes(row.data)
+        row = self._blob.first({"blob_key": _blob_key(rec)})
+        return None if row is None else bytes(row[0])
 
     def list(self, kind: str, scope: str | None = None, parent: str | None = None) -> list[Record]:
         """Records of ``kind`` (in ``scope``, under ``parent``), oldest first, then by key."""
-        q = select(resources).where(resources.c.kind == kind)
-        if scope is not None:
-            q = q.where(resources.c.scope == scope)
-        if parent is not None:
-            q = q.where(resources.c.parent == parent)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.order_by(resources.c.created, resources.c.key)).all()
+        params = {"kind": kind, "scope": scope, "parent": parent}
+        rows = self._lists[scope is not None, parent is not None].all(params)
         return [_record(r) for r in rows]
 
     def delete(self, kind: str, scope: str, key: str) -> bool:

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from podwarden.model.cluster import Cluster, ClusterEvent, ClusterOperation, Instance
 from podwarden.model.errors import Conflict, InUse
+from podwarden.store.prepared import PreparedRead
 from podwarden.store.resources import Resources
 
 metadata = MetaData()
@@ -64,7 +65,9 @@ instances = Table(
 
 
 # Hot read statements, built once: composing SQLAlchemy expressions costs more per request than
-# running the query (measured: 0.5 ms -> 0.1 ms for a DescribeCluster lookup).
+# running the query (measured: 0.5 ms -> 0.1 ms for a DescribeCluster lookup). Each Store compiles
+# them for its engine and runs them without SQLAlchemy's Connection (``store.prepared``: 170 ->
+# 40 µs a lookup).
 _CLUSTER_BY_NAME = select(clusters.c.doc, clusters.c.version).where(
     clusters.c.account == bindparam("account"),
     clusters.c.region == bindparam("region"),
@@ -161,6 +164,13 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
         self.resources = Resources(self.engine)  # the local AWS account's records
+        # the hot reads, compiled for this engine and run on a pooled DB-API connection
+        self._cluster_by_name = PreparedRead(self.engine, _CLUSTER_BY_NAME)
+        self._cluster_by_id = PreparedRead(self.engine, _CLUSTER_BY_ID)
+        self._cluster_anywhere = PreparedRead(self.engine, _CLUSTER_ANYWHERE)
+        self._count_by_group = PreparedRead(self.engine, _COUNT_BY_GROUP)
+        self._instances_of = PreparedRead(self.engine, _INSTANCES_OF)
+        self._events_of = PreparedRead(self.engine, _EVENTS_OF)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -222,9 +232,8 @@ class Store:
             conn.execute(events.insert(), rows)
 
     def list_events(self, cluster_id: str) -> list[ClusterEvent]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(_EVENTS_OF, {"cluster_id": cluster_id}).all()
-        return [ClusterEvent(**json.loads(r.doc)) for r in rows]
+        rows = self._events_of.all({"cluster_id": cluster_id})
+        return [ClusterEvent(**json.loads(doc)) for (doc,) in rows]
 
     def put_operations(self, ops: list[ClusterOperation]) -> None:
         """Insert or overwrite operations (their status is the only thing that changes)."""
@@ -264,18 +273,16 @@ class Store:
     ) -> Cluster | None:
         params = {"account": account, "region": region}
         if name:
-            q, params["name"] = _CLUSTER_BY_NAME, name
+            q, params["name"] = self._cluster_by_name, name
         else:
-            q, params["cluster_id"] = _CLUSTER_BY_ID, cluster_id or ""
-        with self.engine.connect() as conn:
-            row = conn.execute(q, params).first()
-        return None if row is None else Cluster.from_doc(json.loads(row.doc), row.version)
+            q, params["cluster_id"] = self._cluster_by_id, cluster_id or ""
+        row = q.first(params)
+        return None if row is None else Cluster.from_doc(json.loads(row[0]), row[1])
 
     def cluster_by_id(self, cluster_id: str) -> Cluster | None:
         """A cluster by its id, in any account or region (for the reconciler)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(_CLUSTER_ANYWHERE, {"cluster_id": cluster_id}).first()
-        return None if row is None else Cluster.from_doc(json.loads(row.doc), row.version)
+        row = self._cluster_anywhere.first({"cluster_id": cluster_id})
+        return None if row is None else Cluster.from_doc(json.loads(row[0]), row[1])
 
     def list_clusters(self, account: str | None = None, region: str | None = None) -> list[Cluster]:
         q = select(clusters.c.doc, clusters.c.version)
@@ -317,10 +324,8 @@ class Store:
     def count_instances(self, cluster_id: str, status: str) -> dict[str, int]:
         """Instances of a cluster in ``status``, counted per group (no documents decoded)."""
         params = {"cluster_id": cluster_id, "status": status}
-        with self.engine.connect() as conn:
-            return {str(g): int(n) for g, n in conn.execute(_COUNT_BY_GROUP, params).all()}
+        return {str(g): int(n) for g, n in self._count_by_group.all(params)}
 
     def list_instances(self, cluster_id: str) -> list[Instance]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(_INSTANCES_OF, {"cluster_id": cluster_id}).all()
-        return [Instance.from_doc(json.loads(r.doc), r.version) for r in rows]
+        rows = self._instances_of.all({"cluster_id": cluster_id})
+        return [Instance.from_doc(json.loads(doc), version) for doc, version in rows]
