@@ -26,6 +26,7 @@ from podwarden.control.context import Context, InstanceTypes, Preflight
 from podwarden.model.errors import PodwardenError
 from podwarden.store.sql import Store
 from podwarden.wire import aws_chunked
+from podwarden.wire import sigv4_canonical as canon
 from podwarden.wire.dispatch import Destination, destination, signing_name
 from podwarden.wire.errors import UnknownOperation, WireError, wire_error
 from podwarden.wire.http import HttpRequest, HttpResponse
@@ -40,6 +41,7 @@ from podwarden.wire.sigv4 import (
     verify,
 )
 from podwarden.wire.sigv4_errors import BAD_KEY_TEXT
+from podwarden.wire.sigv4_parse import Claim, read_claim
 
 log = logging.getLogger("podwarden.api")
 
@@ -118,12 +120,14 @@ class PodwardenApp:
         try:
             body = await _read_body(receive)
             request = _request(scope, raw_headers, body)
-            dest = destination(request, JSON_TARGETS, signing_name(request))
+            claim = _claim(request, raw_headers)
+            signed_for = claim.service if claim is not None else signing_name(request)
+            dest = destination(request, JSON_TARGETS, signed_for)
             if dest is None:
                 target = request.headers.get("x-amz-target") or "(no X-Amz-Target)"
                 raise UnknownOperation(f"Operation {target} is not supported.")
             protocol = codec(service_model(dest.service))
-            response = self._handle(request, raw_headers, dest, protocol, request_id)
+            response = self._handle(request, raw_headers, dest, protocol, request_id, claim=claim)
         except WireError as err:
             response = protocol.error(err, request_id, request)
         except AuthFailure as err:
@@ -144,8 +148,10 @@ class PodwardenApp:
         dest: Destination,
         protocol: Codec,
         request_id: str,
+        *,
+        claim: Claim | None,
     ) -> HttpResponse:
-        caller = self._authenticate(request, raw_headers)
+        caller = self._authenticate(request, raw_headers, claim)
         if dest.service == "s3":
             request = aws_chunked.decoded(request)
         resolved = protocol.resolve(dest.service, request, dest.target)
@@ -186,7 +192,9 @@ class PodwardenApp:
             principal_arn=session.principal_arn,
         )
 
-    def _authenticate(self, request: HttpRequest, raw_headers: list[tuple[str, str]]) -> _Caller:
+    def _authenticate(
+        self, request: HttpRequest, raw_headers: list[tuple[str, str]], claim: Claim | None
+    ) -> _Caller:
         if not self.settings.auth:
             first = self.settings.credentials[0] if self.settings.credentials else None
             return _Caller(
@@ -205,6 +213,7 @@ class PodwardenApp:
             ),
             self._lookup,
             datetime.now(UTC),
+            claim=claim,
         )
         key = verified.credential.access_key_id
         if key not in self._by_key:  # STS session credentials need their session token
@@ -217,6 +226,19 @@ class PodwardenApp:
             access_key_id=key,
             principal_arn=verified.credential.principal_arn,
         )
+
+
+def _claim(request: HttpRequest, raw_headers: list[tuple[str, str]]) -> Claim | None:
+    """The request's SigV4 claim, read once for both routing (its signing name) and ``verify``;
+    None when it does not read (``verify`` reads it again and says why) or when a header name
+    repeats (routing then reads the comma-joined headers, as it always did)."""
+    grouped = canon.group_headers(raw_headers)
+    if len(grouped) != len(raw_headers):
+        return None
+    try:
+        return read_claim(request.query_string, grouped)
+    except Exception:
+        return None
 
 
 def _signing(request: HttpRequest | None) -> str:

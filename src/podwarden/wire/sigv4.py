@@ -139,15 +139,19 @@ def verify(
     max_skew: timedelta | None = None,
     service: str | None = None,
     region: str | None = None,
+    claim: Claim | None = None,
 ) -> Verified:
     """Check the request's SigV4 signature; raise :class:`AuthFailure` if it does not hold.
 
     ``max_skew`` defaults per signing name (:data:`MAX_SKEW_BY_SERVICE`); ``service``/``region``,
-    when given, are the signing name and region the credential scope must name.
+    when given, are the signing name and region the credential scope must name. ``claim`` is what
+    :func:`~podwarden.wire.sigv4_parse.read_claim` read from this request's query string and
+    grouped headers, when the caller has it already (it is read here otherwise).
     """
     now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
     headers = canon.group_headers(request.headers)
-    claim = read_claim(request.query_string, headers)
+    if claim is None:
+        claim = read_claim(request.query_string, headers)
     if max_skew is None:
         max_skew = MAX_SKEW_BY_SERVICE.get(claim.service, DEFAULT_MAX_SKEW)
     _check_time(claim, now, max_skew)
