@@ -3,12 +3,14 @@ persistence across a restart."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import pytest
 
 from podwarden.model.cluster import Cluster, Instance, InstanceGroup
 from podwarden.model.errors import Conflict, InUse
+from podwarden.store.resources import Record
 from podwarden.store.sql import Store
 
 MakeStore = Callable[[], Store]
@@ -93,3 +95,27 @@ def test_cluster_and_instances_commit_together(make_store: MakeStore) -> None:
         store.save_cluster_and_instances(cluster, [inst])
     fresh = store.get_cluster("000000000000", "us-west-2", name="c")
     assert fresh is not None and fresh.groups["g"].spec["InstanceCount"] == 2  # rolled back
+
+
+def test_resource_reads_on_both_databases(make_store: MakeStore) -> None:
+    """The prepared reads (get, get_with_blob, list by scope/parent) answer what was written;
+    keys are unique per run, as the PostgreSQL database is shared by the tests."""
+    resources = make_store().resources
+    kind = f"test:{uuid.uuid4().hex[:12]}"
+    with_body = resources.create(Record(kind, "", "b/k1", {"Key": "k1"}, "b", 2.0), b"\x00body")
+    resources.create(Record(kind, "", "b/k0", {"Key": "k0"}, "b", 1.0))
+    resources.create(Record(kind, "acct", "x", {"n": 1}, "", 3.0))
+
+    got = resources.get(kind, "", "b/k1")
+    assert got is not None and got.doc == {"Key": "k1"} and got.version == with_body.version
+    assert resources.get(kind, "", "nope") is None
+    assert resources.blob(with_body) == b"\x00body"
+    joined = resources.get_with_blob(kind, "", "b/k1")
+    assert joined is not None and joined[0] == got and joined[1] == b"\x00body"
+    bare = resources.get_with_blob(kind, "", "b/k0")
+    assert bare is not None and bare[0].key == "b/k0" and bare[1] is None
+    assert resources.get_with_blob(kind, "", "b/none") is None
+    assert [r.key for r in resources.list(kind)] == ["b/k0", "b/k1", "x"]
+    assert [r.key for r in resources.list(kind, "")] == ["b/k0", "b/k1"]
+    assert [r.key for r in resources.list(kind, parent="b")] == ["b/k0", "b/k1"]
+    assert [r.key for r in resources.list(kind, "acct", parent="")] == ["x"]

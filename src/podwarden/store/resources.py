@@ -78,6 +78,16 @@ _GET = select(*_COLUMNS).where(
     resources.c.key == bindparam("key"),
 )
 _BLOB = select(blobs.c.data).where(blobs.c.blob_key == bindparam("blob_key"))
+# a record and its blob in one read (S3 GetObject: the doc and the body it was written with)
+_GET_WITH_BLOB = (
+    select(*_COLUMNS, blobs.c.data)
+    .select_from(resources.outerjoin(blobs, blobs.c.blob_key == bindparam("blob_key")))
+    .where(
+        resources.c.kind == bindparam("kind"),
+        resources.c.scope == bindparam("scope"),
+        resources.c.key == bindparam("key"),
+    )
+)
 
 
 def _list_statement(scope: bool, parent: bool) -> Select[Any]:
@@ -140,6 +150,7 @@ class Resources:
         metadata.create_all(engine)
         self._get = PreparedRead(engine, _GET)
         self._blob = PreparedRead(engine, _BLOB)
+        self._get_with_blob = PreparedRead(engine, _GET_WITH_BLOB)
         self._lists = {
             (scope, parent): PreparedRead(engine, _list_statement(scope, parent))
             for scope in (False, True)
@@ -189,6 +200,15 @@ class Resources:
     def blob(self, rec: Record) -> bytes | None:
         row = self._blob.first({"blob_key": _blob_key(rec)})
         return None if row is None else bytes(row[0])
+
+    def get_with_blob(self, kind: str, scope: str, key: str) -> tuple[Record, bytes | None] | None:
+        """A record and its blob (None if it has none), read together in one statement."""
+        params = {"kind": kind, "scope": scope, "key": key, "blob_key": f"{kind}|{scope}|{key}"}
+        row = self._get_with_blob.first(params)
+        if row is None:
+            return None
+        data = row[len(_COLUMNS)]
+        return _record(row[: len(_COLUMNS)]), None if data is None else bytes(data)
 
     def list(self, kind: str, scope: str | None = None, parent: str | None = None) -> list[Record]:
         """Records of ``kind`` (in ``scope``, under ``parent``), oldest first, then by key."""

@@ -123,10 +123,12 @@ def write(
     s3_store.put_object(resources, bucket, doc, data, now=ctx.now())
 
 
-def _existing(ctx: Context, params: dict[str, Any]) -> s3_store.StoredObject:
+def _existing(
+    ctx: Context, params: dict[str, Any], *, with_body: bool = False
+) -> s3_store.StoredObject:
     bucket, key = params["Bucket"], params["Key"]
     owned_bucket(ctx, bucket, params)
-    obj = s3_store.get_object(ctx.store.resources, bucket, key)
+    obj = s3_store.get_object(ctx.store.resources, bucket, key, with_body=with_body)
     if obj is None:
         raise s3_errors.no_such_key(key)
     return obj
@@ -156,12 +158,12 @@ Span = tuple[int, int] | None
 
 
 def _read(
-    ctx: Context, params: dict[str, Any]
+    ctx: Context, params: dict[str, Any], *, with_body: bool = False
 ) -> tuple[s3_store.StoredObject, dict[str, Any], Span]:
     """GetObject's and HeadObject's common part: conditions, then range, then overrides. The
     presence of ``ContentRange`` in the result is what tells the protocol layer to answer 206
-    Partial Content instead of 200."""
-    obj = _existing(ctx, params)
+    Partial Content instead of 200. ``with_body``: the object's body is read with its record."""
+    obj = _existing(ctx, params, with_body=with_body)
     s3_http.check_read(params, obj.etag, obj.modified)
     out = describe(obj)
     span = s3_http.byte_range(params.get("Range"), obj.size)
@@ -175,7 +177,7 @@ def _read(
 
 
 def get_object(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    obj, out, span = _read(ctx, params)
+    obj, out, span = _read(ctx, params, with_body=True)
     data = s3_store.body(ctx.store.resources, obj)
     out["Body"] = data if span is None else data[span[0] : span[1] + 1]
     return out

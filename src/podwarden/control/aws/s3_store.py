@@ -56,9 +56,11 @@ def list_buckets(resources: Resources) -> list[Record]:
 
 @dataclass(frozen=True)
 class StoredObject:
-    """An object's record, with its doc's fields typed."""
+    """An object's record, with its doc's fields typed; ``data`` is its body when it was read
+    with the record (``get_object(..., with_body=True)``), else None (read on demand)."""
 
     record: Record
+    data: bytes | None = None
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -85,12 +87,21 @@ class StoredObject:
         return str(self.doc.get("StorageClass") or "STANDARD")
 
 
-def get_object(resources: Resources, bucket: str, key: str) -> StoredObject | None:
+def get_object(
+    resources: Resources, bucket: str, key: str, *, with_body: bool = False
+) -> StoredObject | None:
+    """An object's record; ``with_body``: its body too, in the same read (one statement, so the
+    body is the one written with that doc)."""
+    if with_body:
+        found = resources.get_with_blob(OBJECT, SCOPE, object_id(bucket, key))
+        return None if found is None else StoredObject(found[0], found[1] or b"")
     rec = resources.get(OBJECT, SCOPE, object_id(bucket, key))
     return None if rec is None else StoredObject(rec)
 
 
 def body(resources: Resources, obj: StoredObject) -> bytes:
+    if obj.data is not None:
+        return obj.data
     return resources.blob(obj.record) or b""
 
 
