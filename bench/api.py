@@ -58,8 +58,11 @@ from podwarden.local.runtime import ControlPlane
 from podwarden.policy.catalog import load_catalog
 from podwarden.store.sql import Store, sqlite_url
 
-EKS = "arn:aws:eks:us-west-2:000000000000:cluster/bench"
-ROLE = "arn:aws:iam::000000000000:role/bench"
+# what ``podwarden serve`` seeds in the local account (its EKS cluster is the local control
+# plane): a HyperPod cluster's nodes join the EKS cluster it names, so it must be that one
+EKS = "arn:aws:eks:us-west-2:000000000000:cluster/podwarden"
+ROLE = "arn:aws:iam::000000000000:role/podwarden-hyperpod-execution"
+LIFECYCLE_URI = "s3://sagemaker-podwarden-000000000000-us-west-2/lifecycle/"
 HERE = Path(__file__).resolve().parent
 
 
@@ -141,7 +144,7 @@ def group(count: int) -> dict[str, Any]:
         "InstanceCount": count,
         "ThreadsPerCore": 1,  # moto raises KeyError (HTTP 500) without it
         "ExecutionRole": ROLE,
-        "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-bench/lc/", "OnCreate": "on_create.sh"},
+        "LifeCycleConfig": {"SourceS3Uri": LIFECYCLE_URI, "OnCreate": "on_create.sh"},
     }
 
 
