@@ -164,8 +164,6 @@ def role_session(server: ThreadServer, name: str) -> dict[str, str]:
 def test_update_kubeconfig_then_kubectl_as_the_clusters_creator(
     server: ThreadServer, kubectl: Path, tmp_path: Path
 ) -> None:
-    if not (BIN / "aws").exists():
-        pytest.skip("the AWS CLI (awscli) is not installed in this environment")
     env = cli_env(server)
     described = wait_active(aws(server, "eks"), "podwarden")
     config = tmp_path / "kubeconfig"
@@ -256,8 +254,6 @@ def test_view_policy_grants_view_only(server: ThreadServer, kubectl: Path, tmp_p
 def test_cluster_created_through_the_api_takes_eks_tokens(
     server: ThreadServer, kubectl: Path, tmp_path: Path
 ) -> None:
-    if not (BIN / "aws").exists():
-        pytest.skip("the AWS CLI (awscli) is not installed in this environment")
     ec2, eks = aws(server, "ec2"), aws(server, "eks")
     subnets = [
         s["SubnetId"]

@@ -117,6 +117,7 @@ class PodwardenApp:
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         protocol: Codec = PROTOCOLS["json"]
         request: HttpRequest | None = None
+        service = ""  # botocore's name of the service, once known (its signing name too)
         try:
             body = await _read_body(receive)
             request = _request(scope, raw_headers, body)
@@ -126,12 +127,13 @@ class PodwardenApp:
             if dest is None:
                 target = request.headers.get("x-amz-target") or "(no X-Amz-Target)"
                 raise UnknownOperation(f"Operation {target} is not supported.")
-            protocol = codec(service_model(dest.service))
+            service = dest.service
+            protocol = codec(service_model(service))
             response = self._handle(request, raw_headers, dest, protocol, request_id, claim=claim)
         except WireError as err:
             response = protocol.error(err, request_id, request)
         except AuthFailure as err:
-            family = ProtocolFamily.of(protocol.family, _signing(request))
+            family = ProtocolFamily.of(protocol.family, service)
             spec = err.wire(family)
             wire = WireError(spec.code, spec.message, spec.status, spec.fields)
             response = protocol.error(wire, request_id, request)
@@ -239,10 +241,6 @@ def _claim(request: HttpRequest, raw_headers: list[tuple[str, str]]) -> Claim | 
         return read_claim(request.query_string, grouped)
     except Exception:
         return None
-
-
-def _signing(request: HttpRequest | None) -> str:
-    return (signing_name(request) or "") if request is not None else ""
 
 
 def _not_implemented(service: str, operation: str) -> WireError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,6 @@ class HttpRequest:
     @property
     def host(self) -> str:
         return self.headers.get("host", "")
-
-    def path_segments(self) -> list[str]:
-        """The path split at ``/`` and percent-decoded segment by segment (so an encoded ``/``
-        inside an S3 key stays part of its segment)."""
-        return [unquote(s) for s in self.path.split("/")[1:]]
 
 
 @dataclass

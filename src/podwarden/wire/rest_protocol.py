@@ -177,7 +177,7 @@ def _body(
     payload = shape.serialization.get("payload")
     if payload is not None:
         return _payload(
-            shape.members[payload], payload, members.get(payload), xml=xml, headers=headers, op=op
+            shape.members[payload], payload, members.get(payload), xml=xml, headers=headers
         )
     if xml:
         if not members:
@@ -186,13 +186,13 @@ def _body(
         if text_root is not None:
             value = escape(str(members.get(text_root) or ""))
             headers.append(("Content-Type", XML_CONTENT_TYPE))
-            return _xml_document([f"<{text_root}{_xmlns(op)}>{value}</{text_root}>"], op)
+            return _xml_document([f"<{text_root}{_xmlns(op)}>{value}</{text_root}>"])
         root = shape.serialization.get("name") or _XML_ROOTS.get(op.name) or shape.name
         out = [f"<{root}{_xmlns(op)}>"]
         encode_members(shape, members, out)
         out.append(f"</{root}>")
         headers.append(("Content-Type", XML_CONTENT_TYPE))
-        return _xml_document(out, op)
+        return _xml_document(out)
     headers.append(("Content-Type", JSON_CONTENT_TYPE))
     return json_protocol.encode_value(shape, members)
 
@@ -204,7 +204,6 @@ def _payload(
     *,
     xml: bool,
     headers: list[tuple[str, str]],
-    op: OperationModel,
 ) -> bytes:
     if value is None:
         return b""
@@ -214,7 +213,7 @@ def _payload(
         out: list[str] = []
         encode(member, value, member.serialization.get("name", name), out)
         headers.append(("Content-Type", XML_CONTENT_TYPE))
-        return _xml_document(out, op)
+        return _xml_document(out)
     headers.append(("Content-Type", JSON_CONTENT_TYPE))
     return json_protocol.encode_value(member, value)
 
@@ -228,7 +227,7 @@ def _xmlns(op: OperationModel) -> str:
     return f' xmlns="{ns}"' if ns else ""
 
 
-def _xml_document(parts: list[str], op: OperationModel) -> bytes:
+def _xml_document(parts: list[str]) -> bytes:
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + "".join(parts)).encode()
 
 
