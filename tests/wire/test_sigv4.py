@@ -784,7 +784,8 @@ def test_boto3_s3_end_to_end(server: _Server) -> None:
     with urllib.request.urlopen(v4.generate_presigned_url("get_object", Params=params)) as reply:
         assert reply.status == 200
     assert server.seen[-1].presigned
-    # boto3 presigns S3 with SigV2 where the region still takes it, unless told "s3v4": unsupported.
+    # boto3 presigns S3 with SigV2 unless told "s3v4": this SigV4-only verifier refuses it (the
+    # API verifies it with wire.sigv2 for S3 requests: tests/api/test_signature_binding.py).
     sigv2 = s3.generate_presigned_url("get_object", Params=params)
     assert "AWSAccessKeyId=" in sigv2
     with pytest.raises(urllib.error.HTTPError) as refused:

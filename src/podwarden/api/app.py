@@ -12,6 +12,7 @@ HTTP 500.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from podwarden.api import eks_authn
+from podwarden.api import eks_authn, refusals
+from podwarden.api.body import MAX_BODY, Body, declared_length_problem, read_body
 from podwarden.api.operations import JSON_TARGETS, OPERATIONS
 from podwarden.control.aws.sts import session_credential
 from podwarden.control.context import Context, InstanceTypes, Preflight
@@ -27,20 +29,22 @@ from podwarden.model.errors import PodwardenError
 from podwarden.store.sql import Store
 from podwarden.wire import aws_chunked
 from podwarden.wire import sigv4_canonical as canon
-from podwarden.wire.dispatch import Destination, destination, signing_name
+from podwarden.wire.dispatch import Destination, destination, signing_name, virtual_host_bucket
 from podwarden.wire.errors import UnknownOperation, WireError, wire_error
 from podwarden.wire.http import HttpRequest, HttpResponse
-from podwarden.wire.models import service_model
+from podwarden.wire.models import known_regions, service_model
 from podwarden.wire.protocols import PROTOCOLS, Codec, codec
+from podwarden.wire.sigv2 import is_sigv2, verify_v2
 from podwarden.wire.sigv4 import (
     AuthFailure,
     Credential,
     FailureKind,
     IncomingRequest,
     ProtocolFamily,
+    Verified,
     verify,
 )
-from podwarden.wire.sigv4_errors import BAD_KEY_TEXT
+from podwarden.wire.sigv4_errors import BAD_KEY_TEXT, EXPIRED_TEXT, S3_INVALID_TOKEN
 from podwarden.wire.sigv4_parse import Claim, read_claim
 
 log = logging.getLogger("podwarden.api")
@@ -50,7 +54,9 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-MAX_BODY = 16 * 1024 * 1024
+# a request with a body at least this large runs on a worker thread, so that hashing, decoding and
+# storing it never holds the event loop (the other requests and the reconcilers share it)
+OFFLOAD_BYTES = 256 * 1024
 _READS = ("Describe", "List", "Get", "Head")
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-west-2"
@@ -119,17 +125,31 @@ class PodwardenApp:
         request: HttpRequest | None = None
         service = ""  # botocore's name of the service, once known (its signing name too)
         try:
-            body = await _read_body(receive)
-            request = _request(scope, raw_headers, body)
-            claim = _claim(request, raw_headers)
-            signed_for = claim.service if claim is not None else signing_name(request)
+            body = await read_body(receive)
+            if not body.complete:  # the client went away mid-body: nothing runs, nothing answers
+                log.info(
+                    "request %s: body incomplete (%d bytes), not run", request_id, body.received
+                )
+                return
+            request = _request(scope, raw_headers, body.data)
+            v2 = is_sigv2(request.query_string, raw_headers)  # S3's own scheme: S3 alone
+            claim = None if v2 else _claim(request, raw_headers)
+            signed_for = (
+                "s3" if v2 else claim.service if claim is not None else signing_name(request)
+            )
             dest = destination(request, JSON_TARGETS, signed_for)
             if dest is None:
                 target = request.headers.get("x-amz-target") or "(no X-Amz-Target)"
                 raise UnknownOperation(f"Operation {target} is not supported.")
+            if dest.service not in OPERATIONS:
+                protocol, refusal = refusals.unknown_service(dest.service)
+                raise refusal
             service = dest.service
             protocol = codec(service_model(service))
-            response = self._handle(request, raw_headers, dest, protocol, request_id, claim=claim)
+            _check_body(service, request, body)
+            response = await self._run(
+                request, raw_headers, dest, protocol, request_id, claim=claim
+            )
         except WireError as err:
             response = protocol.error(err, request_id, request)
         except AuthFailure as err:
@@ -143,7 +163,7 @@ class PodwardenApp:
             response = protocol.error(failure, request_id, request)
         await _send(send, response, request_id, head=scope["method"] == "HEAD")
 
-    def _handle(
+    async def _run(
         self,
         request: HttpRequest,
         raw_headers: list[tuple[str, str]],
@@ -153,20 +173,52 @@ class PodwardenApp:
         *,
         claim: Claim | None,
     ) -> HttpResponse:
-        caller = self._authenticate(request, raw_headers, claim)
+        """Handle the request: inline when small (a thread hop would cost more than the work),
+        on a worker thread when its body is large, with ``wake`` made thread-safe there."""
+        if len(request.body) < OFFLOAD_BYTES:
+            return self._handle(
+                request,
+                raw_headers,
+                dest,
+                protocol,
+                request_id,
+                claim=claim,
+                wake=self.services.wake,
+            )
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self.services.wake)
+
+        return await asyncio.to_thread(
+            self._handle, request, raw_headers, dest, protocol, request_id, claim=claim, wake=wake
+        )
+
+    def _handle(
+        self,
+        request: HttpRequest,
+        raw_headers: list[tuple[str, str]],
+        dest: Destination,
+        protocol: Codec,
+        request_id: str,
+        *,
+        claim: Claim | None,
+        wake: Callable[[], None],
+    ) -> HttpResponse:
+        caller = self._authenticate(request, raw_headers, claim, dest)
         if dest.service == "s3":
             request = aws_chunked.decoded(request)
         resolved = protocol.resolve(dest.service, request, dest.target)
-        handler = OPERATIONS.get(dest.service, {}).get(resolved.operation.name)
+        handler = OPERATIONS[dest.service].get(resolved.operation.name)
         if handler is None:
-            raise _not_implemented(dest.service, resolved.operation.name)
+            raise refusals.not_implemented(dest.service, resolved.operation.name)
         call = protocol.decode(resolved, request)
         ctx = Context(
             account=caller.account,
             region=caller.region,
             store=self.services.store,
             instance_types=self.services.instance_types,
-            wake=self.services.wake,
+            wake=wake,
             now=self.services.now,
             access_key_id=caller.access_key_id,
             principal_arn=caller.principal_arn,
@@ -177,14 +229,19 @@ class PodwardenApp:
         except PodwardenError as err:
             raise wire_error(dest.service, err) from err
         if dest.service == "eks" and not call.operation.name.startswith(_READS):
-            self.services.wake()  # the EKS reconciler acts now rather than at its next resync
+            wake()  # the EKS reconciler acts now rather than at its next resync
         return protocol.encode(call, output, request_id)
 
     def _lookup(self, access_key_id: str) -> Credential | None:
+        """The credential of a long-term key or a live STS session (the EKS token webhook's)."""
+        return self._credential(access_key_id, expired=False)
+
+    def _credential(self, access_key_id: str, *, expired: bool) -> Credential | None:
         found = self._by_key.get(access_key_id)
         if found is not None:
             return found
-        session = session_credential(self.services.store, access_key_id, self.services.now())
+        now = self.services.now()
+        session = session_credential(self.services.store, access_key_id, now, expired=expired)
         if session is None:
             return None
         return Credential(
@@ -195,7 +252,11 @@ class PodwardenApp:
         )
 
     def _authenticate(
-        self, request: HttpRequest, raw_headers: list[tuple[str, str]], claim: Claim | None
+        self,
+        request: HttpRequest,
+        raw_headers: list[tuple[str, str]],
+        claim: Claim | None,
+        dest: Destination,
     ) -> _Caller:
         if not self.settings.auth:
             first = self.settings.credentials[0] if self.settings.credentials else None
@@ -205,29 +266,68 @@ class PodwardenApp:
                 access_key_id=first.access_key_id if first else "",
                 principal_arn=first.principal_arn if first else "",
             )
-        verified = verify(
-            IncomingRequest(
-                method=request.method,
-                raw_path=request.path,
-                query_string=request.query_string,
-                headers=raw_headers,
-                body=request.body,
-            ),
-            self._lookup,
-            datetime.now(UTC),
-            claim=claim,
+        incoming = IncomingRequest(
+            method=request.method,
+            raw_path=request.path,
+            query_string=request.query_string,
+            headers=raw_headers,
+            body=request.body,
         )
-        key = verified.credential.access_key_id
-        if key not in self._by_key:  # STS session credentials need their session token
-            session = session_credential(self.services.store, key, self.services.now())
-            if session is None or verified.session_token != session.session_token:
-                raise AuthFailure(FailureKind.UNKNOWN_ACCESS_KEY, BAD_KEY_TEXT + ".")
+        if dest.service == "s3" and is_sigv2(request.query_string, raw_headers):
+            verified = verify_v2(
+                incoming,
+                lambda key: self._credential(key, expired=True),
+                datetime.now(UTC),
+                bucket_host=virtual_host_bucket(request.host),
+                region=self.settings.default_region,
+            )
+        else:
+            verified = self._verify_v4(incoming, request, claim, dest)
+        self._check_session(verified, request)
         return _Caller(
             account=verified.credential.account_id,
             region=verified.region,
-            access_key_id=key,
+            access_key_id=verified.credential.access_key_id,
             principal_arn=verified.credential.principal_arn,
         )
+
+    def _verify_v4(
+        self,
+        incoming: IncomingRequest,
+        request: HttpRequest,
+        claim: Claim | None,
+        dest: Destination,
+    ) -> Verified:
+        """SigV4, bound to the request: the signature must be for this service, in a real
+        region, and cover the header that routed it (a SigV2 signature fails here: no claim)."""
+        routed_by_target = "x-amz-target" in request.headers
+        return verify(
+            incoming,
+            lambda key: self._credential(key, expired=True),
+            datetime.now(UTC),
+            service=service_model(dest.service).signing_name,
+            regions=known_regions(),
+            signed=("x-amz-target",) if routed_by_target else (),
+            claim=claim,
+        )
+
+    def _check_session(self, verified: Verified, request: HttpRequest) -> None:
+        """Long-term keys take no session token; session keys need theirs, unexpired."""
+        key = verified.credential.access_key_id
+        token = verified.session_token or request.headers.get("x-amz-security-token")
+        if key in self._by_key:
+            if token:  # AWS refuses a token it did not issue for these keys
+                raise AuthFailure(
+                    FailureKind.UNKNOWN_ACCESS_KEY, BAD_KEY_TEXT + ".", s3=S3_INVALID_TOKEN
+                )
+            return
+        session = session_credential(self.services.store, key, self.services.now(), expired=True)
+        if session is None or verified.session_token != session.session_token:
+            raise AuthFailure(
+                FailureKind.UNKNOWN_ACCESS_KEY, BAD_KEY_TEXT + ".", s3=S3_INVALID_TOKEN
+            )
+        if session.expiration <= self.services.now():
+            raise AuthFailure(FailureKind.EXPIRED_TOKEN, EXPIRED_TEXT)
 
 
 def _claim(request: HttpRequest, raw_headers: list[tuple[str, str]]) -> Claim | None:
@@ -243,16 +343,13 @@ def _claim(request: HttpRequest, raw_headers: list[tuple[str, str]]) -> Claim | 
         return None
 
 
-def _not_implemented(service: str, operation: str) -> WireError:
-    """An operation of the service's model that podwarden does not serve. Never a 5xx that
-    botocore would retry: S3 answers 501 NotImplemented (not retried), others a 400."""
-    message = f"podwarden does not implement {service} {operation}."
-    family = service_model(service).metadata["protocol"]
-    if service == "s3":
-        return WireError("NotImplemented", message, 501)
-    if family in ("query", "ec2"):
-        return WireError("InvalidAction", message)
-    return UnknownOperation(message)
+def _check_body(service: str, request: HttpRequest, body: Body) -> None:
+    """A body over the limit, or one its ``Content-Length`` does not match, runs nothing."""
+    if body.too_large:
+        raise refusals.too_large(service, body.received, MAX_BODY)
+    problem = declared_length_problem(request.headers, body.received)
+    if problem is not None:
+        raise refusals.incomplete_body(service, problem)
 
 
 def _request(scope: Scope, raw_headers: list[tuple[str, str]], body: bytes) -> HttpRequest:
@@ -279,27 +376,6 @@ async def _send(send: Send, response: HttpResponse, request_id: str, *, head: bo
         headers.append((b"x-amzn-requestid", request_id.encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else response.body})
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise WireError(
-                "SerializationException",
-                f"The request body is larger than {MAX_BODY // (1024 * 1024)} MiB.",
-                413,
-            )
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def build_app(settings: ApiSettings, services: Services) -> PodwardenApp:

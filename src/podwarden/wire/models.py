@@ -10,8 +10,11 @@ request; the codecs and the validator key their precomputed work on them.
 from __future__ import annotations
 
 import functools
+import gzip
+import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from botocore.exceptions import DataNotFoundError  # type: ignore[import-untyped]
@@ -78,3 +81,49 @@ def compile_once(shape: Shape, memo: dict[str, F], build: Callable[[Shape, dict[
         found = memo[shape.name] = build(shape, memo)
         cell.append(found)
     return found
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition in botocore's endpoint data (``us-west-2``,
+    ``eu-central-1``, ``cn-north-1``...): the regions a credential scope may name."""
+    with _lock:
+        data = _loader.load_data("endpoints")
+    return frozenset(
+        region for partition in data["partitions"] for region in partition.get("regions", {})
+    )
+
+
+_SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_PROTOCOLS_LIST = re.compile(r'"protocols"\s*:\s*\[([^\]]*)\]')
+_PROTOCOL = re.compile(r'"protocol"\s*:\s*"([^"]*)"')
+_HEAD = 8192  # botocore's service-2 files begin with their metadata
+
+
+@functools.lru_cache(maxsize=512)
+def protocols_of(name: str) -> tuple[str, ...]:
+    """The protocols botocore's model of ``name`` lists, best first, read from the head of its
+    file without loading the whole model (a request may name any of ~400 services; loading one is
+    0.1-1 s and megabytes); () when botocore has no such service."""
+    if not _SERVICE_NAME.fullmatch(name):
+        return ()
+    with _lock:
+        if name not in _loader.list_available_services("service-2"):
+            return ()
+        version = _loader.determine_latest_version(name, "service-2")
+    for root in _loader.search_paths:
+        base = Path(root) / name / version / "service-2.json"
+        for path, opener in ((base, open), (base.with_suffix(".json.gz"), gzip.open)):
+            if path.is_file():
+                with opener(path, "rt", encoding="utf-8") as handle:
+                    head = handle.read(_HEAD)
+                return _protocols_in(head)
+    return ()
+
+
+def _protocols_in(head: str) -> tuple[str, ...]:
+    listed = _PROTOCOLS_LIST.search(head)
+    if listed is not None:
+        return tuple(re.findall(r'"([^"]+)"', listed.group(1)))
+    single = _PROTOCOL.search(head)
+    return (single.group(1),) if single else ()

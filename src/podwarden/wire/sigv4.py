@@ -18,7 +18,13 @@ Rules worth knowing (all checked against botocore in ``tests/wire/test_sigv4.py`
   S3 presigned URLs use ``UNSIGNED-PAYLOAD``. ``UNSIGNED-PAYLOAD`` is accepted (and S3's
   ``STREAMING-UNSIGNED-PAYLOAD-TRAILER``, whose aws-chunked body the S3 layer decodes); a hex value
   must equal the body's hash, checked after the signature as S3 does. Signed chunk streaming
-  (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) is refused as not implemented.
+  (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) is refused as not implemented. ``UNSIGNED-PAYLOAD`` is
+  S3's alone: for any other service the body is always part of what was signed, so a signature
+  can never authorize a body it did not see.
+* Binding: the caller names the signing name and region(s) the request is *for* (its operation's
+  service, not what the claim says), and the headers that route it (``X-Amz-Target``); a
+  signature for another service or region, or that leaves the routing header out, is refused
+  before the secret is looked up.
 * Clock window: ``max_skew`` or the service default (15 min for s3, sts, iam, ec2; 5 min else).
   Presigned S3 URLs live ``X-Amz-Expires`` seconds (at most 604800); other presigned requests (STS
   ``GetCallerIdentity`` for EKS tokens) live 15 minutes from ``X-Amz-Date`` whatever their
@@ -36,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -139,12 +145,16 @@ def verify(
     max_skew: timedelta | None = None,
     service: str | None = None,
     region: str | None = None,
+    regions: Collection[str] | None = None,
+    signed: Sequence[str] = (),
     claim: Claim | None = None,
 ) -> Verified:
     """Check the request's SigV4 signature; raise :class:`AuthFailure` if it does not hold.
 
     ``max_skew`` defaults per signing name (:data:`MAX_SKEW_BY_SERVICE`); ``service``/``region``,
-    when given, are the signing name and region the credential scope must name. ``claim`` is what
+    when given, are the signing name and region the credential scope must name (``regions``: a
+    set the scope's region must belong to); ``signed`` names headers the signature must cover
+    (``x-amz-target`` where the protocol routes by it). ``claim`` is what
     :func:`~podwarden.wire.sigv4_parse.read_claim` read from this request's query string and
     grouped headers, when the caller has it already (it is read here otherwise).
     """
@@ -155,7 +165,8 @@ def verify(
     if max_skew is None:
         max_skew = MAX_SKEW_BY_SERVICE.get(claim.service, DEFAULT_MAX_SKEW)
     _check_time(claim, now, max_skew)
-    _check_scope(claim, service, region)
+    _check_scope(claim, service, region, regions)
+    _check_signed(claim, signed)
     credential = lookup(claim.access_key)
     if credential is None:
         raise AuthFailure(
@@ -258,15 +269,36 @@ def _check_time(claim: Claim, now: datetime, window: timedelta) -> None:
         )
 
 
-def _check_scope(claim: Claim, service: str | None, region: str | None) -> None:
+def _check_signed(claim: Claim, required: Sequence[str]) -> None:
+    """Headers that route the request must be signed: an unsigned ``X-Amz-Target`` would let any
+    signature (a presigned URL, a bearer token) carry another operation."""
+    for name in required:
+        if name not in claim.signed_headers:
+            raise AuthFailure(
+                FailureKind.INVALID_SIGNATURE,
+                f"'{_title(name)}' must be a 'SignedHeader' in the AWS Authorization.",
+            )
+
+
+def _title(header: str) -> str:
+    return "-".join(part[:1].upper() + part[1:] for part in header.split("-"))
+
+
+def _check_scope(
+    claim: Claim, service: str | None, region: str | None, regions: Collection[str] | None
+) -> None:
     problems = []
     s3 = None
-    if region is not None and claim.region != region:
+    wrong_region = (region is not None and claim.region != region) or (
+        regions is not None and claim.region not in regions
+    )
+    if wrong_region:
         problems.append(f"Credential should be scoped to a valid region, not '{claim.region}'. ")
         s3 = ErrorSpec(
             "AuthorizationHeaderMalformed",
             400,
-            f"{S3_MALFORMED}the region '{claim.region}' is wrong; expecting '{region}'",
+            f"{S3_MALFORMED}the region '{claim.region}' is wrong; expecting"
+            f" '{region or 'a valid region'}'",
         )
     if service is not None and claim.service != service:
         problems.append(f"Credential should be scoped to correct service: '{service}'. ")
@@ -293,7 +325,7 @@ def _declared_payload_hash(claim: Claim, headers: Mapping[str, Sequence[str]]) -
             raise AuthFailure(FailureKind.CONTENT_SHA256_MISSING, SIGNATURE_MISMATCH)
         return canon.UNSIGNED_PAYLOAD if s3 else None
     declared = values[0].strip()
-    if _HEX64.fullmatch(declared) or declared == canon.UNSIGNED_PAYLOAD:
+    if _HEX64.fullmatch(declared) or (s3 and declared == canon.UNSIGNED_PAYLOAD):
         return declared
     if s3 and declared == canon.STREAMING_UNSIGNED_PAYLOAD_TRAILER:
         return declared

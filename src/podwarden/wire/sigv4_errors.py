@@ -33,6 +33,12 @@ the code/status/message per :class:`ProtocolFamily` (``json`` is the default and
   x-amz-content-sha256" — all quoted verbatim in client issues (versitygw#1514, aws-sdk-php#1333,
   dmjio/s3-signer#16, bryanjos/aws_auth#31, grosskur/lua-resty-aws#2, avi-wish/aws4-signature-php#1,
   ngx_aws_auth#30, ex_aws#537).
+* Expired STS session credentials: ``ExpiredToken`` 403 "The security token included in the request
+  is expired" from STS and IAM (jenkinsci/ec2-plugin#1008, aws-iot-twinmaker-samples#147),
+  ``ExpiredTokenException`` 403 from EKS (terraform-provider-aws#32809) and 400 from awsJson
+  services (aws-sdk-php#1307), S3 ``ExpiredToken`` 400 "The provided token has expired."
+  (romange/helio#15); EC2's ``RequestExpired`` "Request has expired." is best effort
+  (aws-sdk-go#253 lists it among the expired-credential codes).
 * "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term,
   got '…'" (mhart/aws4#97); "Credential should be scoped to a valid region, not '…'. "
   (aws-sdk-ruby#508).
@@ -88,6 +94,7 @@ class FailureKind(StrEnum):
     CONTENT_SHA256_INVALID = "content_sha256_invalid"
     CONTENT_SHA256_MISMATCH = "content_sha256_mismatch"
     UNSUPPORTED_PAYLOAD = "unsupported_payload"
+    EXPIRED_TOKEN = "expired_token"  # noqa: S105 (a failure kind, not a secret)
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,11 @@ SIGNATURE_MISMATCH = (
 )
 BAD_KEY_TEXT = "The security token included in the request is invalid"
 NO_AUTH_TEXT = "Missing Authentication Token"
+EXPIRED_TEXT = "The security token included in the request is expired"
+# S3's answer to a session token it cannot use (also: a token sent with long-term keys)
+S3_INVALID_TOKEN = ErrorSpec(
+    "InvalidToken", 400, "The provided token is malformed or otherwise invalid."
+)
 S3_MALFORMED = "The authorization header is malformed; "
 
 
@@ -124,6 +136,7 @@ def _rows(
     unknown: ErrorSpec,
     mismatch: ErrorSpec,
     time: ErrorSpec,
+    expired: ErrorSpec,
 ) -> Mapping[FailureKind, ErrorSpec]:
     """A Coral-style family: time and content-hash failures read as signature failures."""
     k = FailureKind
@@ -140,6 +153,7 @@ def _rows(
         k.CONTENT_SHA256_INVALID: mismatch,
         k.CONTENT_SHA256_MISMATCH: mismatch,
         k.UNSUPPORTED_PAYLOAD: mismatch,
+        k.EXPIRED_TOKEN: expired,
     }
 
 
@@ -151,6 +165,7 @@ ERROR_TABLE: Mapping[ProtocolFamily, Mapping[FailureKind, ErrorSpec]] = {
         unknown=ErrorSpec("UnrecognizedClientException", 400, BAD_KEY_TEXT + "."),
         mismatch=ErrorSpec("InvalidSignatureException", 400, SIGNATURE_MISMATCH),
         time=ErrorSpec("InvalidSignatureException", 400),
+        expired=ErrorSpec("ExpiredTokenException", 400, EXPIRED_TEXT),
     ),
     ProtocolFamily.REST_JSON: _rows(
         missing=ErrorSpec("MissingAuthenticationTokenException", 403, NO_AUTH_TEXT),
@@ -159,6 +174,7 @@ ERROR_TABLE: Mapping[ProtocolFamily, Mapping[FailureKind, ErrorSpec]] = {
         unknown=ErrorSpec("UnrecognizedClientException", 403, BAD_KEY_TEXT),
         mismatch=ErrorSpec("InvalidSignatureException", 403, SIGNATURE_MISMATCH),
         time=ErrorSpec("InvalidSignatureException", 403),
+        expired=ErrorSpec("ExpiredTokenException", 403, EXPIRED_TEXT),
     ),
     ProtocolFamily.QUERY: _rows(
         missing=ErrorSpec(
@@ -169,6 +185,7 @@ ERROR_TABLE: Mapping[ProtocolFamily, Mapping[FailureKind, ErrorSpec]] = {
         unknown=ErrorSpec("InvalidClientTokenId", 403, BAD_KEY_TEXT),
         mismatch=ErrorSpec("SignatureDoesNotMatch", 403, SIGNATURE_MISMATCH),
         time=ErrorSpec("SignatureDoesNotMatch", 403),
+        expired=ErrorSpec("ExpiredToken", 403, EXPIRED_TEXT),
     ),
     ProtocolFamily.EC2: _rows(
         missing=ErrorSpec(
@@ -184,6 +201,7 @@ ERROR_TABLE: Mapping[ProtocolFamily, Mapping[FailureKind, ErrorSpec]] = {
         ),
         mismatch=ErrorSpec("SignatureDoesNotMatch", 403, SIGNATURE_MISMATCH),
         time=ErrorSpec("RequestExpired", 400),
+        expired=ErrorSpec("RequestExpired", 400, "Request has expired."),
     ),
     ProtocolFamily.S3: {
         FailureKind.MISSING_AUTH: ErrorSpec("AccessDenied", 403, "Access Denied"),
@@ -237,6 +255,9 @@ ERROR_TABLE: Mapping[ProtocolFamily, Mapping[FailureKind, ErrorSpec]] = {
             "NotImplemented",
             501,
             "A header you provided implies functionality that is not implemented.",
+        ),
+        FailureKind.EXPIRED_TOKEN: ErrorSpec(
+            "ExpiredToken", 400, "The provided token has expired."
         ),
     },
 }

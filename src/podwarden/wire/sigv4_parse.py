@@ -8,9 +8,9 @@ need the clock, the scope the caller expects and the secret live in :mod:`podwar
 Rule worth knowing (checked against botocore in ``tests/wire/test_sigv4.py``):
 
 * An ``Authorization`` header that is not ``AWS4-…`` counts as no authentication, as in Coral.
-  SigV2 is not supported: that includes the ``AWSAccessKeyId``/``Signature``/``Expires`` URLs that
-  boto3 still presigns for S3 in regions that accept SigV2 unless the client is configured with
-  ``signature_version="s3v4"``.
+  SigV2 is not read here: S3's ``AWS <key>:<signature>`` headers and ``AWSAccessKeyId``/
+  ``Signature``/``Expires`` URLs (what boto3 presigns for S3 unless told ``s3v4``) are
+  :mod:`podwarden.wire.sigv2`'s, which the API uses for S3 requests only.
 """
 
 from __future__ import annotations

@@ -68,15 +68,18 @@ class SessionCredential:
     expiration: float  # epoch seconds
 
 
-def session_credential(store: Store, access_key_id: str, now: float) -> SessionCredential | None:
-    """The live session of ``access_key_id``; None if STS never issued it or it has expired (an
-    expired session's record is removed on the way)."""
+def session_credential(
+    store: Store, access_key_id: str, now: float, *, expired: bool = False
+) -> SessionCredential | None:
+    """The live session of ``access_key_id``; None if STS never issued it or it has expired.
+    ``expired=True`` returns an expired session too (``.expiration <= now``), so that the API can
+    answer ``ExpiredToken`` as AWS does for a token that was once valid; its record is kept for
+    that reason."""
     rec = store.resources.get(SESSION, SCOPE, access_key_id)
     if rec is None:
         return None
     doc = rec.doc
-    if doc["Expiration"] <= now:
-        store.resources.delete(SESSION, SCOPE, access_key_id)
+    if doc["Expiration"] <= now and not expired:
         return None
     return SessionCredential(
         access_key_id=access_key_id,

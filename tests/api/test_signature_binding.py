@@ -1,0 +1,382 @@
+"""A signature authorizes exactly the request it was made for (issue #17, item 1), tested from the
+outside over real HTTP against a loopback server: for every protocol family podwarden speaks
+(awsJson: SageMaker; rest-json: EKS; query: IAM, STS; ec2; rest-xml: S3), a signature scoped to
+another service, to a region that does not exist or to a made-up service, a routing header left
+out of the signature, an unsigned payload outside S3, a replayed presigned URL, a session token
+on long-term keys and an expired session are all refused, with the family's own error that
+botocore parses, and nothing is executed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from botocore.auth import (  # type: ignore[import-untyped]
+    S3SigV4Auth,
+    S3SigV4QueryAuth,
+    SigV4Auth,
+    SigV4QueryAuth,
+)
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+from botocore.credentials import Credentials  # type: ignore[import-untyped]
+from botocore.parsers import create_parser  # type: ignore[import-untyped]
+
+from podwarden.cli.server import local_credentials
+from podwarden.control.aws.sts import SCOPE, SESSION
+from podwarden.wire.models import service_model
+from tests.api.aws_server import AwsServer
+from tests.aws_helpers import SAGEMAKER_TRUST_POLICY
+
+CRED = local_credentials()[0]
+REGION = "us-west-2"
+EKS_ARN = "arn:aws:eks:us-west-2:000000000000:cluster/podwarden"
+JSON_CT = "application/x-amz-json-1.1"
+FORM_CT = "application/x-www-form-urlencoded; charset=utf-8"
+
+
+class Req:
+    """One request of a service: method, path, query, headers and body, before signing."""
+
+    def __init__(  # noqa: PLR0917 (an HTTP request's parts, in their order)
+        self,
+        service: str,
+        operation: str,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.service = service
+        self.operation = operation
+        self.method = method
+        self.path = path
+        self.body = body
+        self.headers = dict(headers or {})
+
+
+# one read-only operation per protocol family, as its client would send it
+def sagemaker_list() -> Req:
+    return Req(
+        "sagemaker",
+        "ListClusters",
+        "POST",
+        "/",
+        b"{}",
+        {"X-Amz-Target": "SageMaker.ListClusters", "Content-Type": JSON_CT},
+    )
+
+
+def form(service: str, action: str, version: str, **params: str) -> Req:
+    body = urlencode({"Action": action, "Version": version, **params}).encode()
+    return Req(service, action, "POST", "/", body, {"Content-Type": FORM_CT})
+
+
+FAMILIES: dict[str, Any] = {
+    "sagemaker": sagemaker_list,
+    "eks": lambda: Req("eks", "ListClusters", "GET", "/clusters"),
+    "iam": lambda: form("iam", "ListRoles", "2010-05-08"),
+    "sts": lambda: form("sts", "GetCallerIdentity", "2011-06-15"),
+    "ec2": lambda: form("ec2", "DescribeVpcs", "2016-11-15"),
+    "s3": lambda: Req("s3", "ListBuckets", "GET", "/"),
+}
+
+
+def sign(
+    server: AwsServer,
+    req: Req,
+    *,
+    scope_service: str | None = None,
+    region: str = REGION,
+    key: str | None = None,
+    secret: str | None = None,
+    token: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> tuple[str, dict[str, str]]:
+    """The URL and headers of ``req`` signed with SigV4 for ``scope_service`` (default: its
+    own); ``extra`` headers are added after signing, so the signature does not cover them."""
+    url = server.endpoint + req.path
+    aws_req = AWSRequest(method=req.method, url=url, data=req.body, headers=dict(req.headers))
+    creds = Credentials(key or CRED.access_key_id, secret or CRED.secret_access_key, token)
+    name = scope_service or req.service
+    auth = S3SigV4Auth if name == "s3" else SigV4Auth
+    auth(creds, name, region).add_auth(aws_req)
+    headers = dict(aws_req.headers.items())
+    headers.update(extra or {})
+    return url, headers
+
+
+def send(url: str, headers: dict[str, str], body: bytes, method: str = "POST") -> httpx.Response:
+    with httpx.Client(timeout=30) as c:
+        return c.request(method, url, headers=headers, content=body)
+
+
+def parsed_error(service: str, operation: str, resp: httpx.Response) -> tuple[int, str]:
+    """The status and error code as botocore's own parser for the service reads them."""
+    model = service_model(service)
+    op = model.operation_model(operation)
+    parser = create_parser(model.metadata.get("protocols", [model.metadata["protocol"]])[0])
+    parsed = parser.parse(
+        {"status_code": resp.status_code, "headers": dict(resp.headers), "body": resp.content},
+        op.output_shape,
+    )
+    assert resp.status_code >= 400, resp.text
+    assert resp.status_code < 500, resp.text
+    return resp.status_code, parsed["Error"]["Code"]
+
+
+# the error each family gives a credential scope for the wrong service or region
+SCOPE_ERRORS = {
+    "sagemaker": "InvalidSignatureException",
+    "eks": "InvalidSignatureException",
+    "iam": "SignatureDoesNotMatch",
+    "sts": "SignatureDoesNotMatch",
+    "ec2": "SignatureDoesNotMatch",
+    "s3": "AuthorizationHeaderMalformed",
+}
+
+
+@pytest.mark.parametrize("service", sorted(FAMILIES))
+def test_the_right_signature_is_accepted(aws: AwsServer, service: str) -> None:
+    req = FAMILIES[service]()
+    url, headers = sign(aws, req)
+    assert send(url, headers, req.body, req.method).status_code == 200
+
+
+@pytest.mark.parametrize("service", sorted(FAMILIES))
+def test_a_region_that_does_not_exist_is_refused(aws: AwsServer, service: str) -> None:
+    req = FAMILIES[service]()
+    url, headers = sign(aws, req, region="xx-nowhere-9")
+    resp = send(url, headers, req.body, req.method)
+    assert parsed_error(service, req.operation, resp)[1] == SCOPE_ERRORS[service]
+    assert "region" in resp.text
+
+
+def test_sagemaker_refuses_every_other_services_scope(aws: AwsServer) -> None:
+    """X-Amz-Target routes to SageMaker whatever the scope says: the scope must say sagemaker."""
+    for other in ("ec2", "s3", "sts", "eks", "iam", "madeup"):
+        url, headers = sign(aws, sagemaker_list(), scope_service=other)
+        resp = send(url, headers, b"{}")
+        assert parsed_error("sagemaker", "ListClusters", resp) == (
+            400,
+            "InvalidSignatureException",
+        ), other
+        assert "Credential should be scoped to correct service: 'sagemaker'" in resp.text
+
+
+@pytest.mark.parametrize("service", ["eks", "iam", "sts", "ec2", "s3"])
+def test_a_target_header_cannot_redirect_another_services_signature(
+    aws: AwsServer, service: str
+) -> None:
+    """A request signed for ``service`` with ``X-Amz-Target: SageMaker.*`` added is SageMaker's,
+    and SageMaker refuses a signature scoped to anything else."""
+    req = FAMILIES[service]()
+    url, headers = sign(aws, req, extra={"X-Amz-Target": "SageMaker.ListClusters"})
+    resp = send(url, headers, req.body, req.method)
+    assert parsed_error("sagemaker", "ListClusters", resp)[1] in ("InvalidSignatureException",)
+
+
+def test_an_unsigned_target_header_is_refused(aws: AwsServer) -> None:
+    req = sagemaker_list()
+    del req.headers["X-Amz-Target"]
+    url, headers = sign(aws, req, extra={"X-Amz-Target": "SageMaker.ListClusters"})
+    resp = send(url, headers, b"{}")
+    assert parsed_error("sagemaker", "ListClusters", resp) == (400, "InvalidSignatureException")
+    assert "'X-Amz-Target' must be a 'SignedHeader'" in resp.text
+
+
+def test_a_made_up_service_gets_a_clean_refusal(aws: AwsServer) -> None:
+    """Scopes naming services podwarden does not serve: the client's own protocol when podwarden
+    speaks one its model lists, else awsJson; never a 5xx."""
+    cases = [
+        ("sns", "ListTopics", form("sns", "ListTopics", "2010-03-31"), "InvalidAction"),
+        ("acm-pca", "ListCertificateAuthorities", None, "UnknownOperationException"),
+        ("zzz-none", None, None, "UnknownOperationException"),
+    ]
+    for name, operation, given, code in cases:
+        req = given or Req(name, operation or "", "POST", "/", b"{}", {"Content-Type": JSON_CT})
+        url, headers = sign(aws, req)
+        resp = send(url, headers, req.body)
+        assert 400 <= resp.status_code < 500, (name, resp.status_code, resp.text)
+        if operation is not None:
+            assert parsed_error(name, operation, resp)[1] == code
+        else:
+            assert resp.json()["__type"] == code
+
+
+@pytest.mark.parametrize("service", ["sagemaker", "eks", "iam", "sts", "ec2"])
+def test_an_unsigned_payload_authorizes_nothing_outside_s3(aws: AwsServer, service: str) -> None:
+    req = FAMILIES[service]()
+    req.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
+    url, headers = sign(aws, req)
+    resp = send(url, headers, req.body, req.method)
+    status, _ = parsed_error(service, req.operation, resp)
+    assert status in (400, 403)
+
+
+def test_an_s3_unsigned_payload_cannot_carry_a_create_cluster(aws: AwsServer) -> None:
+    body = json.dumps({"ClusterName": "smuggled"}).encode()
+    req = Req("s3", "PutObject", "POST", "/", body, {"Content-Type": JSON_CT})
+    url, headers = sign(aws, req, extra={"X-Amz-Target": "SageMaker.CreateCluster"})
+    headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
+    resp = send(url, headers, body)
+    assert parsed_error("sagemaker", "CreateCluster", resp)[1] == "InvalidSignatureException"
+    assert aws.client("sagemaker").list_clusters()["ClusterSummaries"] == []
+
+
+def _presigned(server: AwsServer, service: str, method: str, path: str, query: str = "") -> str:
+    url = server.endpoint + path + (f"?{query}" if query else "")
+    aws_req = AWSRequest(method=method, url=url)
+    creds = Credentials(CRED.access_key_id, CRED.secret_access_key)
+    auth = S3SigV4QueryAuth if service == "s3" else SigV4QueryAuth
+    auth(creds, service, REGION, expires=60).add_auth(aws_req)
+    return str(aws_req.url)
+
+
+@pytest.fixture
+def cluster(aws: AwsServer) -> Iterator[str]:
+    sm = aws.client("sagemaker")
+    iam = aws.client("iam")
+    role = iam.create_role(
+        RoleName="binding-exec", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST_POLICY)
+    )["Role"]["Arn"]
+    sm.create_cluster(
+        ClusterName="keepme",
+        Orchestrator={"Eks": {"ClusterArn": EKS_ARN}},
+        InstanceGroups=[
+            {
+                "InstanceGroupName": "g",
+                "InstanceType": "ml.c5.xlarge",
+                "InstanceCount": 1,
+                "ExecutionRole": role,
+                "LifeCycleConfig": {
+                    "SourceS3Uri": "s3://sagemaker-binding/lc/",
+                    "OnCreate": "on_create.sh",
+                },
+            }
+        ],
+    )
+    yield "keepme"
+    sm.delete_cluster(ClusterName="keepme")
+    iam.delete_role(RoleName="binding-exec")
+
+
+def test_a_presigned_s3_url_cannot_delete_a_cluster(aws: AwsServer, cluster: str) -> None:
+    url = _presigned(aws, "s3", "GET", "/some-bucket/some-key")
+    body = json.dumps({"ClusterName": cluster}).encode()
+    for method in ("GET", "POST"):
+        headers = {"X-Amz-Target": "SageMaker.DeleteCluster", "Content-Type": JSON_CT}
+        resp = send(url, headers, body, method)
+        assert parsed_error("sagemaker", "DeleteCluster", resp)[1] == "InvalidSignatureException"
+    sm = aws.client("sagemaker")
+    assert sm.describe_cluster(ClusterName=cluster)["ClusterStatus"] != "Deleting"
+
+
+def test_an_eks_bearer_token_is_no_sagemaker_credential(aws: AwsServer) -> None:
+    """A presigned STS GetCallerIdentity URL is exactly the EKS token any pod may hold."""
+    url = _presigned(aws, "sts", "GET", "/", "Action=GetCallerIdentity&Version=2011-06-15")
+    assert send(url, {}, b"", "GET").status_code == 200  # what it was made for
+    headers = {"X-Amz-Target": "SageMaker.ListClusters", "Content-Type": JSON_CT}
+    resp = send(url, headers, b"{}")
+    assert parsed_error("sagemaker", "ListClusters", resp)[1] == "InvalidSignatureException"
+    # nor can a body turn it into another STS or IAM action
+    other = urlencode({"Action": "AssumeRole", "Version": "2011-06-15"}).encode()
+    for unsigned in ({}, {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}):
+        resp = send(url, {"Content-Type": FORM_CT, **unsigned}, other)
+        assert parsed_error("sts", "AssumeRole", resp)[1] == "SignatureDoesNotMatch"
+
+
+# a session token sent with long-term keys: each family's "invalid token" answer
+TOKEN_ERRORS = {
+    "sagemaker": "UnrecognizedClientException",
+    "eks": "UnrecognizedClientException",
+    "iam": "InvalidClientTokenId",
+    "sts": "InvalidClientTokenId",
+    "ec2": "AuthFailure",
+    "s3": "InvalidToken",
+}
+
+
+@pytest.mark.parametrize("service", sorted(FAMILIES))
+def test_long_term_keys_with_a_session_token_are_refused(aws: AwsServer, service: str) -> None:
+    req = FAMILIES[service]()
+    url, headers = sign(aws, req, token="FwoGZXIvYXdzEMadeUpToken")
+    resp = send(url, headers, req.body, req.method)
+    assert parsed_error(service, req.operation, resp)[1] == TOKEN_ERRORS[service]
+
+
+EXPIRED_ERRORS = {
+    "sagemaker": "ExpiredTokenException",
+    "eks": "ExpiredTokenException",
+    "iam": "ExpiredToken",
+    "sts": "ExpiredToken",
+    "ec2": "RequestExpired",
+    "s3": "ExpiredToken",
+}
+
+
+def test_an_expired_session_answers_expired_token(aws: AwsServer) -> None:
+    iam = aws.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="expiring", AssumeRolePolicyDocument=json.dumps(trust))
+    creds = aws.client("sts").assume_role(
+        RoleArn=role["Role"]["Arn"], RoleSessionName="sess", DurationSeconds=900
+    )["Credentials"]
+    session = {
+        "key": creds["AccessKeyId"],
+        "secret": creds["SecretAccessKey"],
+        "token": creds["SessionToken"],
+    }
+    for service, make in FAMILIES.items():  # live: accepted
+        req = make()
+        url, headers = sign(aws, req, **session)
+        assert send(url, headers, req.body, req.method).status_code == 200, service
+    rec = aws.store.resources.get(SESSION, SCOPE, creds["AccessKeyId"])
+    assert rec is not None
+    rec.doc["Expiration"] = time.time() - 1
+    aws.store.resources.save(rec)
+    for service, make in FAMILIES.items():  # expired: each family's own answer, every time
+        for _ in range(2):
+            req = make()
+            url, headers = sign(aws, req, **session)
+            resp = send(url, headers, req.body, req.method)
+            assert parsed_error(service, req.operation, resp)[1] == EXPIRED_ERRORS[service]
+
+
+def test_s3_sigv2_works_for_s3_and_nothing_else(aws: AwsServer) -> None:
+    """boto3's SigV2 (``signature_version='s3'``, what ``generate_presigned_url`` gives unless
+    told otherwise): header-signed calls and presigned URLs work for S3; the same signature with
+    ``X-Amz-Target`` added, or sent to IAM, authorizes nothing."""
+    s3 = aws.client("s3", signature_version="s3")
+    s3.create_bucket(
+        Bucket="sigv2-bucket", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    s3.put_object(Bucket="sigv2-bucket", Key="a b+c.txt", Body=b"v2 body")
+    assert s3.get_object(Bucket="sigv2-bucket", Key="a b+c.txt")["Body"].read() == b"v2 body"
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": "sigv2-bucket", "Key": "a b+c.txt"}, ExpiresIn=60
+    )
+    assert "Signature=" in url and "X-Amz-Signature" not in url
+    got = send(url, {}, b"", "GET")
+    assert got.status_code == 200 and got.content == b"v2 body"
+    headers = {"X-Amz-Target": "SageMaker.ListClusters", "Content-Type": JSON_CT}
+    resp = send(url, headers, b"{}")
+    assert (
+        parsed_error("sagemaker", "ListClusters", resp)[1] == "MissingAuthenticationTokenException"
+    )
+    body = urlencode({"Action": "ListRoles", "Version": "2010-05-08"}).encode()
+    resp = send(url.replace("/sigv2-bucket/a%20b%2Bc.txt", "/"), {"Content-Type": FORM_CT}, body)
+    assert resp.status_code in (400, 403), resp.text  # an S3 request now, and its signature fails
