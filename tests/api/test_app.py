@@ -16,7 +16,8 @@ from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
-from podwarden.api.app import MAX_BODY, ApiSettings, PodwardenApp, Services, build_app
+from podwarden.api.app import ApiSettings, PodwardenApp, Services, build_app
+from podwarden.api.body import MAX_BODY
 from podwarden.cli.server import CatalogInstanceTypes, local_credentials
 from podwarden.policy.catalog import load_catalog
 from podwarden.store.sql import Store, sqlite_url
