@@ -229,20 +229,6 @@ INVALID = [
         "exactly one of Eks or Slurm",
     ),
     (
-        "lifecycle bucket",
-        {
-            "InstanceGroups": [
-                group(
-                    "w",
-                    "ml.c5.large",
-                    1,
-                    LifeCycleConfig={"SourceS3Uri": "s3://mybucket/x", "OnCreate": "a.sh"},
-                )
-            ]
-        },
-        "sagemaker-",
-    ),
-    (
         "taints with deep checks (R19)",
         {
             "InstanceGroups": [

@@ -538,7 +538,95 @@ PERMISSIONS_CASES = [
     ),
     (_doc({**ALLOW, "Action": "s3:a:b"}), "Actions/Condition can contain only one colon."),
     (_doc({**ALLOW, "Principal": "*"}), "Policy document should not specify a principal."),
+    # issue #17: what IAM's grammar rejects beyond JSON types
+    (
+        _doc({**ALLOW, "Resource": "arn:error:s3:::b"}),
+        'Partition "error" is not valid for resource "arn:error:s3:::b".',
+    ),
+    (
+        _doc({**ALLOW, "Resource": "a:b:cadfsdf"}),
+        'Partition "b" is not valid for resource "arn:b:cadfsdf:*:*:*".',
+    ),
+    (
+        _doc(
+            {**ALLOW, "Resource": ["arn:error:s3:::example_bucket", "arn:error:s3::example_bucket"]}
+        ),
+        'Partition "error" is not valid for resource "arn:error:s3:::example_bucket".',
+    ),
+    (
+        _doc({**ALLOW, "Resource": "arn:aws:iam:us-east-1:123456789012:role/x"}),
+        "IAM resource arn:aws:iam:us-east-1:123456789012:role/x cannot contain region information.",
+    ),
+    (
+        _doc({**ALLOW, "Resource": "arn:aws:s3:us-east-1::b"}),
+        "Resource arn:aws:s3:us-east-1::b can not contain region information.",
+    ),
+    (
+        _doc({**ALLOW, "Resource": "arn:aws:iam:::example"}),
+        'IAM resource path must either be "*" or start with user/, federated-user/, role/, '
+        "group/, instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, "
+        "saml-provider/, oidc-provider/, report/, access-report/.",
+    ),
+    (
+        _doc({**ALLOW, "Resource": "arn:aws"}),
+        "Resource vendor must be fully qualified and cannot contain regexes.",
+    ),
+    (_doc({**ALLOW, "Resource": "arn:aws:s3::b"}), "The policy failed legacy parsing"),
+    (_doc({**ALLOW, "Resource": "arn:aws::::b"}), "The policy failed legacy parsing"),
+    (
+        _doc({**ALLOW, "Condition": {"DateGreaterThan": {"aws:CurrentTime": "yesterday"}}}),
+        "The policy failed legacy parsing",
+    ),
+    (
+        _doc({**ALLOW, "Condition": {"ForAnyValue:DateLessThan": {"aws:CurrentTime": ["234-13"]}}}),
+        "The policy failed legacy parsing",
+    ),
+    (
+        _doc({**ALLOW, "Condition": {"StringSortOf": {"aws:username": "a"}}}),
+        "Syntax errors in policy.",
+    ),
+    (
+        _doc({**ALLOW, "Condition": {"ForAnyValue::StringEquals": {"aws:username": "a"}}}),
+        "Syntax errors in policy.",
+    ),
+    (_doc({**ALLOW, "Condition": {"StringEquals": {"a": {}}}}), "Syntax errors in policy."),
+    (_doc({**ALLOW, "Condition": {"StringEquals": {"a": [None]}}}), "Syntax errors in policy."),
+    (_doc({**ALLOW, "Condition": {"StringEquals": "a"}}), "Syntax errors in policy."),
+    # the order of IAM's checks: legacy parsing before Sids, actions before resource ARNs
+    (
+        _doc({**ALLOW, "Resource": "arn:error:s3:::b", "Condition": {"DateEquals": {"a": "x"}}}),
+        "The policy failed legacy parsing",
+    ),
+    (
+        _doc({"Effect": "Allow", "Resource": "arn:error:s3:::b"}),
+        "Policy statement must contain actions.",
+    ),
+    (
+        _doc({**ALLOW, "Action": "GetObject", "Resource": "arn:error:s3:::b"}),
+        'Partition "error" is not valid for resource "arn:error:s3:::b".',
+    ),
 ]
+
+VALID_DOCUMENTS = [
+    _doc({**ALLOW, "Resource": "arn:aws:iam::*:user/${aws:username}"}),
+    _doc({**ALLOW, "Resource": "arn:aws:iam::123456789012:*"}),
+    _doc({**ALLOW, "Resource": "arn:aws:ec2:us-east-1::volume/*"}),
+    _doc({**ALLOW, "Resource": "arn:aws:fdsasf"}),
+    _doc({**ALLOW, "Resource": "arn:*:s3:::b"}),
+    _doc({**ALLOW, "Condition": {"DateLessThanEquals": {"a": "2016-12-13T21:20:37.593194+00:00"}}}),
+    _doc({**ALLOW, "Condition": {"DateGreaterThan": {"a": "01T"}, "DateLessThan": {"a": "1"}}}),
+    _doc({**ALLOW, "Condition": {"ForAnyValue:StringEqualsIfExists": {"a": "asf"}}}),
+    _doc({**ALLOW, "Condition": {"x": {}, "DateGreaterThan": {"a": []}}}),
+    _doc({**ALLOW, "Condition": {"Bool": {"aws:SecureTransport": False}}}),
+    _doc({**ALLOW, "Condition": {"NumericLessThan": {"s3:max-keys": 10}}}),
+    _doc({**ALLOW, "Condition": {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}}),
+    _doc({**ALLOW, "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/*"}}}),
+]
+
+
+@pytest.mark.parametrize("text", VALID_DOCUMENTS)
+def test_documents_iam_accepts(text: str) -> None:
+    assert pdoc.check(text, pdoc.PERMISSIONS) == json.loads(text)
 
 
 @pytest.mark.parametrize(("text", "message"), PERMISSIONS_CASES)

@@ -177,7 +177,10 @@ def test_sessions_expire(ctx: Context) -> None:
     key = creds["AccessKeyId"]
     assert session_credential(ctx.store, key, ctx.now() + 3000) is not None
     assert session_credential(ctx.store, key, ctx.now() + 3601) is None
-    assert ctx.store.resources.get(SESSION, "", key) is None  # the expired record is gone
+    # kept, so that the API answers ExpiredToken (not "invalid token") as AWS does
+    expired = session_credential(ctx.store, key, ctx.now() + 3601, expired=True)
+    assert expired is not None and expired.expiration <= ctx.now() + 3601
+    assert ctx.store.resources.get(SESSION, "", key) is not None
     assert session_credential(ctx.store, "ASIANEVERISSUED00000", ctx.now()) is None
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from podwarden.logic.iam_patterns import action_matches as matches
 from podwarden.logic.kube_snapshot import KubeSnapshot, snapshot
 from podwarden.logic.preflight import Finding, Status, run
 from podwarden.logic.preflight_facts import (
@@ -24,7 +25,6 @@ from podwarden.logic.preflight_facts import (
     Unknown,
 )
 from podwarden.logic.preflight_rules import BY_ID, RULES, evaluate
-from podwarden.logic.preflight_rules_iam import matches
 from podwarden.policy.preflight import load_tables
 from tests.unit.test_kube_snapshot import (
     aws_node,

@@ -2,7 +2,12 @@
 
 Pure: a request (already shape-validated by ``wire``) in, a list of problems out; the control
 layer raises them together as one ValidationException. Where AWS's exact wording is not public
-the messages are podwarden's own (docs/api-messages.md lists them).
+the messages are podwarden's own.
+
+A lifecycle script's bucket may have any name, as in AWS: whether the instances can read it is a
+question for the execution role's policies, answered when instances launch (a role that cannot
+read the scripts fails the cluster then, with HyperPod's message: ``operator.clusters``), never
+at the API. ``sagemaker-`` is only the prefix AmazonSageMakerClusterInstanceRolePolicy grants.
 """
 
 from __future__ import annotations
@@ -10,8 +15,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
-
-LIFECYCLE_BUCKET_PREFIX = "s3://sagemaker-"
 
 
 def orchestrator_problems(request: dict[str, Any]) -> list[str]:
@@ -57,13 +60,6 @@ def group_problems(
             )
         elif (problem := check_type(g["InstanceType"])) is not None:
             problems.append(f"Instance group {name}: {problem}")
-        uri = g.get("LifeCycleConfig", {}).get("SourceS3Uri")
-        if uri is not None and not uri.startswith(LIFECYCLE_BUCKET_PREFIX):
-            problems.append(
-                f"Instance group {name}: LifeCycleConfig.SourceS3Uri {uri} must be in a bucket "
-                f"whose name starts with sagemaker- ({LIFECYCLE_BUCKET_PREFIX}...), the only "
-                "buckets AmazonSageMakerClusterInstanceRolePolicy grants access to."
-            )
         roots = [
             c
             for c in g.get("InstanceStorageConfigs", [])

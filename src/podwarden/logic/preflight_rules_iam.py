@@ -4,10 +4,10 @@ it (R7), and it is not a role EKS-managed nodes use (R9)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from podwarden.logic.iam_patterns import action_matches
 from podwarden.logic.preflight import Outcome, Rule, failed, listed, passed, skipped, warned
 from podwarden.logic.preflight_facts import Facts, Role, Unknown
 from podwarden.logic.preflight_rules_eks import eks_of
@@ -57,12 +57,6 @@ def execution_role_trust(facts: Facts, tables: Tables) -> Outcome:
     return warned(unread + good) if unread else passed(*good)
 
 
-def matches(pattern: str, action: str) -> bool:
-    """IAM's action matching: case-insensitive, ``*`` and ``?`` wildcards."""
-    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(rx, action, re.IGNORECASE) is not None
-
-
 def document_actions(document: Mapping[str, Any]) -> list[str]:
     """The actions a policy document's Allow statements name (``Action``, not ``NotAction``)."""
     statements = document.get("Statement", [])
@@ -82,7 +76,8 @@ def uncovered(required: Iterable[str], role: Role) -> list[str]:
     return [
         a
         for a in dict.fromkeys(required)
-        if not any(matches(p, a) for p in role.allowed) or any(matches(p, a) for p in role.denied)
+        if not any(action_matches(p, a) for p in role.allowed)
+        or any(action_matches(p, a) for p in role.denied)
     ]
 
 

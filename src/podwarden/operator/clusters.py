@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from podwarden.control.aws.lifecycle_role import check_read_access
 from podwarden.control.aws.s3_scripts import LifecycleScriptsFailed, lifecycle_script
 from podwarden.logic import cluster_actions as ca
 from podwarden.logic import cluster_plan as cp
@@ -169,20 +170,25 @@ class ClusterReconciler:
         )
         kube_calls: list[Coroutine[Any, Any, None]] = []
         cluster_dirty = False
-        for action in actions:
-            if isinstance(action, ca.RemoveCluster):
-                self.store.delete_cluster(cluster.cluster_id)
-                return
-            if isinstance(action, ca.Reboot | ca.Replace) and action.automatic:
-                self._count_repair(cluster.groups[by_id[action.instance_id].group])
-                cluster_dirty = True
-            if isinstance(action, ca.PauseRemediation):
-                kube_calls += self._explain_pause(provider, cluster, action)
-            call = self._node_call(provider, cluster, by_id, action)
-            if call is not None:
-                kube_calls.append(call)
-            elif not self._record_change(cluster, by_id, action):
-                cluster_dirty = _cluster_change(cluster, action) or cluster_dirty
+        try:
+            for action in actions:
+                if isinstance(action, ca.RemoveCluster):
+                    self.store.delete_cluster(cluster.cluster_id)
+                    _close(kube_calls)
+                    return
+                if isinstance(action, ca.Reboot | ca.Replace) and action.automatic:
+                    self._count_repair(cluster.groups[by_id[action.instance_id].group])
+                    cluster_dirty = True
+                if isinstance(action, ca.PauseRemediation):
+                    kube_calls += self._explain_pause(provider, cluster, action)
+                call = self._node_call(provider, cluster, by_id, action)
+                if call is not None:
+                    kube_calls.append(call)
+                elif not self._record_change(cluster, by_id, action):
+                    cluster_dirty = _cluster_change(cluster, action) or cluster_dirty
+        except BaseException:
+            _close(kube_calls)  # e.g. a launch that fails the cluster: planned calls never run
+            raise
         await self._gather(kube_calls)
         if cluster_dirty:
             with contextlib.suppress(Conflict):  # a user's update won: plan again next pass
@@ -282,13 +288,18 @@ class ClusterReconciler:
 
     def _on_create(self, group: InstanceGroup) -> dict[str, str]:
         """The group's OnCreate script from the local account's S3, as AWS reads it when it
-        provisions an instance; a missing one fails the cluster with AWS's message."""
+        provisions an instance: with the group's ExecutionRole, whose policies must allow
+        reading it (``control.aws.lifecycle_role``). A script the role may not read, or one
+        that is missing, fails the cluster with AWS's message."""
         config = group.spec.get("LifeCycleConfig")
         if not config:
             return {}
+        uri, on_create = config["SourceS3Uri"], config["OnCreate"]
         try:
-            script = lifecycle_script(self.store, config["SourceS3Uri"], config["OnCreate"])
+            check_read_access(self.store, group.spec["ExecutionRole"], uri, on_create, self.clock())
+            script = lifecycle_script(self.store, uri, on_create)
         except LifecycleScriptsFailed as exc:
+            log.warning("instance group %s: %s", group.name, exc.detail)
             raise TerminalError(exc.failure_message(ids.new_instance_id())) from exc
         return {"uri": script.uri, "etag": script.etag, "content": script.text}
 
@@ -379,6 +390,12 @@ class ClusterReconciler:
             volumes=volumes,
             deep_check=DeepCheck.REQUESTED if checks else DeepCheck.NONE,
         )
+
+
+def _close(calls: list[Coroutine[Any, Any, None]]) -> None:
+    """Discard Kubernetes calls that will not be awaited (no "never awaited" warnings)."""
+    for call in calls:
+        call.close()
 
 
 def _cluster_change(cluster: Cluster, action: ca.Action) -> bool:

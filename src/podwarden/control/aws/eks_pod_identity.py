@@ -38,7 +38,6 @@ Decisions (podwarden's, not documented by AWS):
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 import secrets
@@ -65,6 +64,7 @@ from podwarden.control.aws.eks_common import (
     scope,
 )
 from podwarden.control.context import Context
+from podwarden.logic.iam_patterns import action_matches
 from podwarden.store.resources import Duplicate, Record
 
 SERVICE = "pods.eks.amazonaws.com"
@@ -109,7 +109,7 @@ def trusts_pods(trust_policy: str, *, tag_session: bool = True) -> bool:
             st["Effect"]
             for st in statements
             if for_pods(st)
-            and any(fnmatch.fnmatchcase(action, a.lower()) for a in pdoc.as_list(st.get("Action")))
+            and any(action_matches(a, action) for a in pdoc.as_list(st.get("Action")))
         ]
         return "Allow" in hits and "Deny" not in hits
 

@@ -41,6 +41,7 @@ from podwarden.control.aws.iam_common import (
 from podwarden.control.context import Context
 from podwarden.policy.aws_policies import ManagedPolicy, load_aws_policies
 from podwarden.store.resources import Duplicate, Record
+from podwarden.store.sql import Store
 
 T = TypeVar("T")
 MAX_VERSIONS = 5
@@ -116,14 +117,25 @@ def check_arn(arn: str) -> None:
 
 def find_policy(ctx: Context, arn: str) -> Policy | None:
     """The managed policy an ARN names in this account's view, or None."""
+    return policy_in(ctx.store, ctx.account, arn)
+
+
+def policy_in(store: Store, account: str, arn: str) -> Policy | None:
+    """The managed policy an ARN names in ``account``'s view (AWS's, or the account's own), or
+    None: :func:`find_policy` for callers without a request, such as the operator."""
     aws = load_aws_policies().get(arn)
     if aws is not None:
         return _from_aws(aws)
     m = _CUSTOMER_ARN.fullmatch(arn)
-    if m is None or m.group(1) != ctx.account:
+    if m is None or m.group(1) != account:
         return None
-    rec = ctx.store.resources.get(POLICY, ctx.account, key(m.group(3)))
+    rec = store.resources.get(POLICY, account, key(m.group(3)))
     return _from_record(rec.doc) if rec is not None and rec.doc["Arn"] == arn else None
+
+
+def default_document(p: Policy) -> str:
+    """The text of a managed policy's default version: the permissions it grants."""
+    return p.versions[p.default_version][0]
 
 
 def _require(ctx: Context, arn: str) -> Policy:

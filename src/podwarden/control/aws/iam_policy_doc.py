@@ -5,8 +5,10 @@ of the JSON text: ``%7B%22Version%22...``); boto3 decodes it back into a dict. I
 the JSON text itself.
 
 Checks run in IAM's order and fail with ``MalformedPolicyDocument`` (400) and IAM's message for
-the first broken rule: JSON, structure ("Syntax errors in policy."), version, legacy parsing,
-unique Sids, actions, resources, resource ARNs, action vendors. The messages are those IAM sends
+the first broken rule: JSON, structure ("Syntax errors in policy.", Condition blocks included),
+version, legacy parsing (Effect's case, ``Date...`` condition values, resource ARNs' shape),
+unique Sids, actions, resources, resource ARNs (partition, region of global services, IAM
+resource types: ``logic.iam_policy_grammar``), action vendors. The messages are those IAM sends
 (as reproduced by moto's ``moto/iam/policy_validation.py``, which is checked against AWS; the
 trust-policy ones are from AWS error reports: "This policy contains invalid Json", "Has
 prohibited field Resource", 'Invalid principal in policy: "SERVICE":"..."').
@@ -28,7 +30,22 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import quote
 
+from podwarden.logic import iam_policy_grammar as grammar
+from podwarden.logic.iam_evaluation import as_list, statements_of
 from podwarden.model.errors import ServiceError
+
+__all__ = [
+    "PERMISSIONS",
+    "TRUST",
+    "Kind",
+    "as_list",
+    "check",
+    "check_size",
+    "encode",
+    "malformed",
+    "size",
+    "statements_of",
+]
 
 MANAGED_POLICY_SIZE = 6144  # characters, whitespace excluded
 TRUST_POLICY_SIZE = 2048
@@ -110,23 +127,23 @@ def check(text: str, kind: Kind) -> dict[str, Any]:
         malformed("Policy document must be version 2012-10-17 or greater.")
     for st in statements:
         _legacy(st)
+    resource_problem = _resource_formats(statements)
     _unique_sids(statements)
+    if not all(as_list(st.get("Action", st.get("NotAction"))) for st in statements):
+        malformed("Policy statement must contain actions.")
+    if kind.needs_resource and not all(
+        as_list(st.get("Resource", st.get("NotResource"))) for st in statements
+    ):
+        malformed("Policy statement must contain resources.")
+    if resource_problem is not None:
+        malformed(resource_problem)
     for st in statements:
-        _statement_rules(st, kind)
+        for action in as_list(st.get("Action", st.get("NotAction"))):
+            _action(action, kind)
+    if kind.needs_principal:
+        for st in statements:
+            _principal(st)
     return doc
-
-
-def statements_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """A checked document's statements: ``Statement`` may be one object or a list of them."""
-    raw = doc["Statement"]
-    return [raw] if isinstance(raw, dict) else list(raw)
-
-
-def as_list(value: object) -> list[str]:
-    """An element that may be one string or a list of strings, as a list."""
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _syntax(doc: dict[str, Any], kind: Kind) -> list[dict[str, Any]]:
@@ -164,37 +181,41 @@ def _statement_syntax(st: dict[str, Any], kind: Kind) -> bool:
             return False
     if "Sid" in st and not isinstance(st["Sid"], str):
         return False
-    condition = st.get("Condition", {})
-    return isinstance(condition, dict) and all(isinstance(v, dict) for v in condition.values())
+    return grammar.condition_syntax_ok(st.get("Condition", {}))
+
+
+LEGACY = "The policy failed legacy parsing"
 
 
 def _legacy(st: dict[str, Any]) -> None:
-    """IAM's legacy parser is case-sensitive about Effect."""
+    """IAM's legacy parser is case-sensitive about Effect and reads Date conditions' values."""
     if st["Effect"] not in ("Allow", "Deny"):
-        malformed("The policy failed legacy parsing")
+        malformed(LEGACY)
+    if not grammar.legacy_conditions_ok(st.get("Condition", {})):
+        malformed(LEGACY)
+
+
+def _resource_formats(statements: list[dict[str, Any]]) -> str | None:
+    """The resource problem IAM reports after its action checks (the last one it finds, all
+    Resource elements before all NotResource ones); legacy parsing of a statement's resources
+    fails at once while no problem was found yet."""
+    problem: str | None = None
+    for element in ("Resource", "NotResource"):
+        for st in statements:
+            if element not in st:
+                continue
+            resources = as_list(st[element])
+            ordered = resources if isinstance(st[element], str) else sorted(resources, reverse=True)
+            problem = grammar.last_resource_problem(ordered, problem)
+            if problem is None and not all(grammar.legacy_resource_ok(r) for r in resources):
+                malformed(LEGACY)
+    return problem
 
 
 def _unique_sids(statements: list[dict[str, Any]]) -> None:
     sids = [st["Sid"] for st in statements if st.get("Sid")]
     if len(sids) != len(set(sids)):
         malformed("Statement IDs (SID) in a single policy must be unique.")
-
-
-def _statement_rules(st: dict[str, Any], kind: Kind) -> None:
-    actions = as_list(st.get("Action", st.get("NotAction")))
-    if not actions:
-        malformed("Policy statement must contain actions.")
-    if kind.needs_resource:
-        resources = as_list(st.get("Resource", st.get("NotResource")))
-        if not resources:
-            malformed("Policy statement must contain resources.")
-        for resource in resources:
-            if resource != "*" and ":" not in resource:
-                malformed(f'Resource {resource} must be in ARN format or "*".')
-    for action in actions:
-        _action(action, kind)
-    if kind.needs_principal:
-        _principal(st)
 
 
 def _action(action: str, kind: Kind) -> None:

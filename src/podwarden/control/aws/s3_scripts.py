@@ -23,8 +23,9 @@ AWS's reason does not name the missing script (it points to CloudWatch, which po
 have); :class:`LifecycleScriptsFailed` carries AWS's sentence as its ``message`` and podwarden's
 specifics (which URI, which of bucket or key is missing) as ``detail``, for the provisioning
 hook to log or record. A missing bucket gets the same reason as a missing key: both are "the
-scripts [do not] exist in provided S3 path", and podwarden grants every role access to its own
-account's buckets, so the permissions message never applies.
+scripts [do not] exist in provided S3 path". An existing bucket the execution role's policies do
+not let it read (``s3:ListBucket`` on the bucket, ``s3:GetObject`` on the script, evaluated by
+``logic.lifecycle_access`` as IAM does) gets the permissions message above.
 """
 
 from __future__ import annotations

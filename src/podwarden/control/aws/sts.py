@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fnmatch
 import hashlib
 import json
 import re
@@ -39,6 +38,7 @@ from typing import Any
 from podwarden.control.aws import iam_policy_doc as pdoc
 from podwarden.control.aws.iam_common import ROLE, key, when
 from podwarden.control.context import Context
+from podwarden.logic.iam_patterns import action_matches
 from podwarden.model.errors import Conflict, ServiceError
 from podwarden.store.resources import Record
 from podwarden.store.sql import Store
@@ -168,7 +168,7 @@ def _names(who: Caller) -> set[str]:
 
 def _matches(st: dict[str, Any], who: Caller) -> bool:
     actions = pdoc.as_list(st.get("Action"))
-    if not any(fnmatch.fnmatchcase("sts:assumerole", a.lower()) for a in actions):
+    if not any(action_matches(a, "sts:AssumeRole") for a in actions):
         return False
     principal = st.get("Principal")
     if principal == "*":
