@@ -32,6 +32,12 @@ class Invalid(PodwardenError):
     """The request breaks a rule (ValidationException): shape constraints or semantics."""
 
 
+class InvalidToken(Invalid):
+    """A pagination token from a client that is not one we issued for this very request (bad
+    encoding, wrong fields, out of bounds, or bound to other filters). SageMaker answers it as
+    ValidationException; the other services' adapters name their own code."""
+
+
 class TemporaryError(PodwardenError):
     """Try again later: a reconciler requeues after ``delay`` seconds."""
 

@@ -39,9 +39,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from podwarden.control import pagination
 from podwarden.control.context import Context
-from podwarden.control.pagination import page
-from podwarden.model.errors import Invalid, ServiceError
+from podwarden.model.errors import InvalidToken, ServiceError
 from podwarden.store.resources import Record, Resources
 
 CLUSTER = "eks:cluster"
@@ -155,17 +155,13 @@ def children(ctx: Context, kind: str, cluster: str) -> list[Record]:
 
 def paged(items: Sequence[T], params: dict[str, Any]) -> tuple[list[T], str | None]:
     """EKS's ``maxResults``/``nextToken`` over ``items``; the token is bound to the request's
-    other members. A bad token is EKS's InvalidParameterException."""
+    other members. A bad token is EKS's InvalidParameterException (its message is ours)."""
     query = {k: v for k, v in params.items() if k not in ("maxResults", "nextToken")}
-    request = {
-        **query,
-        "MaxResults": params.get("maxResults"),
-        "NextToken": params.get("nextToken"),
-    }
+    size = int(params.get("maxResults") or pagination.DEFAULT_PAGE)
     try:
-        return page(items, request)
-    except Invalid as exc:
-        raise invalid_parameter(exc.message) from None
+        return pagination.window(items, params.get("nextToken"), size, query)
+    except InvalidToken:
+        raise invalid_parameter("The nextToken provided is not valid.") from None
 
 
 def listing(key: str, items: list[Any], token: str | None) -> dict[str, Any]:

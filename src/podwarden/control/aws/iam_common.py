@@ -12,17 +12,16 @@ boundary, the service a service-linked role belongs to, and when STS last assume
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import secrets
 import string
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
+from podwarden.control import pagination
 from podwarden.control.context import Context
-from podwarden.model.errors import Conflict, ServiceError
+from podwarden.model.errors import Conflict, InvalidToken, ServiceError
 from podwarden.store.resources import Record
 
 T = TypeVar("T")
@@ -79,21 +78,19 @@ def page(items: Sequence[T], params: dict[str, Any]) -> tuple[list[T], dict[str,
     """The page ``params`` asks for and the ``IsTruncated``/``Marker`` members of the output.
 
     The Marker is opaque to callers (as IAM's is): an offset into the listing, which every List*
-    operation sorts the same way on every call.
+    operation sorts the same way on every call, bound to the request's other members (its
+    ``PathPrefix``, ``RoleName``...). A bad one is ``InvalidInput`` "Invalid Marker." (IAM's
+    code for it is unverified: one emulator reports ``ValidationError`` with that message).
     """
-    start = 0
-    marker = params.get("Marker")
-    if marker:
-        try:
-            start = int(json.loads(base64.urlsafe_b64decode(marker.encode()))["offset"])
-        except (ValueError, KeyError, TypeError):
-            fail("InvalidInput", "Invalid Marker.")
+    query = {k: v for k, v in params.items() if k not in ("Marker", "MaxItems")}
     size = int(params.get("MaxItems") or DEFAULT_MAX_ITEMS)
-    chunk = list(items[start : start + size])
-    if start + size >= len(items):
+    try:
+        chunk, marker = pagination.window(items, params.get("Marker"), size, query)
+    except InvalidToken:
+        fail("InvalidInput", "Invalid Marker.")
+    if marker is None:
         return chunk, {"IsTruncated": False}
-    token = json.dumps({"offset": start + size}, separators=(",", ":"))
-    return chunk, {"IsTruncated": True, "Marker": base64.urlsafe_b64encode(token.encode()).decode()}
+    return chunk, {"IsTruncated": True, "Marker": marker}
 
 
 # --- tags ----------------------------------------------------------------------------------------

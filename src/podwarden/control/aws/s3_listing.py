@@ -7,23 +7,23 @@ including the first delimiter); a CommonPrefix counts as one entry towards MaxKe
 
 Pages resume *after a marker*, as S3's do: the last key or CommonPrefix returned. A marker, unlike
 an offset, stays right when keys are added or removed between pages. ListObjectsV2's
-ContinuationToken is that marker, wrapped so it is opaque; ListObjects (v1) exposes it as
-NextMarker.
+ContinuationToken is that marker, wrapped so it is opaque and bound to the bucket, prefix and
+delimiter (``control/pagination.py`` encodes and checks it); ListObjects (v1) exposes the marker
+itself as NextMarker.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from podwarden.control import pagination
 from podwarden.control.aws import s3_errors
+from podwarden.model.errors import InvalidToken
 
 MAX_KEYS = 1000  # S3 returns at most 1000 entries per page, whatever MaxKeys asks
-_TOKEN_VERSION = 1
 
 
 def utf8_sorted(keys: Iterable[str]) -> list[str]:
@@ -90,22 +90,30 @@ def page_size(max_keys: int | None) -> int:
     return min(max_keys, MAX_KEYS)
 
 
-def encode_token(marker: str) -> str:
-    data = json.dumps({"v": _TOKEN_VERSION, "after": marker}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(data.encode()).decode()
+# what defines a listing (ListObjects(V2) and ListBuckets): a token is good only for the same
+_BOUND = ("Bucket", "Prefix", "Delimiter", "BucketRegion")
 
 
-def decode_token(token: str) -> str:
-    """The marker inside a ContinuationToken; InvalidArgument, as S3 answers, if it is not one
-    of ours."""
+def _query(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: params[k] for k in _BOUND if params and params.get(k)}
+
+
+def encode_token(marker: str, params: Mapping[str, Any] | None = None) -> str:
+    """The ContinuationToken of a page that ended on ``marker``, bound to the bucket, prefix,
+    delimiter (and ListBuckets' region) of the request ``params``."""
+    return pagination.encode_marker(marker, _query(params))
+
+
+def decode_token(token: str, params: Mapping[str, Any] | None = None) -> str:
+    """The marker inside a ContinuationToken issued for a request like ``params``;
+    InvalidArgument "The continuation token provided is incorrect", as S3 answers, otherwise."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if data["v"] != _TOKEN_VERSION or not isinstance(data["after"], str):
-            raise ValueError(token)
-        return str(data["after"])
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
+        return pagination.decode_marker(token, _query(params))
+    except InvalidToken:
         raise s3_errors.invalid_argument(
-            "The continuation token provided is incorrect", "continuation-token", token
+            "The continuation token provided is incorrect",
+            "continuation-token",
+            token if token.isascii() and token.isprintable() else "",
         ) from None
 
 
