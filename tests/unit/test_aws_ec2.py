@@ -125,7 +125,7 @@ def test_vpc_blocks_are_checked(ctx: Context) -> None:
     err = fails(ctx, "CreateVpc", "InvalidVpc.Range", CidrBlock="10.0.0.0/8")
     assert err.message == "The CIDR '10.0.0.0/8' is invalid."
     fails(ctx, "CreateVpc", "InvalidVpc.Range", CidrBlock="10.0.0.0/29")
-    err = fails(ctx, "CreateVpc", "InvalidParameterValue", CidrBlock="10.0.0.1/16")
+    err = fails(ctx, "CreateVpc", "InvalidParameterValue", CidrBlock="10.0.0.300/16")
     assert "This is not a valid CIDR block" in err.message
     fails(ctx, "CreateVpc", "MissingParameter")
     fails(ctx, "CreateVpc", "UnsupportedOperation", CidrBlock="10.0.0.0/16", Ipv4IpamPoolId="x")
@@ -885,4 +885,185 @@ def test_hyperpod_vpc_as_in_the_setup_template(ctx: Context) -> None:
     assert efa["IpPermissions"][0]["UserIdGroupPairs"] == [{"UserId": ACCOUNT, "GroupId": sg}]
     assert efa["IpPermissionsEgress"][-1]["UserIdGroupPairs"] == [
         {"UserId": ACCOUNT, "GroupId": sg}
+    ]
+
+
+# --- issue 17: CIDRs normalized, every subnet attribute stored, stored strings checked ---------
+
+
+def test_non_canonical_cidrs_are_normalized_to_the_network(ctx: Context) -> None:
+    """EC2 takes a block with host bits set and answers its network address, everywhere a CIDR
+    comes in: CreateVpc, CreateSubnet, routes and security group rules."""
+    v = vpc(ctx, "10.250.1.0/16", AmazonProvidedIpv6CidrBlock=True)
+    assert v["CidrBlock"] == "10.250.0.0/16"
+    assert v["CidrBlockAssociationSet"][0]["CidrBlock"] == "10.250.0.0/16"
+    v6 = ipaddress.IPv6Network(v["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
+    first64 = next(v6.subnets(new_prefix=64))
+    host = f"{first64.network_address + 7}/64"
+    s = subnet(ctx, v["VpcId"], "10.250.1.7/24", Ipv6CidrBlock=host)
+    assert s["CidrBlock"] == "10.250.1.0/24"
+    assert s["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"] == str(first64)
+    fails(
+        ctx, "CreateSubnet", "InvalidSubnet.Conflict", VpcId=v["VpcId"], CidrBlock="10.250.1.9/24"
+    )
+    igw = igw_attached(ctx, v["VpcId"])
+    t = call(ctx, "CreateRouteTable", VpcId=v["VpcId"])["RouteTable"]["RouteTableId"]
+    call(ctx, "CreateRoute", RouteTableId=t, DestinationCidrBlock="192.168.7.1/16", GatewayId=igw)
+    fails(ctx, "CreateRoute", "RouteAlreadyExists", RouteTableId=t,
+          DestinationCidrBlock="192.168.0.0/16", GatewayId=igw)  # fmt: skip
+    call(ctx, "ReplaceRoute", RouteTableId=t, DestinationCidrBlock="192.168.200.200/16",
+         GatewayId=igw)  # fmt: skip
+    routes = call(ctx, "DescribeRouteTables", RouteTableIds=[t])["RouteTables"][0]["Routes"]
+    assert [r.get("DestinationCidrBlock") for r in routes if r["GatewayId"] == igw] == [
+        "192.168.0.0/16"
+    ]
+    call(ctx, "DeleteRoute", RouteTableId=t, DestinationCidrBlock="192.168.1.1/16")
+    g = call(ctx, "CreateSecurityGroup", VpcId=v["VpcId"], GroupName="n", Description="n")
+    perms = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+              "IpRanges": [{"CidrIp": "10.1.2.3/8"}],
+              "Ipv6Ranges": [{"CidrIpv6": "2001:db8::1/32"}]}]  # fmt: skip
+    made = call(ctx, "AuthorizeSecurityGroupIngress", GroupId=g["GroupId"], IpPermissions=perms)
+    rules = made["SecurityGroupRules"]
+    assert [(r.get("CidrIpv4"), r.get("CidrIpv6")) for r in rules] == [
+        ("10.0.0.0/8", None), (None, "2001:db8::/32"),
+    ]  # fmt: skip
+    fails(ctx, "AuthorizeSecurityGroupIngress", "InvalidPermission.Duplicate",
+          GroupId=g["GroupId"], CidrIp="10.9.9.9/8", IpProtocol="tcp", FromPort=22,
+          ToPort=22)  # fmt: skip
+    fails(ctx, "CreateVpc", "InvalidParameterValue", CidrBlock="10.0.0.0/33")
+
+
+def test_modify_subnet_attribute_stores_every_attribute(ctx: Context) -> None:
+    """Each attribute ModifySubnetAttribute takes shows in DescribeSubnets afterwards (the DNS
+    names ones under PrivateDnsNameOptionsOnLaunch); one attribute a call."""
+    from podwarden.control.aws.ec2_subnets import SUBNET_ATTRIBUTES  # noqa: PLC0415
+    from podwarden.wire.models import service_model  # noqa: PLC0415
+
+    members = set(service_model("ec2").operation_model("ModifySubnetAttribute").input_shape.members)
+    assert set(SUBNET_ATTRIBUTES) == members - {"SubnetId", "DryRun"}
+    v = vpc(ctx)["VpcId"]
+    s = subnet(ctx, v, "10.0.0.0/24")["SubnetId"]
+    on = {"Value": True}
+    for member, value in (
+        ("EnableResourceNameDnsARecordOnLaunch", on),
+        ("EnableResourceNameDnsAAAARecordOnLaunch", on),
+        ("PrivateDnsHostnameTypeOnLaunch", "resource-name"),
+        ("AssignIpv6AddressOnCreation", on),
+        ("EnableDns64", on),
+        ("MapPublicIpOnLaunch", on),
+        ("EnableLniAtDeviceIndex", 1),
+    ):
+        call(ctx, "ModifySubnetAttribute", SubnetId=s, **{member: value})
+    (got,) = call(ctx, "DescribeSubnets", SubnetIds=[s])["Subnets"]
+    assert got["PrivateDnsNameOptionsOnLaunch"] == {
+        "HostnameType": "resource-name",
+        "EnableResourceNameDnsARecord": True,
+        "EnableResourceNameDnsAAAARecord": True,
+    }
+    assert got["AssignIpv6AddressOnCreation"] and got["EnableDns64"] and got["MapPublicIpOnLaunch"]
+    assert got["EnableLniAtDeviceIndex"] == 1
+    filtered = call(ctx, "DescribeSubnets", Filters=[
+        flt("private-dns-name-options-on-launch.enable-resource-name-dns-a-record", "true")
+    ])  # fmt: skip
+    assert ids(filtered, "Subnets", "SubnetId") == [s]
+    call(ctx, "ModifySubnetAttribute", SubnetId=s, DisableLniAtDeviceIndex=on)
+    call(ctx, "ModifySubnetAttribute", SubnetId=s,
+         EnableResourceNameDnsARecordOnLaunch={"Value": False})  # fmt: skip
+    (got,) = call(ctx, "DescribeSubnets", SubnetIds=[s])["Subnets"]
+    assert "EnableLniAtDeviceIndex" not in got
+    assert got["PrivateDnsNameOptionsOnLaunch"]["EnableResourceNameDnsARecord"] is False
+    err = fails(ctx, "ModifySubnetAttribute", "InvalidParameterCombination", SubnetId=s,
+                MapPublicIpOnLaunch={"Value": False}, EnableDns64={"Value": False})  # fmt: skip
+    assert err.message.endswith("Provided attributes: [mapPublicIpOnLaunch, enableDns64]")
+    (after,) = call(ctx, "DescribeSubnets", SubnetIds=[s])["Subnets"]
+    assert after["MapPublicIpOnLaunch"] and after["EnableDns64"]
+
+
+GROUP_SET = "a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"Description": "a\x01b"},
+            f"Invalid security group description. Valid descriptions are strings less than 256 "
+            f"characters from the following set:  {GROUP_SET}",
+        ),
+        ({"Description": "it's"}, "Invalid security group description."),
+        ({"Description": "x" * 256}, "Invalid security group description."),
+        (
+            {"Description": "caf\u00e9"},
+            "Value (caf\u00e9) for parameter GroupDescription is invalid. Character sets beyond "
+            "ASCII are not supported.",
+        ),
+        ({"GroupName": "a\tb"}, "Invalid security group name. Valid names are strings less"),
+        ({"GroupName": "\u00e9"}, "for parameter GroupName is invalid. Character sets beyond"),
+        (
+            {"TagSpecifications": tags("security-group", k="a\x02b")},
+            "Value ( a\x02b ) for parameter value is invalid. Tag values cannot contain the "
+            "character U+0002 (XML 1.0 cannot carry it).",
+        ),
+        (
+            {"TagSpecifications": tags("security-group", **{"k\ud800": "v"})},
+            "Tag keys cannot contain the character U+D800",
+        ),
+        (
+            {"TagSpecifications": tags("security-group", **{"AWS:x": "v"})},
+            "Value ( AWS:x ) for parameter key is invalid. Tag keys starting with 'aws:' are "
+            "reserved for internal use",
+        ),
+        (
+            {"TagSpecifications": tags("security-group", k="v" * 257)},
+            "Tag value exceeds the maximum length of 256 characters",
+        ),
+        (
+            {"TagSpecifications": tags("security-group", **{"k" * 129: "v"})},
+            "Tag key exceeds the maximum length of 128 characters",
+        ),
+    ],
+)
+def test_security_group_strings_are_checked_and_nothing_is_stored(
+    ctx: Context, params: dict[str, Any], message: str
+) -> None:
+    v = vpc(ctx)["VpcId"]
+    request = {"VpcId": v, "GroupName": "g", "Description": "d", **params}
+    err = fails(ctx, "CreateSecurityGroup", "InvalidParameterValue", **request)
+    assert err.message.startswith(message) or message in err.message, err.message
+    groups = call(ctx, "DescribeSecurityGroups", Filters=[flt("vpc-id", v)])["SecurityGroups"]
+    assert [g["GroupName"] for g in groups] == ["default"]
+
+
+def test_allowed_strings_are_stored_as_given(ctx: Context) -> None:
+    v = vpc(ctx)["VpcId"]
+    text = "Ab0. _-:/()#,@[]+=&;{}!$*"
+    g = call(ctx, "CreateSecurityGroup", VpcId=v, GroupName=text, Description=text,
+             TagSpecifications=tags("security-group", **{"k\u00e9 \t": "v\u00e9\n\r"}))  # fmt: skip
+    (group,) = call(ctx, "DescribeSecurityGroups", GroupIds=[g["GroupId"]])["SecurityGroups"]
+    assert (group["GroupName"], group["Description"]) == (text, text)
+    assert group["Tags"] == [{"Key": "k\u00e9 \t", "Value": "v\u00e9\n\r"}]
+
+
+def test_rule_descriptions_and_create_tags_are_checked(ctx: Context) -> None:
+    v = vpc(ctx)["VpcId"]
+    g = call(ctx, "CreateSecurityGroup", VpcId=v, GroupName="g", Description="d")["GroupId"]
+    for entry in ({"CidrIp": "10.0.0.0/8"}, {"CidrIpv6": "::/0"}, {"GroupId": g}):
+        key = {"CidrIp": "IpRanges", "CidrIpv6": "Ipv6Ranges", "GroupId": "UserIdGroupPairs"}
+        perm = {"IpProtocol": "-1", key[next(iter(entry))]: [{**entry, "Description": "a\x01"}]}
+        err = fails(ctx, "AuthorizeSecurityGroupIngress", "InvalidParameterValue", GroupId=g,
+                    IpPermissions=[perm])  # fmt: skip
+        assert err.message == (
+            "Invalid rule description. Valid descriptions are strings less than 256 characters "
+            f"from the following set:  {GROUP_SET}"
+        )
+    (group,) = call(ctx, "DescribeSecurityGroups", GroupIds=[g])["SecurityGroups"]
+    assert group["IpPermissions"] == []
+    err = fails(ctx, "CreateTags", "InvalidParameterValue", Resources=[v, g],
+                Tags=[{"Key": "ok", "Value": "1"}, {"Key": "bad", "Value": "\x0b"}])  # fmt: skip
+    assert "Tag values cannot contain the character U+000B" in err.message
+    fails(ctx, "CreateTags", "InvalidParameterValue", Resources=[v], Tags=[{"Key": ""}])
+    assert "Tags" not in call(ctx, "DescribeVpcs", VpcIds=[v])["Vpcs"][0]
+    call(ctx, "CreateTags", Resources=[v], Tags=[{"Key": "only-key"}])
+    assert call(ctx, "DescribeVpcs", VpcIds=[v])["Vpcs"][0]["Tags"] == [
+        {"Key": "only-key", "Value": ""}
     ]

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from xml.sax.saxutils import escape
 
 from podwarden.wire.models import OperationModel, Shape
 from podwarden.wire.text_scalars import parse
-from podwarden.wire.xml_codec import encode_members
+from podwarden.wire.xml_codec import encode_members, escape_text
 
 XML_CONTENT_TYPE = "text/xml"
 
@@ -146,16 +145,16 @@ def encode_response(
 
 
 def encode_error(code: str, message: str, request_id: str, ec2: bool, sender: bool = True) -> bytes:
-    text = escape(message)
+    text = escape_text(message)
     if ec2:
         return (
             '<?xml version="1.0" encoding="UTF-8"?>'
-            f"<Response><Errors><Error><Code>{escape(code)}</Code><Message>{text}</Message>"
+            f"<Response><Errors><Error><Code>{escape_text(code)}</Code><Message>{text}</Message>"
             f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
         ).encode()
     kind = "Sender" if sender else "Receiver"
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
-        f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(code)}</Code>"
+        f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape_text(code)}</Code>"
         f"<Message>{text}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
     ).encode()

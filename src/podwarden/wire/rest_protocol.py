@@ -18,14 +18,19 @@ and no body for ``HEAD`` (botocore then derives the code from the status, as wit
 from __future__ import annotations
 
 from typing import Any, Final
-from xml.sax.saxutils import escape
 
 from podwarden.wire import json_protocol
 from podwarden.wire.errors import WireError
 from podwarden.wire.http import HttpRequest, HttpResponse
 from podwarden.wire.models import OperationModel, Shape
 from podwarden.wire.text_scalars import parse, render
-from podwarden.wire.xml_codec import decode_members, encode, encode_members, parse_document
+from podwarden.wire.xml_codec import (
+    decode_members,
+    encode,
+    encode_members,
+    escape_text,
+    parse_document,
+)
 
 JSON_CONTENT_TYPE: Final = "application/json"
 XML_CONTENT_TYPE: Final = "application/xml"
@@ -184,7 +189,7 @@ def _body(
             return b""
         text_root = _TEXT_ROOTS.get(op.name)
         if text_root is not None:
-            value = escape(str(members.get(text_root) or ""))
+            value = escape_text(str(members.get(text_root) or ""))
             headers.append(("Content-Type", XML_CONTENT_TYPE))
             return _xml_document([f"<{text_root}{_xmlns(op)}>{value}</{text_root}>"])
         root = shape.serialization.get("name") or _XML_ROOTS.get(op.name) or shape.name
@@ -239,10 +244,12 @@ def encode_error(
         headers = [("x-amz-request-id", request_id)]
         if head or status == 304:  # no body for HEAD, nor for 304 Not Modified (RFC 9110)
             return HttpResponse(status, headers)
-        extra = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in fields.items() if v is not None)
+        extra = "".join(
+            f"<{k}>{escape_text(str(v))}</{k}>" for k, v in fields.items() if v is not None
+        )
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>{extra}"
+            f"<Error><Code>{escape_text(code)}</Code><Message>{escape_text(message)}</Message>{extra}"
             f"<RequestId>{request_id}</RequestId></Error>"
         ).encode()
         return HttpResponse(status, [*headers, ("Content-Type", XML_CONTENT_TYPE)], body)

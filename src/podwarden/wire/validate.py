@@ -296,6 +296,11 @@ _TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "timestamp": dt.datetime,
 }
 _SIZED: Final = frozenset({"string", "blob", "list", "map"})
+# enums whose out-of-set values the service answers with its own error, not a validation error:
+# S3's CreateBucket refuses a bad LocationConstraint as InvalidLocationConstraint /
+# IllegalLocationConstraintException (control.aws.s3_names.bucket_region), e.g. for us-east-1,
+# which the model's BucketLocationConstraint enum does not list
+SERVICE_CHECKED_ENUMS: Final = frozenset({"BucketLocationConstraint"})
 _NUMERIC: Final = frozenset({"integer", "long", "float", "double"})
 
 
@@ -318,7 +323,7 @@ def _rules(shape: Shape) -> list[Rule]:
         limit = max(meta["max"], PATTERN_MAX_INPUT) if "max" in meta else math.inf
         phrase = f"Member must satisfy regular expression pattern: {pattern}"
         rules.append((phrase, lambda v: len(v) <= limit and rx.fullmatch(v) is None))
-    if kind == "string" and meta.get("enum"):
+    if kind == "string" and meta.get("enum") and shape.name not in SERVICE_CHECKED_ENUMS:
         allowed = frozenset(meta["enum"])
         phrase = f"Member must satisfy enum value set: [{', '.join(meta['enum'])}]"
         rules.append((phrase, lambda v: v not in allowed))

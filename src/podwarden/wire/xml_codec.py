@@ -5,22 +5,64 @@ a member's element is its ``locationName`` or its member name; a list is a wrapp
 one child per item (named by the list member's ``locationName``, default ``member``; EC2's models
 name them ``item``), or, when ``flattened``, the items repeated in place under the item's name;
 a map is ``<entry><key/><value/></entry>`` children (flattened: repeated ``<Name><key/><value/>``).
-Members bound to HTTP headers, the status code or the URI are left to the protocol. Text is
-escaped; values of ``None`` are omitted. Decoding (rest-xml request bodies: S3's
-``CreateBucketConfiguration``, ``Delete``) is the inverse, namespaces ignored, with
-``Malformed`` for text that is not the shape's type.
+Members bound to HTTP headers, the status code or the URI are left to the protocol. Values of
+``None`` are omitted. Decoding (rest-xml request bodies: S3's ``CreateBucketConfiguration``,
+``Delete``) is the inverse, namespaces ignored, with ``Malformed`` for text that is not the
+shape's type.
+
+Text is written with ``escape_text`` / ``escape_attribute``, which every XML body podwarden
+sends goes through (the protocols' error documents too), so that no response is unparseable:
+
+- ``&``, ``<``, ``>`` (and ``"`` in attributes) become entity references; a carriage return
+  becomes ``&#13;`` (and tab and line feed in attributes ``&#9;`` / ``&#10;``), so that the
+  parser's end-of-line and attribute normalization give back the very string that was sent.
+- A code point XML 1.0 cannot carry at all (its ``Char`` production: C0 controls other than
+  tab, line feed and carriage return, the surrogates U+D800-U+DFFF — a lone one reaches a
+  ``str`` through ``surrogateescape`` decoding — and U+FFFE, U+FFFF) is written as U+FFFD
+  REPLACEMENT CHARACTER: not even as a character reference, which XML 1.0 forbids for these
+  too. AWS itself writes S3 keys holding such characters as ``&#x1;`` references, and clients'
+  parsers then fail (aws/aws-sdk-go#1914, boto/boto3#2347); S3's documented remedy is
+  ``EncodingType=url``, which podwarden's S3 listings honour (they percent-encode the keys, so
+  nothing is replaced). Elsewhere the characters only reach a response when an error echoes a
+  bad input (``Value '\x00' at 'pathPrefix'...``): the echo shows U+FFFD where the bad
+  character was. Stored strings are refused before they are stored where AWS refuses them
+  (the models' patterns, checked by ``wire.validate``, and the services' own character rules).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape
 
 from podwarden.wire.models import Shape
 from podwarden.wire.text_scalars import Malformed, parse, render
 
 _HTTP_LOCATIONS: Final = frozenset({"header", "headers", "statusCode", "uri", "querystring"})
+
+REPLACEMENT: Final = "\ufffd"
+# Code points outside XML 1.0's Char production (section 2.2 of the XML 1.0 recommendation).
+NOT_XML_CHAR: Final = "\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
+_TEXT: Final = re.compile(f"[&<>\r{NOT_XML_CHAR}]")
+_ATTRIBUTE: Final = re.compile(f'[&<>"\t\n\r{NOT_XML_CHAR}]')
+_REFERENCES: Final = {
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;",
+    "\r": "&#13;",
+}  # fmt: skip
+
+
+def _reference(match: re.Match[str]) -> str:
+    return _REFERENCES.get(match.group(), REPLACEMENT)
+
+
+def escape_text(text: str) -> str:
+    """``text`` as element content that parses back to itself (see the module docstring)."""
+    return text if _TEXT.search(text) is None else _TEXT.sub(_reference, text)
+
+
+def escape_attribute(text: str) -> str:
+    """``text`` as a double-quoted attribute value that parses back to itself."""
+    return text if _ATTRIBUTE.search(text) is None else _ATTRIBUTE.sub(_reference, text)
 
 
 def member_name(shape: Shape, name: str) -> str:
@@ -50,11 +92,11 @@ def _start_tag(shape: Shape, value: dict[str, Any], tag: str) -> str:
     ns = shape.serialization.get("xmlNamespace")
     if isinstance(ns, dict) and ns.get("uri"):
         prefix = f":{ns['prefix']}" if ns.get("prefix") else ""
-        attrs.append(f'xmlns{prefix}="{escape(ns["uri"])}"')
+        attrs.append(f'xmlns{prefix}="{escape_attribute(ns["uri"])}"')
     for name, member in shape.members.items():
         item = value.get(name)
         if item is not None and member.serialization.get("xmlAttribute"):
-            text = escape(render(member, item), {'"': "&quot;"})
+            text = escape_attribute(render(member, item))
             attrs.append(f'{member.serialization.get("name", name)}="{text}"')
     return f"<{tag}{''.join(' ' + a for a in attrs)}>"
 
@@ -90,7 +132,7 @@ def encode(shape: Shape, value: Any, tag: str, out: list[str]) -> None:
         if not flat:
             out.append(f"</{tag}>")
     else:
-        out.append(f"<{tag}>{escape(render(shape, value))}</{tag}>")
+        out.append(f"<{tag}>{escape_text(render(shape, value))}</{tag}>")
 
 
 # ---- decoding -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from podwarden.control.aws import (
     ec2_vpc,
 )
 from podwarden.control.aws.ec2_common import BY_PREFIX, Handler, dry_runnable, fetch, save
+from podwarden.control.aws.ec2_text import check_tags
 from podwarden.control.context import Context
 from podwarden.model.errors import ServiceError
 from podwarden.store.resources import Record
@@ -38,6 +39,7 @@ def _tagged(ctx: Context, resource_id: str) -> Record:
 def create_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Add or overwrite tags on every resource named; all are checked before any changes."""
     targets = [_tagged(ctx, r) for r in params.get("Resources") or []]
+    check_tags(params.get("Tags") or [])
     new = {t["Key"]: t.get("Value", "") for t in params.get("Tags") or []}
     for rec in targets:
         kept = [t for t in rec.doc.get("Tags", []) if t["Key"] not in new]

@@ -31,10 +31,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from podwarden.control import pagination
 from podwarden.control.aws.ec2_filters import FilterTable, select
+from podwarden.control.aws.ec2_text import check_tags
 from podwarden.control.context import Context
-from podwarden.control.pagination import page
-from podwarden.model.errors import Invalid, ServiceError
+from podwarden.model.errors import InvalidToken, ServiceError
 from podwarden.store.resources import Record
 
 Doc = dict[str, Any]
@@ -208,7 +209,8 @@ def remove(ctx: Context, kind: Kind, resource_id: str) -> None:
 
 
 def initial_tags(kind: Kind, params: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The tags a Create call's TagSpecifications give the new resource."""
+    """The tags a Create call's TagSpecifications give the new resource (checked by
+    ``ec2_text.check_tags``)."""
     tags: dict[str, str] = {}
     for spec in params.get("TagSpecifications") or []:
         if spec.get("ResourceType") != kind.tag_type:
@@ -216,11 +218,15 @@ def initial_tags(kind: Kind, params: Mapping[str, Any]) -> list[dict[str, str]]:
                 f"'{spec.get('ResourceType')}' is not a valid taggable resource type for this "
                 "operation."
             )
+        check_tags(spec.get("Tags") or [])
         tags |= {t["Key"]: t.get("Value", "") for t in spec.get("Tags") or []}
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
 # --- CIDR blocks ------------------------------------------------------------------------------
+# Every CIDR input (CreateVpc, CreateSubnet, routes' destinations, security group rules) is read
+# by ipv4_block / ipv6_block: like EC2, they take a block whose host bits are set and normalize
+# it to its network address (10.250.1.0/16 -> 10.250.0.0/16, 10.0.1.7/24 -> 10.0.1.0/24).
 
 IPv4 = ipaddress.IPv4Network
 IPv6 = ipaddress.IPv6Network
@@ -233,15 +239,17 @@ def _not_cidr(value: object, param: str) -> ServiceError:
 
 
 def ipv4_block(value: object, param: str) -> IPv4:
+    """The IPv4 block ``value`` names, host bits cleared."""
     try:
-        return ipaddress.IPv4Network(str(value), strict=True)
+        return ipaddress.IPv4Network(str(value), strict=False)
     except ValueError:
         raise _not_cidr(value, param) from None
 
 
 def ipv6_block(value: object, param: str) -> IPv6:
+    """The IPv6 block ``value`` names, host bits cleared."""
     try:
-        return ipaddress.IPv6Network(str(value), strict=True)
+        return ipaddress.IPv6Network(str(value), strict=False)
     except ValueError:
         raise _not_cidr(value, param) from None
 
@@ -273,13 +281,16 @@ class Describe:
 
 
 def paginate(docs: Sequence[Doc], params: Mapping[str, Any]) -> tuple[list[Doc], str | None]:
-    """Pages as EC2 gives them: everything unless MaxResults or NextToken is given."""
-    if not params.get("MaxResults") and not params.get("NextToken"):
+    """Pages as EC2 gives them: everything unless MaxResults or NextToken is given. The token is
+    bound to the request's other members (ids, filters)."""
+    token = params.get("NextToken")
+    if not params.get("MaxResults") and not token:
         return list(docs), None
-    request = {**params, "MaxResults": params.get("MaxResults") or max(len(docs), 1)}
+    query = {k: v for k, v in params.items() if k not in ("NextToken", "MaxResults")}
+    size = int(params.get("MaxResults") or max(len(docs), 1))
     try:
-        return page(docs, request)
-    except Invalid:
+        return pagination.window(docs, token, size, query)
+    except InvalidToken:
         raise ServiceError(
             "InvalidPaginationToken", "The specified pagination token is not valid or is expired."
         ) from None

@@ -39,6 +39,7 @@ from podwarden.control.aws.ec2_common import (
     save,
 )
 from podwarden.control.aws.ec2_filters import TAGS, at
+from podwarden.control.aws.ec2_text import group_text
 from podwarden.control.context import Context
 from podwarden.model.errors import ServiceError
 from podwarden.store.resources import Record
@@ -140,7 +141,10 @@ def _named_group(ctx: Context, params: dict[str, Any]) -> Record:
 
 
 def create_security_group(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    name, description = params.get("GroupName") or "", params.get("Description") or ""
+    name = group_text(params.get("GroupName") or "", "GroupName", "security group name")
+    description = group_text(
+        params.get("Description") or "", "GroupDescription", "security group description"
+    )
     vpc_id = params.get("VpcId") or _default_vpc(ctx)
     if vpc_id is None:
         raise ServiceError("VPCIdNotSpecified", "No default VPC for this user")

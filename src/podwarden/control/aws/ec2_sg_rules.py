@@ -17,6 +17,7 @@ from typing import Any
 
 from podwarden.control.aws.ec2_common import Doc, invalid, ipv4_block, ipv6_block, new_id, project
 from podwarden.control.aws.ec2_filters import where
+from podwarden.control.aws.ec2_text import rule_description
 from podwarden.model.errors import ServiceError
 
 Resolver = Callable[[Doc], Doc]
@@ -62,7 +63,10 @@ def described(entry: Doc, source: Doc) -> Doc:
 
 def _sources(perm: Doc, resolve: Resolver) -> list[Doc]:
     """One partial rule per source of an IpPermission; ``resolve`` turns a group pair into the
-    referenced group's source."""
+    referenced group's source. Descriptions are checked first, as ``ec2_text`` says."""
+    for key in ("IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs"):
+        for entry in perm.get(key) or []:
+            rule_description(entry)
     out = [
         described(r, {"CidrIpv4": str(ipv4_block(r.get("CidrIp"), "cidrIp"))})
         for r in perm.get("IpRanges") or []
