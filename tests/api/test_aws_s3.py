@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3  # type: ignore[import-untyped]
 import pytest
+from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
+from podwarden.cli.server import local_credentials
 from tests.api.aws_server import AwsServer
 
 
@@ -85,6 +88,74 @@ def test_errors_are_s3_xml(aws: AwsServer) -> None:
     with pytest.raises(ClientError) as err:
         s3.get_object_acl(Bucket="errs-bucket", Key="k")
     assert code(err) == (501, "NotImplemented")
+
+
+def client_in(aws: AwsServer, region: str) -> Any:
+    """A path-style S3 client of the server signing for ``region`` (the endpoint's region)."""
+    cred = local_credentials()[0]
+    return boto3.client(
+        "s3",
+        endpoint_url=aws.endpoint,
+        region_name=region,
+        aws_access_key_id=cred.access_key_id,
+        aws_secret_access_key=cred.secret_access_key,
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
+
+
+def test_us_east_1_bucket_location(aws: AwsServer) -> None:
+    """A us-east-1 bucket's location is an empty LocationConstraint element, which botocore
+    reads as None (an empty body is a ParseError)."""
+    s3 = client_in(aws, "us-east-1")
+    s3.create_bucket(Bucket="east-location")
+    assert s3.get_bucket_location(Bucket="east-location")["LocationConstraint"] is None
+    west = client_in(aws, "us-west-2")
+    assert west.get_bucket_location(Bucket="east-location")["LocationConstraint"] is None
+    west.create_bucket(
+        Bucket="west-location", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    assert s3.get_bucket_location(Bucket="west-location")["LocationConstraint"] == "us-west-2"
+
+
+def test_us_east_1_as_location_constraint(aws: AwsServer) -> None:
+    """``LocationConstraint='us-east-1'`` is S3's own error, not a validation of the model's
+    enum (which lacks us-east-1): InvalidLocationConstraint on us-east-1's endpoint,
+    IllegalLocationConstraintException on another region's. Needs the protocol layer to leave
+    BucketLocationConstraint's enum to the handler (``s3_names.bucket_region``)."""
+    config = {"LocationConstraint": "us-east-1"}
+    with pytest.raises(ClientError) as err:
+        client_in(aws, "us-east-1").create_bucket(
+            Bucket="east-constraint", CreateBucketConfiguration=config
+        )
+    assert code(err) == (400, "InvalidLocationConstraint")
+    assert (
+        err.value.response["Error"]["Message"] == "The specified location-constraint is not valid"
+    )
+    with pytest.raises(ClientError) as err:
+        client_in(aws, "us-west-2").create_bucket(
+            Bucket="east-constraint", CreateBucketConfiguration=config
+        )
+    assert code(err) == (400, "IllegalLocationConstraintException")
+    assert err.value.response["Error"]["Message"].startswith(
+        "The us-east-1 location constraint is incompatible"
+    )
+
+
+def test_part_number_of_a_single_part_object(aws: AwsServer) -> None:
+    """An object not uploaded in parts is its own part 1 (206, the whole object, no parts
+    count); part 2 is 416 InvalidPartNumber."""
+    s3 = aws.client("s3", s3={"addressing_style": "path"})
+    s3.create_bucket(
+        Bucket="single-part", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    s3.put_object(Bucket="single-part", Key="k", Body=b"0123456789")
+    got = s3.get_object(Bucket="single-part", Key="k", PartNumber=1)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert (got["Body"].read(), got["ContentRange"]) == (b"0123456789", "bytes 0-9/10")
+    assert "PartsCount" not in got
+    with pytest.raises(ClientError) as err:
+        s3.get_object(Bucket="single-part", Key="k", PartNumber=2)
+    assert code(err) == (416, "InvalidPartNumber")
 
 
 def test_virtual_host_style(aws: AwsServer) -> None:

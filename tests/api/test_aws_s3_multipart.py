@@ -225,3 +225,63 @@ def test_delete_bucket_with_upload_in_progress(aws: AwsServer) -> None:
     with pytest.raises(ClientError) as err:
         s3.list_parts(Bucket=name, Key="k", UploadId=upload_id)
     assert code(err) == (404, "NoSuchUpload")
+
+
+def test_get_and_head_object_by_part_number(aws: AwsServer) -> None:
+    """``PartNumber`` reads one part of an object uploaded in parts: 206 with its
+    Content-Range and the parts count (``x-amz-mp-parts-count``); past the last part 416
+    InvalidPartNumber; with a Range, 400 InvalidRequest."""
+    s3 = aws.client("s3", s3={"addressing_style": "path"})
+    name = bucket(s3, "mpu-part-number")
+    first, last = os.urandom(5 * MIB), b"the last part"
+    upload_id = s3.create_multipart_upload(Bucket=name, Key="k")["UploadId"]
+    listed = [
+        {
+            "PartNumber": n,
+            "ETag": s3.upload_part(
+                Bucket=name, Key="k", UploadId=upload_id, PartNumber=n, Body=body
+            )["ETag"],
+        }
+        for n, body in ((1, first), (2, last))
+    ]
+    done = s3.complete_multipart_upload(
+        Bucket=name, Key="k", UploadId=upload_id, MultipartUpload={"Parts": listed}
+    )
+    got = s3.get_object(Bucket=name, Key="k", PartNumber=2)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert got["Body"].read() == last
+    total = len(first) + len(last)
+    assert got["ContentRange"] == f"bytes {len(first)}-{total - 1}/{total}"
+    assert (got["PartsCount"], got["ContentLength"], got["ETag"]) == (2, len(last), done["ETag"])
+    head = s3.head_object(Bucket=name, Key="k", PartNumber=1)
+    assert (head["PartsCount"], head["ContentLength"]) == (2, len(first))
+    with pytest.raises(ClientError) as err:
+        s3.get_object(Bucket=name, Key="k", PartNumber=3)
+    assert code(err) == (416, "InvalidPartNumber")
+    assert err.value.response["Error"]["Message"] == "The requested partnumber is not satisfiable"
+    with pytest.raises(ClientError) as err:
+        s3.get_object(Bucket=name, Key="k", PartNumber=1, Range="bytes=0-1")
+    assert code(err) == (400, "InvalidRequest")
+
+
+def test_complete_retried_after_success(aws: AwsServer) -> None:
+    """A client that lost CompleteMultipartUpload's response and sends it again gets the same
+    answer (200, same ETag, Location, Bucket, Key), not NoSuchUpload."""
+    s3 = aws.client("s3", s3={"addressing_style": "path"})
+    name = bucket(s3, "mpu-complete-retry")
+    upload_id = s3.create_multipart_upload(Bucket=name, Key="k")["UploadId"]
+    etag = s3.upload_part(Bucket=name, Key="k", UploadId=upload_id, PartNumber=1, Body=b"x")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    fields = ("ETag", "Location", "Bucket", "Key")
+    first = s3.complete_multipart_upload(
+        Bucket=name, Key="k", UploadId=upload_id, MultipartUpload=parts
+    )
+    again = s3.complete_multipart_upload(
+        Bucket=name, Key="k", UploadId=upload_id, MultipartUpload=parts
+    )
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert [again[f] for f in fields] == [first[f] for f in fields]
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"x"
+    with pytest.raises(ClientError) as err:
+        s3.abort_multipart_upload(Bucket=name, Key="k", UploadId=upload_id)
+    assert code(err) == (404, "NoSuchUpload")

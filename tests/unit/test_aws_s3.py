@@ -100,7 +100,8 @@ def test_list_buckets_pages_and_filters(ctx: Context) -> None:
 def test_us_east_1_buckets(tmp_path: Path) -> None:
     ctx = make_context(tmp_path, region="us-east-1")
     assert call(ctx, "CreateBucket", Bucket="east-bucket") == {"Location": "/east-bucket"}
-    assert call(ctx, "GetBucketLocation", Bucket="east-bucket") == {}
+    # an empty LocationConstraint element, not an empty body (which botocore cannot parse)
+    assert call(ctx, "GetBucketLocation", Bucket="east-bucket") == {"LocationConstraint": ""}
     # S3's legacy behaviour in North Virginia: re-creating your own bucket is 200 OK
     assert call(ctx, "CreateBucket", Bucket="east-bucket") == {"Location": "/east-bucket"}
     # us-east-1 is not a valid constraint, even on its own endpoint
@@ -179,6 +180,23 @@ def test_create_bucket_errors(ctx: Context, tmp_path: Path) -> None:
         CreateBucketConfiguration={"LocationConstraint": "mars-1"},
     )
     assert e.code == "InvalidLocationConstraint"
+
+
+def test_us_east_1_constraint_off_us_east_1_is_illegal(ctx: Context) -> None:
+    """us-east-1 as a constraint: InvalidLocationConstraint only on us-east-1's own endpoint
+    (``test_us_east_1_buckets``); elsewhere it is another region's constraint."""
+    e = error(
+        ctx,
+        "CreateBucket",
+        Bucket="new-bucket",
+        CreateBucketConfiguration={"LocationConstraint": "us-east-1"},
+    )
+    assert (e.code, e.status) == ("IllegalLocationConstraintException", 400)
+    assert e.message == (
+        "The us-east-1 location constraint is incompatible for the region specific endpoint "
+        "this request was sent to."
+    )
+    assert error(ctx, "HeadBucket", Bucket="new-bucket").status == 404
 
 
 @pytest.mark.parametrize(
@@ -303,6 +321,29 @@ def test_ranges(ctx: Context) -> None:
     assert (head["ContentLength"], head["ContentRange"]) == (1, "bytes 0-0/10")
     put(ctx, "empty", b"")
     assert error(ctx, "GetObject", Bucket=BUCKET, Key="empty", Range="bytes=0-").status == 416
+
+
+def test_part_number_of_a_single_part_object(ctx: Context) -> None:
+    """An object not uploaded in parts is its own part 1: the whole object as a 206 (with a
+    Content-Range, without a parts count); part 2 is 416 InvalidPartNumber."""
+    put(ctx, "whole", b"0123456789")
+    got = call(ctx, "GetObject", Bucket=BUCKET, Key="whole", PartNumber=1)
+    assert (got["Body"], got["ContentRange"], got["ContentLength"]) == (
+        b"0123456789",
+        "bytes 0-9/10",
+        10,
+    )
+    assert "PartsCount" not in got
+    e = error(ctx, "GetObject", Bucket=BUCKET, Key="whole", PartNumber=2)
+    assert (e.code, e.status, e.fields) == (
+        "InvalidPartNumber",
+        416,
+        {"PartNumberRequested": 2, "ActualPartCount": 1},
+    )
+    put(ctx, "empty", b"")
+    empty = call(ctx, "GetObject", Bucket=BUCKET, Key="empty", PartNumber=1)
+    assert (empty["Body"], empty["ContentLength"]) == (b"", 0)
+    assert "ContentRange" not in empty
 
 
 def test_conditional_reads(ctx: Context) -> None:

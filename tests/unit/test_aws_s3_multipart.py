@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from podwarden.control.aws import s3_multipart, s3_store
+from podwarden.control.aws import s3_completion, s3_multipart, s3_store
 from podwarden.control.aws.s3 import HANDLERS
 from podwarden.control.context import Context
 from podwarden.model.errors import ServiceError
@@ -66,7 +66,7 @@ def ctx(tmp_path: Path, clock: Clock) -> Iterator[Context]:
 @pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> int:
     """A 4-byte minimum part size, so size rules are tested without 5 MiB bodies."""
-    monkeypatch.setattr(s3_multipart, "MIN_PART_SIZE", 4)
+    monkeypatch.setattr(s3_completion, "MIN_PART_SIZE", 4)
     return 4
 
 
@@ -164,8 +164,8 @@ def test_multipart_etag_formula() -> None:
     parts = [b"a" * 10, b"b" * 3]
     digests = b"".join(hashlib.md5(p).digest() for p in parts)
     etags = [f'"{md5(p)}"' for p in parts]
-    assert s3_multipart.multipart_etag(etags) == f'"{hashlib.md5(digests).hexdigest()}-2"'
-    assert s3_multipart.multipart_etag([f'"{md5(b"x")}"']).endswith('-1"')
+    assert s3_completion.multipart_etag(etags) == f'"{hashlib.md5(digests).hexdigest()}-2"'
+    assert s3_completion.multipart_etag([f'"{md5(b"x")}"']).endswith('-1"')
 
 
 def test_one_small_part_and_unlisted_parts(ctx: Context, small_parts: int) -> None:
@@ -224,6 +224,63 @@ def test_complete_errors(ctx: Context, small_parts: int) -> None:
     assert call(ctx, "GetObject", Bucket=BUCKET, Key="k")["Body"] == b"11113333"
 
 
+def test_complete_retried_after_success(ctx: Context, clock: Clock, small_parts: int) -> None:
+    """A completion resent after it succeeded (its response lost) is answered as the first was,
+    and writes nothing; one listing other parts, or after the key was overwritten, is
+    NoSuchUpload."""
+    upload_id = create(ctx)
+    e1, e2 = part(ctx, upload_id, 1, b"1111"), part(ctx, upload_id, 2, b"22")
+    first = complete(ctx, upload_id, [(1, e1), (2, e2)])
+    written = call(ctx, "HeadObject", Bucket=BUCKET, Key="k")["LastModified"]
+    clock.tick(10)
+    assert complete(ctx, upload_id, [(1, e1), (2, e2)]) == first
+    assert complete(ctx, upload_id, [(1, e1.strip('"')), (2, e2)]) == first
+    assert call(ctx, "HeadObject", Bucket=BUCKET, Key="k")["LastModified"] == written
+    for parts in ([(1, e1)], [(2, e2)], [(1, e1), (2, "not-an-etag")], [(1, e2), (2, e1)]):
+        e = complete_error(ctx, upload_id, parts)
+        assert (e.code, e.status, e.fields) == ("NoSuchUpload", 404, {"UploadId": upload_id})
+    assert complete_error(ctx, upload_id, [(1, e1), (2, e2)], key="other").code == "NoSuchUpload"
+    call(ctx, "PutObject", Bucket=BUCKET, Key="k", Body=b"overwritten")
+    assert complete_error(ctx, upload_id, [(1, e1), (2, e2)]).code == "NoSuchUpload"
+
+
+def test_get_and_head_a_part(ctx: Context, small_parts: int) -> None:
+    """``PartNumber`` reads one part of an object completed from parts: numbered by position
+    in the completed object (parts 1 and 3 of the upload are its parts 1 and 2), with a
+    Content-Range, the whole object's ETag and the parts count; past the last part is 416
+    InvalidPartNumber; with a Range, InvalidRequest."""
+    upload_id = create(ctx)
+    e1, _, e3 = (part(ctx, upload_id, n, b) for n, b in ((1, b"1111"), (2, b"22"), (3, b"33333")))
+    done = complete(ctx, upload_id, [(1, e1), (3, e3)])
+    got = call(ctx, "GetObject", Bucket=BUCKET, Key="k", PartNumber=2)
+    assert got["Body"] == b"33333"
+    assert (got["ContentRange"], got["ContentLength"], got["PartsCount"]) == ("bytes 4-8/9", 5, 2)
+    assert got["ETag"] == done["ETag"]
+    head = call(ctx, "HeadObject", Bucket=BUCKET, Key="k", PartNumber=1)
+    assert (head["ContentRange"], head["ContentLength"], head["PartsCount"]) == (
+        "bytes 0-3/9",
+        4,
+        2,
+    )
+    assert "PartsCount" not in call(ctx, "HeadObject", Bucket=BUCKET, Key="k")
+    for op in ("GetObject", "HeadObject"):
+        e = error(ctx, op, Bucket=BUCKET, Key="k", PartNumber=3)
+        assert (e.code, e.status, e.message) == (
+            "InvalidPartNumber",
+            416,
+            "The requested partnumber is not satisfiable",
+        )
+        assert e.fields == {"PartNumberRequested": 3, "ActualPartCount": 2}
+        e = error(ctx, op, Bucket=BUCKET, Key="k", PartNumber=1, Range="bytes=0-1")
+        assert (e.code, e.status, e.message) == (
+            "InvalidRequest",
+            400,
+            "Cannot specify both Range header and partNumber query parameter",
+        )
+        e = error(ctx, op, Bucket=BUCKET, Key="k", PartNumber=0)
+        assert (e.code, e.fields["ArgumentName"]) == ("InvalidArgument", "partNumber")
+
+
 def test_complete_default_minimum(ctx: Context) -> None:
     """Without the fixture, the minimum is S3's 5 MiB."""
     upload_id = create(ctx)
@@ -233,7 +290,7 @@ def test_complete_default_minimum(ctx: Context) -> None:
 
 
 def test_complete_too_large(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(s3_multipart, "MAX_OBJECT_SIZE", 3)
+    monkeypatch.setattr(s3_completion, "MAX_OBJECT_SIZE", 3)
     upload_id = create(ctx)
     e1 = part(ctx, upload_id, 1, b"four")
     e = complete_error(ctx, upload_id, [(1, e1)])

@@ -15,10 +15,11 @@ The parts:
 * ``s3_buckets``: CreateBucket, HeadBucket, ListBuckets, GetBucketLocation, DeleteBucket;
 * ``s3_objects``: PutObject, GetObject, HeadObject, DeleteObject(s), CopyObject;
 * ``s3_multipart``: CreateMultipartUpload, UploadPart, UploadPartCopy, ListParts,
-  ListMultipartUploads, CompleteMultipartUpload, AbortMultipartUpload;
+  ListMultipartUploads, AbortMultipartUpload;
+* ``s3_completion``: CompleteMultipartUpload, and its answer to a retry after success;
 * ``s3_listing``: the listing walk (prefix, delimiter, markers, tokens) used here by
   ListObjectsV2 and ListObjects;
-* ``s3_http``: byte ranges, conditional requests, Content-MD5;
+* ``s3_http``: byte ranges, part numbers, conditional requests, Content-MD5;
 * ``s3_errors``: S3's error codes and messages;
 * ``s3_scripts``: HyperPod's lookup of an instance group's lifecycle scripts.
 
@@ -31,7 +32,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from podwarden.control.aws import s3_buckets, s3_listing, s3_multipart, s3_objects, s3_store
+from podwarden.control.aws import (
+    s3_buckets,
+    s3_completion,
+    s3_listing,
+    s3_multipart,
+    s3_objects,
+    s3_store,
+)
 from podwarden.control.aws.s3_buckets import owned_bucket, timestamp
 from podwarden.control.context import Context
 
@@ -102,7 +110,7 @@ def list_objects_v2(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """A ContinuationToken, when given, overrides StartAfter (S3 ignores StartAfter then);
     ``FetchOwner`` adds each object's Owner. MaxKeys is reported as applied (at most 1000)."""
     token = params.get("ContinuationToken")
-    after = s3_listing.decode_token(token) if token else params.get("StartAfter")
+    after = s3_listing.decode_token(token, params) if token else params.get("StartAfter")
     page, objects, size = _listing(ctx, params, after)
     encoding = params.get("EncodingType")
     owner = {"ID": s3_store.owner_id(ctx.account)} if params.get("FetchOwner") else None
@@ -114,7 +122,7 @@ def list_objects_v2(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("StartAfter"):
         out["StartAfter"] = s3_listing.encode(params["StartAfter"], encoding)
     if page.truncated and page.last is not None:
-        out["NextContinuationToken"] = s3_listing.encode_token(page.last)
+        out["NextContinuationToken"] = s3_listing.encode_token(page.last, params)
     return out
 
 
@@ -153,6 +161,6 @@ HANDLERS: dict[str, Handler] = {
     "UploadPartCopy": s3_multipart.upload_part_copy,
     "ListParts": s3_multipart.list_parts,
     "ListMultipartUploads": s3_multipart.list_multipart_uploads,
-    "CompleteMultipartUpload": s3_multipart.complete_multipart_upload,
+    "CompleteMultipartUpload": s3_completion.complete_multipart_upload,
     "AbortMultipartUpload": s3_multipart.abort_multipart_upload,
 }

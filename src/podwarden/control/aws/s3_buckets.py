@@ -97,11 +97,12 @@ def head_bucket(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_bucket_location(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """The constraint the bucket was created with: none for us-east-1 (S3 returns an empty
-    LocationConstraint, botocore None), ``EU`` for buckets created with the legacy name."""
+    """The constraint the bucket was created with, ``EU`` for buckets created with the legacy
+    name. A us-east-1 bucket has none: S3 answers an empty ``<LocationConstraint/>`` element
+    (which botocore reads as None), never an empty body, which botocore cannot parse; the
+    empty string is what makes the protocol layer write the empty element."""
     rec = owned_bucket(ctx, params["Bucket"], params)
-    constraint = rec.doc.get("LocationConstraint")
-    return {"LocationConstraint": constraint} if constraint else {}
+    return {"LocationConstraint": rec.doc.get("LocationConstraint") or ""}
 
 
 def list_buckets(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +111,7 @@ def list_buckets(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     prefix = params.get("Prefix") or ""
     region = params.get("BucketRegion")
     token = params.get("ContinuationToken")
-    after = s3_listing.decode_token(token) if token else None
+    after = s3_listing.decode_token(token, params) if token else None
     size = int(params.get("MaxBuckets") or MAX_BUCKETS)
     mine = [
         b
@@ -129,7 +130,7 @@ def list_buckets(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "Owner": {"ID": s3_store.owner_id(ctx.account)},
     }
     if len(mine) > size:
-        out["ContinuationToken"] = s3_listing.encode_token(page[-1].key)
+        out["ContinuationToken"] = s3_listing.encode_token(page[-1].key, params)
     if "Prefix" in params:
         out["Prefix"] = prefix
     return out

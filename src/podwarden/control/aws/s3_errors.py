@@ -93,6 +93,18 @@ def invalid_range(requested: str, size: int) -> ServiceError:
     )
 
 
+def invalid_part_number(requested: int, count: int) -> ServiceError:
+    """A GetObject/HeadObject ``partNumber`` past the object's last part (S3's 416; the extra
+    elements are those S3 sends, ``PartNumberRequested`` and ``ActualPartCount``)."""
+    return ServiceError(
+        "InvalidPartNumber",
+        "The requested partnumber is not satisfiable",
+        416,
+        PartNumberRequested=requested,
+        ActualPartCount=count,
+    )
+
+
 def precondition_failed(condition: str) -> ServiceError:
     return ServiceError(
         "PreconditionFailed",

@@ -1,5 +1,6 @@
-"""The HTTP semantics S3 gives object reads and writes: byte ranges, conditional requests and
-Content-MD5. Pure functions of the request's members and the object's ETag, time and size.
+"""The HTTP semantics S3 gives object reads and writes: byte ranges, part numbers, conditional
+requests and Content-MD5. Pure functions of the request's members and the object's ETag, time,
+size and part sizes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from podwarden.control.aws import s3_errors
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+MIN_PART_NUMBER, MAX_PART_NUMBER = 1, 10000
 
 
 def byte_range(spec: str | None, size: int) -> tuple[int, int] | None:
@@ -42,6 +44,43 @@ def byte_range(spec: str | None, size: int) -> tuple[int, int] | None:
     if first >= size:
         raise s3_errors.invalid_range(spec, size)
     return first, min(last, size - 1)
+
+
+def part_number(value: object) -> int:
+    """A request's ``partNumber`` (UploadPart's, GetObject's...): InvalidArgument outside 1 to
+    10,000, with S3's message."""
+    number = int(str(value))
+    if not MIN_PART_NUMBER <= number <= MAX_PART_NUMBER:
+        raise s3_errors.invalid_argument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+            "partNumber",
+            str(number),
+        )
+    return number
+
+
+def part_range(
+    number: int, part_sizes: list[int] | None, size: int, *, ranged: bool
+) -> tuple[int, int]:
+    """The inclusive ``(first, last)`` bytes of part ``number`` of an object whose completed
+    upload had parts of ``part_sizes`` (None: the object was not uploaded in parts); ``last``
+    is ``first - 1`` for an empty part.
+
+    S3's rules: a part number and a Range together are InvalidRequest; parts are numbered by
+    their position in the completed object (1 to the parts count, whatever numbers the parts
+    had in the upload); a number past the last part is 416 InvalidPartNumber. An object not
+    uploaded in parts is its own part 1, so ``partNumber=1`` is the whole object (still a 206
+    with a Content-Range).
+    """
+    if ranged:
+        raise s3_errors.invalid_request(
+            "Cannot specify both Range header and partNumber query parameter"
+        )
+    sizes = part_sizes if part_sizes else [size]
+    if number > len(sizes):
+        raise s3_errors.invalid_part_number(number, len(sizes))
+    first = sum(sizes[: number - 1])
+    return first, first + sizes[number - 1] - 1
 
 
 def content_range(first: int, last: int, size: int) -> str:

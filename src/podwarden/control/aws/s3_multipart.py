@@ -7,7 +7,8 @@ numbers and ETags. The rules are S3's (API reference of each operation; user gui
 and copying objects using multipart upload" and "Amazon S3 multipart upload limits"):
 
 * the upload ID is opaque; a request naming an unknown ID, or the ID with another key than the
-  upload's, is 404 NoSuchUpload;
+  upload's, is 404 NoSuchUpload (and so is one naming a completed or aborted upload, but for
+  a retried completion);
 * part numbers run from 1 to 10,000 (InvalidArgument otherwise); a part's ETag is the quoted
   MD5 of its bytes; uploading a part number again replaces the part;
 * CompleteMultipartUpload takes the parts listed, in strictly ascending part number order
@@ -16,7 +17,8 @@ and copying objects using multipart upload" and "Amazon S3 multipart upload limi
   object's ETag is the MD5 of the concatenated binary MD5s of the listed parts, then ``-`` and
   their count, as S3 computes it (not documented as a formula, but relied on by every tool that
   verifies multipart ETags). The object's content headers, metadata and storage class are
-  CreateMultipartUpload's: it is the only request of an upload that carries them;
+  CreateMultipartUpload's: it is the only request of an upload that carries them. The
+  completion, and its answer to a retry after it succeeded, are ``s3_completion``'s;
 * AbortMultipartUpload removes the upload and its parts; an unknown ID is 404 NoSuchUpload.
 
 Limits of this emulation: a part is one request body, and the API server takes at most 16 MiB
@@ -36,19 +38,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import urllib.parse
 from datetime import datetime
 from typing import Any
 
-from podwarden.control.aws import s3_errors, s3_http, s3_listing, s3_names, s3_objects, s3_store
+from podwarden.control.aws import s3_errors, s3_http, s3_listing, s3_objects, s3_store
 from podwarden.control.aws.s3_buckets import owned_bucket, timestamp
 from podwarden.control.context import Context
 from podwarden.store.resources import Record
 
-MIN_PART_NUMBER, MAX_PART_NUMBER = 1, 10000
-MIN_PART_SIZE = 5 * 1024 * 1024  # every part but the last (S3's multipart upload limits)
-# SQLite's default SQLITE_MAX_LENGTH: the largest blob the store can hold
-MAX_OBJECT_SIZE = 1_000_000_000
 MAX_LISTED = 1000  # ListParts' MaxParts and ListMultipartUploads' MaxUploads cap and default
 _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 
@@ -85,17 +82,6 @@ def _find_upload(ctx: Context, params: dict[str, Any]) -> Record:
     if upload is None or upload.doc["Key"] != params["Key"]:
         raise s3_errors.no_such_upload(upload_id)
     return upload
-
-
-def _part_number(params: dict[str, Any]) -> int:
-    number = int(params["PartNumber"])
-    if not MIN_PART_NUMBER <= number <= MAX_PART_NUMBER:
-        raise s3_errors.invalid_argument(
-            "Part number must be an integer between 1 and 10000, inclusive",
-            "partNumber",
-            str(number),
-        )
-    return number
 
 
 def _md5(data: bytes) -> str:
@@ -146,7 +132,7 @@ def _store_part(ctx: Context, params: dict[str, Any], number: int, data: bytes) 
 
 
 def upload_part(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    number = _part_number(params)
+    number = s3_http.part_number(params["PartNumber"])
     _upload(ctx, params)
     data = s3_objects.as_bytes(params.get("Body"))
     s3_http.check_content_md5(params.get("ContentMD5"), _md5(data))
@@ -180,7 +166,7 @@ def _copy_range(spec: str | None, size: int) -> tuple[int, int] | None:
 def upload_part_copy(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """A part copied from an object (or a byte range of it), with CopyObject's source
     conditions (``CopySourceIfMatch``...)."""
-    number = _part_number(params)
+    number = s3_http.part_number(params["PartNumber"])
     _upload(ctx, params)
     src_bucket, src_key = s3_objects.parse_copy_source(params["CopySource"])
     owned_bucket(ctx, src_bucket, {"ExpectedBucketOwner": params.get("ExpectedSourceBucketOwner")})
@@ -335,92 +321,6 @@ def list_multipart_uploads(ctx: Context, params: dict[str, Any]) -> dict[str, An
     if prefixes:
         out["CommonPrefixes"] = [{"Prefix": s3_listing.encode(p, encoding)} for p in prefixes]
     return out
-
-
-def _chosen(upload_id: str, listed: list[dict[str, Any]], parts: dict[int, Record]) -> list[Record]:
-    """The parts a CompleteMultipartUpload lists, checked in S3's order: ascending part numbers,
-    each uploaded with that ETag, then the minimum size of all but the last. No parts at all is
-    MalformedXML, as S3 answers an empty ``<CompleteMultipartUpload>``."""
-    if not listed:
-        raise s3_errors.malformed_xml()
-    chosen: list[Record] = []
-    previous = 0
-    for item in listed:
-        if item.get("PartNumber") is None:
-            raise s3_errors.malformed_xml()
-        number, etag = int(item["PartNumber"]), str(item.get("ETag") or "")
-        if number <= previous:
-            raise s3_errors.invalid_part_order(upload_id)
-        previous = number
-        part = parts.get(number)
-        if part is None or str(part.doc["ETag"]).strip('"') != etag.strip('"'):
-            raise s3_errors.invalid_part(upload_id, number, etag)
-        chosen.append(part)
-    for part in chosen[:-1]:
-        if int(part.doc["Size"]) < MIN_PART_SIZE:
-            raise s3_errors.entity_too_small(
-                int(part.doc["Size"]), MIN_PART_SIZE, int(part.doc["PartNumber"]), part.doc["ETag"]
-            )
-    return chosen
-
-
-def multipart_etag(part_etags: list[str]) -> str:
-    """S3's ETag of a multipart object: the MD5 of the parts' binary MD5s, ``-<count>``."""
-    digests = b"".join(bytes.fromhex(e.strip('"')) for e in part_etags)
-    return f'"{_md5(digests)}-{len(part_etags)}"'
-
-
-def _object_url(bucket: str, region: str, key: str) -> str:
-    """CompleteMultipartUpload's ``Location``: the object's virtual-hosted-style URL on S3."""
-    host = "s3" if region == s3_names.US_EAST_1 else f"s3.{region}"
-    return f"https://{bucket}.{host}.amazonaws.com/{urllib.parse.quote(key, safe='/')}"
-
-
-def complete_multipart_upload(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """Assemble the listed parts into the object and end the upload.
-
-    The object (doc and body) is written in one transaction, with PutObject's conditions
-    (``IfNoneMatch: *``, ``IfMatch``; a failed one leaves the upload in progress, to retry).
-    Each part's bytes are checked against its ETag as they are read: a part replaced between
-    the check of the list and the read (a concurrent UploadPart of the same number) fails the
-    request with InvalidPart rather than assemble bytes the ETag does not describe. The upload
-    and its parts are removed after the object is written; a crash in between leaves the upload
-    in progress next to the object, and completing it again rewrites the same object.
-    """
-    bucket, key, upload_id = params["Bucket"], params["Key"], params["UploadId"]
-    region = str(owned_bucket(ctx, bucket, params).doc["Region"])
-    upload = _find_upload(ctx, params)
-    resources = ctx.store.resources
-    parts = {int(p.doc["PartNumber"]): p for p in s3_store.list_parts(resources, bucket, upload_id)}
-    listed = list((params.get("MultipartUpload") or {}).get("Parts") or [])
-    chosen = _chosen(upload_id, listed, parts)
-    total = sum(int(p.doc["Size"]) for p in chosen)
-    if total > MAX_OBJECT_SIZE:
-        raise s3_errors.entity_too_large(total, MAX_OBJECT_SIZE)
-    chunks = []
-    for part in chosen:
-        data = resources.blob(part)
-        if data is None or f'"{_md5(data)}"' != part.doc["ETag"]:
-            raise s3_errors.invalid_part(upload_id, int(part.doc["PartNumber"]), part.doc["ETag"])
-        chunks.append(data)
-    body = b"".join(chunks)
-    del chunks
-    now = ctx.now()
-    doc = dict(upload.doc["Object"])
-    doc.update(
-        ETag=multipart_etag([str(p.doc["ETag"]) for p in chosen]),
-        Size=len(body),
-        LastModified=int(now),
-    )
-    s3_objects.write(ctx, bucket, doc, body, params)
-    s3_store.delete_upload(resources, bucket, upload_id)
-    return {
-        "Location": _object_url(bucket, region, key),
-        "Bucket": bucket,
-        "Key": key,
-        "ETag": doc["ETag"],
-        "ServerSideEncryption": s3_objects.SSE,
-    }
 
 
 def abort_multipart_upload(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

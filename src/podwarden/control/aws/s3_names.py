@@ -63,9 +63,14 @@ def bucket_region(endpoint_region: str, constraint: str | None, known: frozenset
       there; every other regional endpoint refuses with IllegalLocationConstraintException
       ("The unspecified location constraint is incompatible...");
     * ``us-east-1`` itself is not a valid constraint (it is absent from the model's
-      BucketLocationConstraint enum): InvalidLocationConstraint, "The specified
-      location-constraint is not valid", whatever the endpoint. Buckets are created in
-      us-east-1 by omitting the constraint;
+      BucketLocationConstraint enum): on us-east-1's endpoint InvalidLocationConstraint, "The
+      specified location-constraint is not valid" (as S3 answers ``aws s3api create-bucket
+      --region us-east-1 --create-bucket-configuration LocationConstraint=us-east-1``); on
+      another region's endpoint it names another region than the endpoint's, so
+      IllegalLocationConstraintException, "The us-east-1 location constraint is incompatible
+      for the region specific endpoint this request was sent to." (the wording S3 gives every
+      other region's constraint there; reported for this one in podwarden's issue #17).
+      Buckets are created in us-east-1 by omitting the constraint;
     * an unknown constraint (not in ``known``, the model's enum, nor the endpoint's own region,
       so a podwarden region outside the enum still works): InvalidLocationConstraint;
     * a constraint naming another region than the endpoint's: IllegalLocationConstraintException
@@ -77,6 +82,8 @@ def bucket_region(endpoint_region: str, constraint: str | None, known: frozenset
         if endpoint_region != US_EAST_1:
             raise s3_errors.illegal_location_constraint(None)
         return US_EAST_1
+    if constraint == US_EAST_1 and endpoint_region != US_EAST_1:
+        raise s3_errors.illegal_location_constraint(constraint)
     if constraint == US_EAST_1 or (constraint not in known and constraint != endpoint_region):
         raise s3_errors.invalid_location_constraint(constraint)
     region = LEGACY_CONSTRAINTS.get(constraint, constraint)

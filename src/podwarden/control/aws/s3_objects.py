@@ -13,6 +13,9 @@ one with every PutObject): they are neither verified nor returned, so a client a
 parameters and Object Lock are accepted and ignored; every object reports SSE-S3 (``AES256``),
 S3's default encryption since January 2023. Buckets are unversioned: VersionId is never
 returned.
+
+GetObject and HeadObject read a byte ``Range`` or, with ``PartNumber``, one part of an object
+completed from parts (``s3_http.part_range``), reporting its ``PartsCount``.
 """
 
 from __future__ import annotations
@@ -160,20 +163,35 @@ Span = tuple[int, int] | None
 def _read(
     ctx: Context, params: dict[str, Any], *, with_body: bool = False
 ) -> tuple[s3_store.StoredObject, dict[str, Any], Span]:
-    """GetObject's and HeadObject's common part: conditions, then range, then overrides. The
-    presence of ``ContentRange`` in the result is what tells the protocol layer to answer 206
-    Partial Content instead of 200. ``with_body``: the object's body is read with its record."""
+    """GetObject's and HeadObject's common part: conditions, then range or part, then
+    overrides. The presence of ``ContentRange`` in the result is what tells the protocol layer
+    to answer 206 Partial Content instead of 200. ``with_body``: the object's body is read with
+    its record."""
     obj = _existing(ctx, params, with_body=with_body)
     s3_http.check_read(params, obj.etag, obj.modified)
     out = describe(obj)
-    span = s3_http.byte_range(params.get("Range"), obj.size)
+    span = _span(params, obj, out)
     if span is not None:
         out["ContentLength"] = span[1] - span[0] + 1
-        out["ContentRange"] = s3_http.content_range(span[0], span[1], obj.size)
+        if span[1] >= span[0]:  # an empty part has no byte range to report
+            out["ContentRange"] = s3_http.content_range(span[0], span[1], obj.size)
     for param, member in _OVERRIDES.items():
         if params.get(param) is not None:
             out[member] = params[param]
     return obj, out, span
+
+
+def _span(params: dict[str, Any], obj: s3_store.StoredObject, out: dict[str, Any]) -> Span:
+    """The bytes a ``Range`` or a ``PartNumber`` asks for (None: all of them). A part number
+    reports the object's ``PartsCount`` when it was uploaded in parts, as S3 does."""
+    if params.get("PartNumber") is None:
+        return s3_http.byte_range(params.get("Range"), obj.size)
+    number = s3_http.part_number(params["PartNumber"])
+    sizes = obj.part_sizes
+    span = s3_http.part_range(number, sizes, obj.size, ranged=params.get("Range") is not None)
+    if sizes is not None:
+        out["PartsCount"] = len(sizes)
+    return span
 
 
 def get_object(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

@@ -6,9 +6,12 @@
 * An object is a record of kind ``s3:object`` in scope ``""``, keyed ``"<bucket>/<key>"``, with
   the bucket's name as parent (so a bucket's objects list without scanning others); its doc
   holds the key and what S3 reports about it (ETag, size, LastModified, content headers, user
-  metadata, storage class). The body is the record's blob, written in the same transaction as
-  the doc, so a PutObject is atomic and a reader sees either the old object or the new one,
-  never a doc without its body. Blobs live in the SQLite database of the data directory.
+  metadata, storage class; for an object assembled by CompleteMultipartUpload also
+  ``PartSizes``, the sizes of its parts in order, which GetObject's ``PartNumber`` reads, and
+  ``UploadId``, the upload that made it, by which a retried completion is recognized). The
+  body is the record's blob, written in the same transaction as the doc, so a PutObject is
+  atomic and a reader sees either the old object or the new one, never a doc without its
+  body. Blobs live in the SQLite database of the data directory.
 * A multipart upload in progress is a record of kind ``s3:upload`` in scope ``""``, keyed
   ``"<bucket>/<uploadId>"`` (the upload ID alone names it; the object key is in the doc and must
   match the request's), with the bucket as parent; its doc holds the initiation time, the
@@ -81,6 +84,13 @@ class StoredObject:
     @property
     def modified(self) -> int:
         return int(self.doc["LastModified"])
+
+    @property
+    def part_sizes(self) -> list[int] | None:
+        """The sizes of the parts the object was assembled from, in order; None for an object
+        not uploaded in parts (or completed before podwarden kept them)."""
+        sizes = self.doc.get("PartSizes")
+        return None if sizes is None else [int(n) for n in sizes]
 
     @property
     def storage_class(self) -> str:
