@@ -102,13 +102,25 @@ def test_a_made_up_service_gets_a_clean_refusal(aws: AwsServer) -> None:
     speaks one its model lists, else awsJson; never a 5xx."""
     cases = [
         ("sns", "ListTopics", form("sns", "ListTopics", "2010-03-31"), "InvalidAction"),
-        ("acm-pca", "ListCertificateAuthorities", None, "UnknownOperationException"),
+        (
+            "acm-pca",
+            "ListCertificateAuthorities",
+            Req(  # as botocore's Smithy RPC v2 CBOR client sends it
+                "acm-pca",
+                "ListCertificateAuthorities",
+                "POST",
+                "/service/ACMPrivateCA/operation/ListCertificateAuthorities",
+                b"\xa0",
+                {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor"},
+            ),
+            "UnknownOperationException",
+        ),
         ("zzz-none", None, None, "UnknownOperationException"),
     ]
     for name, operation, given, code in cases:
         req = given or Req(name, operation or "", "POST", "/", b"{}", {"Content-Type": JSON_CT})
         url, headers = sign(aws, req)
-        resp = send(url, headers, req.body)
+        resp = send(url, headers, req.body, req.method)
         assert 400 <= resp.status_code < 500, (name, resp.status_code, resp.text)
         if operation is not None:
             assert parsed_error(name, operation, resp)[1] == code
@@ -288,3 +300,39 @@ def test_s3_sigv2_works_for_s3_and_nothing_else(aws: AwsServer) -> None:
     body = urlencode({"Action": "ListRoles", "Version": "2010-05-08"}).encode()
     resp = send(url.replace("/sigv2-bucket/a%20b%2Bc.txt", "/"), {"Content-Type": FORM_CT}, body)
     assert resp.status_code in (400, 403), resp.text  # an S3 request now, and its signature fails
+
+
+def test_sigv2_on_a_query_service_is_refused_in_its_format(aws: AwsServer) -> None:
+    """SigV2 names no service: an IAM form is IAM's, and IAM (SigV4 only) refuses it in XML
+    its client reads, rather than S3 answering."""
+    req = form("iam", "ListRoles", "2010-05-08")
+    headers = {
+        "Content-Type": FORM_CT,
+        "Authorization": f"AWS {CRED.access_key_id}:c2lnbmF0dXJl",
+        "Date": "Sat, 05 Dec 2026 20:00:00 GMT",
+    }
+    resp = send(aws.endpoint + "/", headers, req.body)
+    assert parsed_error("iam", "ListRoles", resp) == (403, "MissingAuthenticationToken")
+
+
+def test_a_head_request_runs_no_query_action(aws: AwsServer) -> None:
+    iam = aws.client("iam")
+    iam.create_role(
+        RoleName="head-victim", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST_POLICY)
+    )
+    req = form("iam", "DeleteRole", "2010-05-08", RoleName="head-victim")
+    req.method = "HEAD"
+    url, headers = sign(aws, req)
+    resp = send(url, headers, req.body, "HEAD")
+    assert resp.status_code == 400
+    assert iam.get_role(RoleName="head-victim")["Role"]["RoleName"] == "head-victim"
+    iam.delete_role(RoleName="head-victim")
+
+
+def test_a_query_version_in_a_rest_path_does_not_reroute(aws: AwsServer) -> None:
+    """Query APIs are called at ``/``: ``Version``/``Action`` added to an EKS call's query string
+    leave it EKS's (signed for eks, answered by EKS)."""
+    req = Req("eks", "ListClusters", "GET", "/clusters?Version=2010-05-08&Action=ListRoles")
+    url, headers = sign(aws, req)
+    resp = send(url, headers, b"", "GET")
+    assert resp.status_code == 200 and "clusters" in resp.json()

@@ -757,3 +757,12 @@ def test_table_errors_name_the_entry(change: tuple[str, str], expected: str) -> 
     with pytest.raises(TableError) as info:
         parse_aws_policies(ENTRY.replace(*change), "t.yaml")
     assert expected in str(info.value) and str(info.value).startswith("t.yaml")
+
+
+@pytest.mark.parametrize("depth", [pdoc.MAX_DEPTH + 1, 5000, 100_000])
+def test_a_deeply_nested_document_is_malformed_not_a_crash(depth: int) -> None:
+    """A Statement nested thousands deep raised RecursionError (HTTP 500) in the rule walk."""
+    text = '{"Version": "2012-10-17", "Statement": ' + "[" * depth + "]" * depth + "}"
+    with pytest.raises(ServiceError) as err:
+        pdoc.check(text, pdoc.PERMISSIONS)
+    assert err.value.code == "MalformedPolicyDocument"

@@ -132,12 +132,12 @@ class PodwardenApp:
                 )
                 return
             request = _request(scope, raw_headers, body.data)
-            v2 = is_sigv2(request.query_string, raw_headers)  # S3's own scheme: S3 alone
+            # S3's SigV2 names no service: the request's own shape says which (an IAM form
+            # with SigV2 is IAM's, and IAM refuses it in its own format)
+            v2 = is_sigv2(request.query_string, raw_headers)
             claim = None if v2 else _claim(request, raw_headers)
-            signed_for = (
-                "s3" if v2 else claim.service if claim is not None else signing_name(request)
-            )
-            dest = destination(request, JSON_TARGETS, signed_for)
+            signed_for = None if v2 else claim.service if claim else signing_name(request)
+            dest = destination(request, JSON_TARGETS, signed_for, OPERATIONS.keys())
             if dest is None:
                 target = request.headers.get("x-amz-target") or "(no X-Amz-Target)"
                 raise UnknownOperation(f"Operation {target} is not supported.")

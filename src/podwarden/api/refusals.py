@@ -74,8 +74,8 @@ def unknown_service(name: str) -> tuple[Codec, WireError]:
 
 
 def _unsupported(service: str, protocol: str, message: str) -> WireError:
-    if service == "s3" or protocol == "rest-xml":
+    if service == "s3":  # S3's own answer to functionality it does not implement
         return WireError("NotImplemented", message, 501)
     if protocol in ("query", "ec2"):
         return WireError("InvalidAction", message)
-    return UnknownOperation(message)
+    return UnknownOperation(message)  # 400: nothing a client should retry

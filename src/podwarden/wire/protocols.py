@@ -38,7 +38,7 @@ from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl
 
 from podwarden.wire import json_protocol, query_protocol, rest_protocol, rest_routes
-from podwarden.wire.errors import WireError
+from podwarden.wire.errors import UnknownOperation, WireError
 from podwarden.wire.http import HttpRequest, HttpResponse
 from podwarden.wire.models import OperationModel, ServiceModel, operation_model
 from podwarden.wire.text_scalars import Malformed
@@ -123,6 +123,11 @@ class JsonCodec:
     family = "json"
 
     def resolve(self, service: str, request: HttpRequest, target: str) -> Resolved:
+        if request.method != "POST":  # awsJson is POST only: a HEAD would run with no answer
+            raise UnknownOperation(
+                f"{request.method} is not an awsJson method: call {target or 'an operation'}"
+                " with POST."
+            )
         return Resolved(service, operation_model(service, target), {})
 
     def decode(self, resolved: Resolved, request: HttpRequest) -> Call:
@@ -162,6 +167,11 @@ class QueryCodec:
         self.family = "ec2" if ec2 else "query"
 
     def resolve(self, service: str, request: HttpRequest, target: str) -> Resolved:
+        if request.method not in ("GET", "POST"):  # AWS's Query API: GET or POST requests
+            raise WireError(
+                "InvalidAction",
+                f"{request.method} requests are not valid for this web service; use GET or POST.",
+            )
         action = form_params(request).get("Action", "")
         try:
             return Resolved(service, operation_model(service, action), {})

@@ -28,16 +28,25 @@ from podwarden.wire.xml_codec import encode_members, escape_text
 XML_CONTENT_TYPE = "text/xml"
 
 
+# the longest parameter path a model's shapes can produce is far shorter (EC2's deepest is ~120
+# characters); a longer key names nothing, and indexing its prefixes would cost the square of
+# its length (a 144 KB key of ".member.1" repeated held the event loop for 15 s)
+MAX_PATH = 1024
+
+
 class _Params:
     """The flat parameters, with every dotted prefix indexed for list/map discovery."""
 
     def __init__(self, flat: Mapping[str, str]) -> None:
         self.flat = flat
         self.prefixes: set[str] = set()
-        for key in flat:
-            parts = key.split(".")
-            for i in range(1, len(parts) + 1):
-                self.prefixes.add(".".join(parts[:i]))
+        for key in flat:  # linear in the key: prefixes no shape path could reach are not kept
+            end = key.find(".")
+            while end != -1 and end <= MAX_PATH:
+                self.prefixes.add(key[:end])
+                end = key.find(".", end + 1)
+            if len(key) <= MAX_PATH:
+                self.prefixes.add(key)
 
     def has(self, prefix: str) -> bool:
         return prefix in self.prefixes

@@ -144,7 +144,7 @@ def parse_document(body: bytes) -> ET.Element:
         raise Malformed("The XML you provided was not well-formed or did not validate")
     try:
         return ET.fromstring(body)  # noqa: S314 - no DTD/entities reach the parser (above)
-    except ET.ParseError:
+    except (ET.ParseError, LookupError, ValueError):  # LookupError: an unknown encoding="…"
         raise Malformed(
             "The XML you provided was not well-formed or did not validate against our "
             "published schema"

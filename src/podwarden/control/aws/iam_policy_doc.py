@@ -113,13 +113,31 @@ def malformed(message: str) -> NoReturn:
     raise ServiceError("MalformedPolicyDocument", message, 400)
 
 
+# a policy's grammar nests a handful of levels (Statement, Condition, operator, key, values); the
+# rules below walk the document recursively, so deeper documents are refused before they run
+MAX_DEPTH = 16
+
+
+def _too_deep(doc: Any) -> bool:
+    """Whether ``doc`` nests deeper than :data:`MAX_DEPTH` (walked iteratively)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, (dict, list)):
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def check(text: str, kind: Kind) -> dict[str, Any]:
     """The parsed document, or ``MalformedPolicyDocument`` for the first rule it breaks."""
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's own limit
         malformed(kind.invalid_json)
-    if not isinstance(doc, dict):
+    if not isinstance(doc, dict) or _too_deep(doc):
         malformed(kind.invalid_json)
     statements = _syntax(doc, kind)
     version = doc.get("Version")
