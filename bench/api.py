@@ -2,7 +2,7 @@
 
     .venv/bin/uv sync --locked --all-groups   # moto is a benchmark-only dependency
     .venv/bin/python bench/api.py [--calls 300] [--rounds 5] [--scale 1000] [--json out.json]
-        [--suites hyperpod,account]
+        [--suites hyperpod,account] [--quick]
 
 Latency (suite ``hyperpod``): the same boto3 client code calls DescribeCluster and
 ListClusterNodes (a cluster of 100 nodes, MaxResults 100) on each server, interleaved in rounds
@@ -16,9 +16,12 @@ podwarden and on moto's server, measured the same way. podwarden runs the app ``
 serve`` runs, under serve's uvicorn settings, without the Kubernetes side (no control plane, no
 reconciler: ``--serve-account``), so its HyperPod cluster stays Creating with no instances;
 moto's has its 100. The floor is one uvicorn process per operation replaying podwarden's
-recorded response (status, headers, body: ``--serve-replay``).
+recorded response (status, headers, body: ``bare_server.py --replay``).
 Scale (``--scale N``): one instance group of N instances from CreateCluster to InService with
 every node Ready on the real local control plane, and podwarden's resident memory then.
+Quick (``--quick``, seconds: what ``tests/bench`` runs so that the benchmark cannot rot): the same
+suites with a few calls, a cluster of 3 nodes, and no moto (the ``bench`` dependency group is not
+needed); the output says the comparison was skipped.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import argparse
 import asyncio
 import base64
 import gc
+import importlib.util
 import json
 import os
 import platform
@@ -45,7 +49,6 @@ import boto3  # type: ignore[import-untyped]
 import psutil
 from botocore.config import Config  # type: ignore[import-untyped]
 
-from bare_server import canned_app, serve  # bench/bare_server.py
 from podwarden.api.app import ApiSettings, Services, build_app
 from podwarden.cli.server import (
     CatalogInstanceTypes,
@@ -57,6 +60,7 @@ from podwarden.cli.server import (
 from podwarden.local.runtime import ControlPlane
 from podwarden.policy.catalog import load_catalog
 from podwarden.store.sql import Store, sqlite_url
+from waits import WaitFailed, in_service, read_lines, wait_for  # bench/waits.py
 
 # what ``podwarden serve`` seeds in the local account (its EKS cluster is the local control
 # plane): a HyperPod cluster's nodes join the EKS cluster it names, so it must be that one
@@ -64,6 +68,10 @@ EKS = "arn:aws:eks:us-west-2:000000000000:cluster/podwarden"
 ROLE = "arn:aws:iam::000000000000:role/podwarden-hyperpod-execution"
 LIFECYCLE_URI = "s3://sagemaker-podwarden-000000000000-us-west-2/lifecycle/"
 HERE = Path(__file__).resolve().parent
+NODES = 100  # the hyperpod suite's cluster (--quick: QUICK_NODES)
+QUICK_NODES = 3
+STARTUP_S = 120.0  # a server listening
+IN_SERVICE_S = 300.0  # the hyperpod suite's cluster InService
 
 
 def free_port() -> int:
@@ -86,15 +94,20 @@ def client(endpoint: str, service: str = "sagemaker", **config: Any) -> Any:
     )
 
 
-def wait_port(port: int, proc: subprocess.Popen[Any]) -> None:
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
+def wait_port(port: int, proc: subprocess.Popen[Any], what: str) -> None:
+    def connects() -> bool:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("server did not listen")
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(
+        f"{what} to listen on port {port}",
+        connects,
+        bool,
+        failed=lambda _: None if proc.poll() is None else f"it exited with {proc.returncode}",
+        show=lambda _: "not listening",
+        timeout=STARTUP_S,
+        interval=0.05,
+    )
 
 
 def start_api(argv: list[str], what: str) -> tuple[subprocess.Popen[str], str]:
@@ -107,12 +120,13 @@ def start_api(argv: list[str], what: str) -> tuple[subprocess.Popen[str], str]:
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = re.search(r"API at (http://127\.0\.0\.1:\d+)", line)
-        if m:
-            return proc, m.group(1)
-    raise RuntimeError(f"{what} did not start (exit {proc.wait(15)})")
+    try:
+        m = read_lines(proc, r"API at (http://127\.0\.0\.1:\d+)", f"{what} to listen", STARTUP_S)
+    except WaitFailed:
+        proc.kill()
+        proc.wait(15)
+        raise
+    return proc, m.group(1)
 
 
 def start_podwarden(kubeconfig: Path, data: Path) -> tuple[subprocess.Popen[str], str]:
@@ -153,11 +167,8 @@ def create_and_wait(sm: Any, name: str, count: int, timeout: float = 600) -> flo
     sm.create_cluster(
         ClusterName=name, InstanceGroups=[group(count)], Orchestrator={"Eks": {"ClusterArn": EKS}}
     )
-    while time.monotonic() - t0 < timeout:
-        if sm.describe_cluster(ClusterName=name)["ClusterStatus"] == "InService":
-            return time.monotonic() - t0
-        time.sleep(0.2)
-    raise RuntimeError(f"{name} not InService after {timeout} s")
+    in_service(sm, name, timeout)
+    return time.monotonic() - t0
 
 
 def operations(sm: Any) -> dict[str, Callable[[], Any]]:
@@ -181,79 +192,67 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def latency(args: argparse.Namespace, cp: ControlPlane, tmp: Path) -> dict[str, Any]:
-    pw, pw_url = start_podwarden(cp.kubeconfig, tmp / "pw")
-    moto_port = free_port()
+def start_moto(procs: list[subprocess.Popen[Any]]) -> str:
+    """moto's server (the ``bench`` dependency group), its URL; the process joins ``procs``."""
+    if importlib.util.find_spec("moto") is None:
+        raise SystemExit(
+            "moto is not installed: run `.venv/bin/uv sync --locked --all-groups`, "
+            "or --quick to skip the comparison"
+        )
+    port = free_port()
     moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    procs: list[subprocess.Popen[Any]] = [pw, moto]
+    procs.append(moto)
+    wait_port(port, moto, "moto's server")
+    return f"http://127.0.0.1:{port}"
+
+
+def start_floors(
+    ops: dict[str, Callable[[], Any]], tmp: Path, procs: list[subprocess.Popen[Any]]
+) -> dict[str, Any]:
+    """Per operation, a bare server answering podwarden's response to it to every request (all
+    started together): a client of each."""
+    ports: dict[str, tuple[int, subprocess.Popen[Any]]] = {}
+    for i, (op, call) in enumerate(ops.items()):
+        body = call()
+        body.pop("ResponseMetadata")
+        file = tmp / f"body-{i}.json"
+        file.write_text(json.dumps(body, default=lambda d: d.timestamp()))
+        port = free_port()
+        argv = [sys.executable, str(HERE / "bare_server.py"), str(port), str(file)]
+        ports[op] = (port, subprocess.Popen(argv))
+        procs.append(ports[op][1])
+    for op, (port, proc) in ports.items():
+        wait_port(port, proc, f"the bare server of {op}")
+    return {op: client(f"http://127.0.0.1:{port}") for op, (port, _) in ports.items()}
+
+
+def latency(args: argparse.Namespace, cp: ControlPlane, tmp: Path) -> dict[str, Any]:
+    pw, pw_url = start_podwarden(cp.kubeconfig, tmp / "pw")
+    procs: list[subprocess.Popen[Any]] = [pw]
+    nodes = QUICK_NODES if args.quick else NODES
     try:
-        wait_port(moto_port, moto)
-        clients = {"podwarden": client(pw_url), "moto": client(f"http://127.0.0.1:{moto_port}")}
+        clients = {"podwarden": client(pw_url)}
+        if not args.quick:
+            clients["moto"] = client(start_moto(procs))
         for sm in clients.values():
             sm.create_cluster(
                 ClusterName="bench",
-                InstanceGroups=[group(100)],
+                InstanceGroups=[group(nodes)],
                 Orchestrator={"Eks": {"ClusterArn": EKS}},
             )
-        create_wait = time.monotonic()
-        while (
-            clients["podwarden"].describe_cluster(ClusterName="bench")["ClusterStatus"]
-            != "InService"
-        ):
-            if time.monotonic() - create_wait > 300:
-                raise RuntimeError("podwarden bench cluster not InService")
-            time.sleep(0.2)
+        in_service(clients["podwarden"], "bench", IN_SERVICE_S)
+        for name, sm in clients.items():
+            listed = sm.list_cluster_nodes(ClusterName="bench", MaxResults=100)
+            assert len(listed["ClusterNodeSummaries"]) == nodes, name
         # the floor answers with podwarden's own bodies
-        bodies = tmp / "bodies"
-        bodies.mkdir()
-        describe_raw = clients["podwarden"].describe_cluster(ClusterName="bench")
-        describe_raw.pop("ResponseMetadata")
-        (bodies / "describe.json").write_text(
-            json.dumps(describe_raw, default=lambda d: d.timestamp())
-        )
-        nodes_raw = clients["podwarden"].list_cluster_nodes(ClusterName="bench", MaxResults=100)
-        nodes_raw.pop("ResponseMetadata")
-        (bodies / "nodes.json").write_text(json.dumps(nodes_raw, default=lambda d: d.timestamp()))
-        floors = {}
-        for op in ("describe", "nodes"):
-            port = free_port()
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(HERE / "bare_server.py"),
-                    str(port),
-                    str(bodies / f"{op}.json"),
-                ]
-            )
-            procs.append(proc)
-            wait_port(port, proc)
-            floors[op] = client(f"http://127.0.0.1:{port}")
-        assert (
-            len(
-                clients["podwarden"].list_cluster_nodes(ClusterName="bench", MaxResults=100)[
-                    "ClusterNodeSummaries"
-                ]
-            )
-            == 100
-        )
-        assert (
-            len(
-                clients["moto"].list_cluster_nodes(ClusterName="bench", MaxResults=100)[
-                    "ClusterNodeSummaries"
-                ]
-            )
-            == 100
-        )
-
-        bare = {
-            **operations(floors["describe"]),
-            "ListClusterNodes": operations(floors["nodes"])["ListClusterNodes"],
+        floors = start_floors(operations(clients["podwarden"]), tmp, procs)
+        targets: dict[str, dict[str, Callable[[], Any]]] = {
+            "bare": {op: operations(floor)[op] for op, floor in floors.items()}
         }
-        targets: dict[str, dict[str, Callable[[], Any]]] = {"bare": bare}
         for name, sm in clients.items():
             targets[name] = operations(sm)
         result = summarize(measure(targets, args))
@@ -261,13 +260,23 @@ def latency(args: argparse.Namespace, cp: ControlPlane, tmp: Path) -> dict[str, 
             row["podwarden_over_bare"] = round(
                 row["podwarden"]["p50_ms"] / row["bare"]["p50_ms"], 2
             )
-            row["moto_over_podwarden"] = round(
-                row["moto"]["p50_ms"] / row["podwarden"]["p50_ms"], 2
-            )
+            if "moto" in row:
+                row["moto_over_podwarden"] = round(
+                    row["moto"]["p50_ms"] / row["podwarden"]["p50_ms"], 2
+                )
         return result
     finally:
-        for p in procs:
-            p.terminate()
+        stop(procs)
+
+
+def stop(procs: list[subprocess.Popen[Any]]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
             p.wait(15)
 
 
@@ -329,12 +338,12 @@ def start_account(data: Path) -> tuple[subprocess.Popen[str], str]:
     )
 
 
-def account_clients(endpoint: str) -> dict[str, Any]:
+def account_clients(endpoint: str, services: tuple[str, ...] = ACCOUNT_SERVICES) -> dict[str, Any]:
     return {
         service: client(
             endpoint, service, **({"s3": {"addressing_style": "path"}} if service == "s3" else {})
         )
-        for service in ACCOUNT_SERVICES
+        for service in services
     }
 
 
@@ -363,7 +372,7 @@ def seed_account(c: dict[str, Any]) -> dict[str, str]:
     c["s3"].put_object(Bucket=BUCKET, Key="lc/on_create.sh", Body=SCRIPT)
     c["sagemaker"].create_cluster(
         ClusterName="bench",
-        InstanceGroups=[group(100)],
+        InstanceGroups=[group(NODES)],
         Orchestrator={"Eks": {"ClusterArn": eks["arn"]}},
     )
     return {"vpc": vpc}
@@ -376,12 +385,15 @@ def account_operations(c: dict[str, Any], seeded: dict[str, str]) -> dict[str, C
         body: bytes = c["s3"].get_object(Bucket=BUCKET, Key="lc/on_create.sh")["Body"].read()
         return body
 
+    def caller_identity() -> Any:  # c["sts"] when called: a floor has one service's client
+        return c["sts"].get_caller_identity()
+
     return {
         "SageMaker DescribeCluster": lambda: c["sagemaker"].describe_cluster(ClusterName="bench"),
         "EKS DescribeCluster": lambda: c["eks"].describe_cluster(name="bench-eks"),
         "EC2 DescribeSubnets": lambda: c["ec2"].describe_subnets(Filters=by_vpc),
         "IAM GetRole": lambda: c["iam"].get_role(RoleName=ACCOUNT_ROLE),
-        "STS GetCallerIdentity": c["sts"].get_caller_identity,
+        "STS GetCallerIdentity": caller_identity,
         "S3 GetObject": get_script,
     }
 
@@ -431,48 +443,38 @@ def recorded(c: dict[str, Any], call: Callable[[], Any]) -> dict[str, Any]:
     return seen[0]
 
 
-def serve_replay(file: Path, port: int) -> None:
-    """The floor of the account suite: uvicorn (httptools, uvloop) answering every request with
-    one recorded podwarden response (its status, headers and body), doing no other work."""
-    rec = json.loads(file.read_text())
-    body = base64.b64decode(rec["body"])
-    headers = [(k.lower().encode(), v.encode()) for k, v in rec["headers"]]
-    serve(canned_app(rec["status"], headers, body), port)
-
-
 def start_replays(
     c: dict[str, Any], seeded: dict[str, str], tmp: Path, procs: list[subprocess.Popen[Any]]
 ) -> dict[str, Callable[[], Any]]:
     """One replay server per operation, each with podwarden's response to it; the same call
     code against each."""
     ops = account_operations(c, seeded)
-    floor: dict[str, Callable[[], Any]] = {}
+    ports: dict[str, tuple[int, subprocess.Popen[Any]]] = {}
     for i, (op, call) in enumerate(ops.items()):
         file = tmp / f"replay-{i}.json"
         file.write_text(json.dumps(recorded(c, call)))
         port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve-replay", str(file), str(port)]
-        )
-        procs.append(proc)
-        wait_port(port, proc)
-        floor[op] = account_operations(account_clients(f"http://127.0.0.1:{port}"), seeded)[op]
+        argv = [sys.executable, str(HERE / "bare_server.py"), "--replay", str(port), str(file)]
+        ports[op] = (port, subprocess.Popen(argv))
+        procs.append(ports[op][1])
+    floor: dict[str, Callable[[], Any]] = {}
+    for op, (port, proc) in ports.items():  # started together, awaited in turn
+        wait_port(port, proc, f"the replay server of {op}")
+        service = op.split()[0].lower()  # "S3 GetObject": s3
+        clients = account_clients(f"http://127.0.0.1:{port}", (service,))
+        floor[op] = account_operations(clients, seeded)[op]
     return floor
 
 
 def account_latency(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     pw, pw_url = start_account(tmp / "pw-account")
-    moto_port = free_port()
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    procs: list[subprocess.Popen[Any]] = [pw, moto]
+    procs: list[subprocess.Popen[Any]] = [pw]
     try:
-        wait_port(moto_port, moto)
+        servers = {"podwarden": pw_url}
+        if not args.quick:
+            servers["moto"] = start_moto(procs)
         targets: dict[str, dict[str, Callable[[], Any]]] = {}
-        for name, url in (("podwarden", pw_url), ("moto", f"http://127.0.0.1:{moto_port}")):
+        for name, url in servers.items():
             c = account_clients(url)
             seeded = seed_account(c)
             targets[name] = account_operations(c, seeded)
@@ -485,13 +487,12 @@ def account_latency(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         for row in result.values():
             pw_p50 = row["podwarden"]["p50_ms"]
             row["podwarden_over_bare"] = round(pw_p50 / row["bare"]["p50_ms"], 2)
-            row["moto_over_podwarden"] = round(row["moto"]["p50_ms"] / pw_p50, 2)
+            if "moto" in row:
+                row["moto_over_podwarden"] = round(row["moto"]["p50_ms"] / pw_p50, 2)
             row["podwarden_over_sagemaker"] = round(pw_p50 / reference, 2)
         return result
     finally:
-        for p in procs:
-            p.terminate()
-            p.wait(15)
+        stop(procs)
 
 
 def measure(
@@ -504,7 +505,7 @@ def measure(
     per_round = max(1, args.calls // args.rounds)
     for ops in targets.values():  # warm-up
         for call in ops.values():
-            sample(call, 20)
+            sample(call, args.warmup)
     for _ in range(args.rounds):
         for t, ops in targets.items():
             for op, call in ops.items():
@@ -537,8 +538,7 @@ def scale(n: int, cp: ControlPlane, tmp: Path) -> dict[str, Any]:
             "podwarden_rss_mb": round(rss / 2**20),
         }
     finally:
-        pw.terminate()
-        pw.wait(15)
+        stop([pw])
 
 
 def main() -> None:
@@ -553,22 +553,28 @@ def main() -> None:
         "(the HyperPod API on the local control plane)",
     )
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="seconds, not minutes: a few calls, a 3-node cluster, no moto comparison",
+    )
     parser.add_argument("--serve-account", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--serve-replay", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_account:
         serve_account(args.serve_account)
         return
-    if args.serve_replay:
-        serve_replay(Path(args.serve_replay[0]), int(args.serve_replay[1]))
-        return
     suites = set(args.suites.split(","))
     if suites - {"account", "hyperpod"}:
         parser.error(f"unknown suites: {', '.join(sorted(suites - {'account', 'hyperpod'}))}")
+    args.warmup = 20
+    if args.quick:
+        args.calls, args.rounds, args.warmup = 10, 2, 2
+        print("quick mode: a few calls, no moto comparison (skipped)", flush=True)
     out: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
+        "quick": args.quick,
     }
     with tempfile.TemporaryDirectory(prefix="pw-bench-api-") as tmp_name:
         tmp = Path(tmp_name)

@@ -1,14 +1,17 @@
 """The floor for bench/api.py: the same ASGI server stack as podwarden (uvicorn, httptools,
 uvloop) answering every request with a canned response, doing no work at all.
 
-    python bench/bare_server.py PORT BODY_FILE
+    python bench/bare_server.py PORT BODY_FILE            # a SageMaker JSON body
+    python bench/bare_server.py --replay PORT RECORD_FILE  # a recorded response
 
-bench/api.py's account suite serves its recorded responses with :func:`canned_app` and
-:func:`serve` too.
+A record (bench/api.py's account suite) is JSON: ``status``, ``headers`` (pairs) and ``body``
+(base64). This module imports nothing of podwarden, so that a floor starts in a blink.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,17 @@ def serve(app: Any, port: int) -> None:
     )
 
 
+def replay_app(record: dict[str, Any]) -> Any:
+    """The floor of the account suite: one recorded podwarden response (its status, headers and
+    body) to every request."""
+    headers = [(k.lower().encode(), v.encode()) for k, v in record["headers"]]
+    return canned_app(record["status"], headers, base64.b64decode(record["body"]))
+
+
 if __name__ == "__main__":
-    port, body_file = int(sys.argv[1]), Path(sys.argv[2])
-    serve(make_app(body_file.read_bytes()), port)
+    if sys.argv[1] == "--replay":
+        port, record = int(sys.argv[2]), json.loads(Path(sys.argv[3]).read_text())
+        serve(replay_app(record), port)
+    else:
+        port, body_file = int(sys.argv[1]), Path(sys.argv[2])
+        serve(make_app(body_file.read_bytes()), port)

@@ -1,10 +1,11 @@
 """Benchmark the local control plane: time to ready with warm binaries, and idle memory.
 
-    .venv/bin/python bench/localk8s.py [--runs 3] [--idle 60] [--json out.json]
+    .venv/bin/python bench/localk8s.py [--runs 3] [--idle 60] [--json out.json] [--quick]
 
 For each run, a fresh data directory: time from ``start()`` to the apiserver's /readyz, and to
 every component ready. Then one control plane idles ``--idle`` seconds and the resident memory
 (RSS) of each component is read. Targets (issue #2): ready <= 10 s, whole plane <= 800 MB idle.
+``--quick`` (seconds, what ``tests/bench`` runs): one fresh run, the restart, 1 s idle.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle", type=float, default=60.0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--quick", action="store_true", help="seconds: one run, 1 s idle")
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.idle = 1, 1.0
 
     tc = load_toolchain()
     result: dict[str, Any] = {
@@ -44,6 +48,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}",
         "versions": {c.name: c.version for c in tc.components},
+        "quick": args.quick,
         "runs": [],
     }
     with tempfile.TemporaryDirectory(prefix="pw-bench-") as tmp:

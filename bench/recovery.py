@@ -1,12 +1,15 @@
 """Benchmark fault handling: fault injected -> node quarantined, a burst of faulted nodes, and
 fault -> replacement, on the real local control plane with podwarden's simulated agent.
 
-    .venv/bin/python bench/recovery.py [--faults 100] [--burst 150] [--json out.json]
+    .venv/bin/python bench/recovery.py [--faults 100] [--burst 150] [--json out.json] [--quick]
 
 Quarantined = the node carries node-health-status UnschedulablePendingReplacement and the
 NoSchedule taint (polled every 10 ms through the Kubernetes API, which bounds the resolution).
 Anchors (resilience-anchors.md): NVSentinel quarantines in 1.8 s and a burst of 150 nodes in
 28.5 s; EKS/Karpenter wait 10 minutes before repairing.
+Every wait ends at a deadline or a terminal state (bench/waits.py): a cluster that goes Failed
+stops the run with its FailureMessage. ``--quick`` (seconds, what ``tests/bench`` runs): 2 faults
+and a burst of 3.
 """
 
 from __future__ import annotations
@@ -24,12 +27,17 @@ from typing import Any
 
 import psutil
 
-from api import EKS, ROLE, client, start_podwarden  # bench/api.py
+from api import EKS, LIFECYCLE_URI, ROLE, client, start_podwarden, stop  # bench/api.py
 from podwarden.agent.inject import inject, signal_for
 from podwarden.kube.nodes import KubeNodes
 from podwarden.local.runtime import ControlPlane
+from waits import await_for, in_service, wait_for  # bench/waits.py
 
 HEALTH = "sagemaker.amazonaws.com/node-health-status"
+IN_SERVICE_S = 600.0  # a cluster of --burst nodes InService
+QUARANTINE_S = 60.0  # one faulted node quarantined
+BURST_S = 300.0  # every node of the burst quarantined
+REPLACEMENT_S = 300.0  # the replacement instance Running
 
 
 def gpu_group(count: int) -> dict[str, Any]:
@@ -38,7 +46,7 @@ def gpu_group(count: int) -> dict[str, Any]:
         "InstanceType": "ml.g5.xlarge",
         "InstanceCount": count,
         "ExecutionRole": ROLE,
-        "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-bench/lc/", "OnCreate": "on_create.sh"},
+        "LifeCycleConfig": {"SourceS3Uri": LIFECYCLE_URI, "OnCreate": "on_create.sh"},
     }
 
 
@@ -49,8 +57,7 @@ def create(sm: Any, name: str, count: int, recovery: str) -> list[str]:
         Orchestrator={"Eks": {"ClusterArn": EKS}},
         NodeRecovery=recovery,
     )
-    while sm.describe_cluster(ClusterName=name)["ClusterStatus"] != "InService":
-        time.sleep(0.2)
+    in_service(sm, name, IN_SERVICE_S)
     pages = sm.get_paginator("list_cluster_nodes").paginate(ClusterName=name)
     return [s["InstanceId"] for p in pages for s in p["ClusterNodeSummaries"]]
 
@@ -63,11 +70,25 @@ def quarantined(node: dict[str, Any]) -> bool:
     )
 
 
+def node_state(node: dict[str, Any]) -> str:
+    labels = node["metadata"].get("labels") or {}
+    taints = [t["key"] for t in node.get("spec", {}).get("taints") or []]
+    return f"{HEALTH}={labels.get(HEALTH)}, taints {taints}"
+
+
 async def one_fault(nodes: KubeNodes, instance_id: str) -> float:
     t0 = time.perf_counter()
     await inject(nodes, instance_id, signal_for(xid=79))
-    while not quarantined(await nodes.get(f"hyperpod-{instance_id}")):  # noqa: ASYNC110 - polling the API is the measurement
-        await asyncio.sleep(0.01)
+    name = f"hyperpod-{instance_id}"
+    # polling the API every 10 ms is the measurement
+    await await_for(
+        f"node {name} quarantined",
+        lambda: nodes.get(name),
+        quarantined,
+        show=node_state,
+        timeout=QUARANTINE_S,
+        interval=0.01,
+    )
     return time.perf_counter() - t0
 
 
@@ -75,11 +96,20 @@ async def burst(nodes: KubeNodes, ids: list[str]) -> float:
     t0 = time.perf_counter()
     await asyncio.gather(*(inject(nodes, i, signal_for(xid=79)) for i in ids))
     wanted = {f"hyperpod-{i}" for i in ids}
-    while True:
+
+    async def quarantined_names() -> set[str]:
         found = await nodes.list("sagemaker.amazonaws.com/cluster-name=bench-burst")
-        if {n["metadata"]["name"] for n in found if quarantined(n)} >= wanted:
-            return time.perf_counter() - t0
-        await asyncio.sleep(0.05)
+        return {n["metadata"]["name"] for n in found if quarantined(n)}
+
+    await await_for(
+        f"all {len(wanted)} nodes of the burst quarantined",
+        quarantined_names,
+        lambda names: names >= wanted,
+        show=lambda names: f"{len(names & wanted)} of {len(wanted)} quarantined",
+        timeout=BURST_S,
+        interval=0.05,
+    )
+    return time.perf_counter() - t0
 
 
 def replacement(sm: Any, cp: ControlPlane, instance_id: str) -> dict[str, float]:
@@ -90,18 +120,30 @@ def replacement(sm: Any, cp: ControlPlane, instance_id: str) -> dict[str, float]
 
     t0 = time.perf_counter()
     asyncio.run(fault())
-    started = None
-    while True:
+    started: list[float] = []
+
+    def replacements() -> list[dict[str, Any]]:
         summaries = sm.list_cluster_nodes(ClusterName="bench-replace")["ClusterNodeSummaries"]
         others = [s for s in summaries if s["InstanceId"] != instance_id]
-        if others and started is None:
-            started = time.perf_counter() - t0  # the replacement instance exists
-        if others and others[0]["InstanceStatus"]["Status"] == "Running":
-            return {
-                "repair_started_s": round(started or 0.0, 3),
-                "replacement_running_s": round(time.perf_counter() - t0, 3),
-            }
-        time.sleep(0.02)
+        if others and not started:
+            started.append(time.perf_counter() - t0)  # the replacement instance exists
+        return others
+
+    wait_for(
+        f"a replacement of {instance_id} Running",
+        replacements,
+        lambda others: bool(others) and others[0]["InstanceStatus"]["Status"] == "Running",
+        show=lambda others: (
+            [(s["InstanceId"], s["InstanceStatus"]["Status"]) for s in others]
+            or "no replacement instance"
+        ),
+        timeout=REPLACEMENT_S,
+        interval=0.02,
+    )
+    return {
+        "repair_started_s": round(started[0], 3),
+        "replacement_running_s": round(time.perf_counter() - t0, 3),
+    }
 
 
 async def measure(cp: ControlPlane, faults: list[str], burst_ids: list[str]) -> dict[str, Any]:
@@ -128,11 +170,15 @@ def main() -> None:
     parser.add_argument("--faults", type=int, default=100)
     parser.add_argument("--burst", type=int, default=150)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--quick", action="store_true", help="seconds: 2 faults, a burst of 3")
     args = parser.parse_args()
+    if args.quick:
+        args.faults, args.burst = 2, 3
     out: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
+        "quick": args.quick,
     }
     with tempfile.TemporaryDirectory(prefix="pw-bench-recovery-") as tmp_name:
         tmp = Path(tmp_name)
@@ -146,8 +192,7 @@ def main() -> None:
                 out.update(asyncio.run(measure(cp, latency_ids, burst_ids)))
                 out.update(replacement(sm, cp, one))
             finally:
-                pw.terminate()
-                pw.wait(15)
+                stop([pw])
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any, Self
 
 import boto3  # type: ignore[import-untyped]
@@ -59,11 +60,14 @@ class ThreadedServer:
     def _run(self) -> None:
         asyncio.run(self.server.serve())
 
-    def start(self) -> Self:
+    def start(self, timeout: float = 60.0) -> Self:
         self.thread.start()
+        deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self.thread.is_alive():
                 raise RuntimeError("podwarden server thread died while starting")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"podwarden server not started after {timeout:g} s")
             self.thread.join(0.02)
         self.port = bound_port(self.server)
         return self

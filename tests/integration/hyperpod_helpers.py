@@ -69,24 +69,30 @@ def create(sm: Any, name: str, *groups: dict[str, Any], **extra: Any) -> str:
 def wait_status(
     sm: Any, name: str, status: str = "InService", timeout: float = 120
 ) -> dict[str, Any]:
+    last: list[str] = []
+
     def probe() -> dict[str, Any] | None:
         d: dict[str, Any] = sm.describe_cluster(ClusterName=name)
-        if d["ClusterStatus"] == "Failed":
+        last[:] = [d["ClusterStatus"]]
+        if d["ClusterStatus"] == "Failed" and status != "Failed":
             raise AssertionError(f"cluster {name} failed: {d.get('FailureMessage')}")
         return d if d["ClusterStatus"] == status else None
 
-    return wait_for(f"cluster {name} {status}", probe, timeout=timeout)
+    return wait_for(f"cluster {name} {status}", probe, timeout=timeout, seen=lambda: last)
 
 
 def wait_active(eks: Any, name: str, timeout: float = 180) -> dict[str, Any]:
     """The EKS cluster ``name`` once ACTIVE (its description); fails at once if it FAILED."""
 
+    last: list[str] = []
+
     def probe() -> dict[str, Any] | None:
         c: dict[str, Any] = eks.describe_cluster(name=name)["cluster"]
-        assert c["status"] != "FAILED", c.get("health")
+        last[:] = [c["status"]]
+        assert c["status"] != "FAILED", f"EKS cluster {name} FAILED: {c.get('health')}"
         return c if c["status"] == "ACTIVE" else None
 
-    return wait_for(f"EKS cluster {name} ACTIVE", probe, timeout=timeout)
+    return wait_for(f"EKS cluster {name} ACTIVE", probe, timeout=timeout, seen=lambda: last)
 
 
 def cluster_nodes(kube: client.ApiClient, cluster_id: str) -> dict[str, dict[str, Any]]:

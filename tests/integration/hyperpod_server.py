@@ -4,10 +4,13 @@ test can SIGKILL. Both serve real HTTP on loopback against the real control plan
 from __future__ import annotations
 
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ REGION = "us-west-2"
 EKS_ARN = "arn:aws:eks:us-west-2:000000000000:cluster/podwarden"
 ROLE_ARN = "arn:aws:iam::000000000000:role/podwarden-hyperpod-execution"  # seeded
 LIFECYCLE_URI = "s3://sagemaker-podwarden-000000000000-us-west-2/lifecycle/"  # seeded
+LISTEN_S = 120.0  # ``podwarden serve`` listening
 
 
 def sagemaker(endpoint: str, secret: str | None = None, key: str | None = None) -> Any:
@@ -67,22 +71,53 @@ class ProcessServer:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        assert self.proc.stdout is not None
-        lines = []
-        for line in self.proc.stdout:
-            lines.append(line)
-            m = re.search(r"API at (http://127\.0\.0\.1:\d+)", line)
-            if m:
-                self.endpoint = m.group(1)
-                return self
-        raise RuntimeError("podwarden serve exited before listening:\n" + "".join(lines))
+        self.endpoint = listening(self.proc, LISTEN_S)
+        return self
 
     def kill(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        self.proc.wait(15)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(15)
+
+
+def listening(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The endpoint that ``proc`` (``podwarden serve``) prints once listening. Fails if it exits
+    first or after ``timeout`` s, with its output. A thread reads its stdout to the end, so that
+    the server never blocks on a full pipe."""
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    lines: queue.Queue[str | None] = queue.Queue()
+    found = threading.Event()
+
+    def drain() -> None:
+        for line in stdout:
+            if not found.is_set():
+                lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            output = "".join(seen) or "(no output)"
+            raise RuntimeError(
+                f"podwarden serve not listening after {timeout:g} s; its output:\n{output}"
+            ) from None
+        if line is None:
+            output = "".join(seen) or "(no output)"
+            raise RuntimeError(
+                f"podwarden serve exited with {proc.wait(15)} before listening:\n{output}"
+            )
+        seen.append(line)
+        m = re.search(r"API at (http://127\.0\.0\.1:\d+)", line)
+        if m:
+            found.set()
+            return m.group(1)

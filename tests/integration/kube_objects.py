@@ -12,16 +12,23 @@ T = TypeVar("T")
 
 
 def wait_for(
-    what: str, probe: Callable[[], T | None], timeout: float = 90.0, interval: float = 0.25
+    what: str,
+    probe: Callable[[], T | None],
+    timeout: float = 90.0,
+    interval: float = 0.25,
+    seen: Callable[[], object] | None = None,
 ) -> T:
-    """Poll probe until it returns something truthy; fail with ``what`` after timeout."""
+    """Poll probe until it returns something truthy; fail with ``what`` after timeout, and with
+    what ``seen()`` describes (the last state the probe saw) when given. A probe ends the wait
+    at once on a terminal state by raising."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            last = f"; last seen: {str(seen())[:300]}" if seen is not None else ""
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{last}")
         time.sleep(interval)
 
 

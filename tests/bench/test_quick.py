@@ -1,0 +1,108 @@
+"""Every benchmark of bench/ still runs: its ``--quick`` mode (the same code with tiny counts)
+as a subprocess must exit 0 and print its results, so that a benchmark cannot rot unnoticed.
+
+No timing is asserted; each run has a deadline (generous, for a loaded 2-core machine) after
+which its whole process group is killed and its output shown. Those that start the local control
+plane are integration tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+DEADLINE_S = 240.0
+
+
+def run_quick(script: str, tmp_path: Path, *extra: str) -> tuple[str, dict[str, Any]]:
+    """Run ``bench/<script> --quick --json …``: its output and its JSON result."""
+    result = tmp_path / "result.json"
+    argv = [sys.executable, str(BENCH / script), "--quick", "--json", str(result), *extra]
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its servers with it: on a deadline, the group is killed
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        output, _ = proc.communicate(timeout=DEADLINE_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate(timeout=60)
+        pytest.fail(f"bench/{script} --quick did not end in {DEADLINE_S:g} s:\n{output[-6000:]}")
+    assert proc.returncode == 0, (
+        f"bench/{script} --quick exited {proc.returncode}:\n{output[-6000:]}"
+    )
+    data: dict[str, Any] = json.loads(result.read_text())
+    assert data["quick"] is True
+    return output, data
+
+
+def latency_row(row: dict[str, Any], *targets: str) -> None:
+    for target in targets:
+        assert row[target]["n"] > 0 and 0 < row[target]["p50_ms"] <= row[target]["p99_ms"], row
+
+
+def test_api_account_suite(tmp_path: Path) -> None:
+    output, data = run_quick("api.py", tmp_path, "--suites", "account")
+    assert "no moto comparison (skipped)" in output
+    assert '"SageMaker DescribeCluster"' in output  # the printed table
+    rows = data["account"]
+    assert set(rows) == {
+        "SageMaker DescribeCluster",
+        "EKS DescribeCluster",
+        "EC2 DescribeSubnets",
+        "IAM GetRole",
+        "STS GetCallerIdentity",
+        "S3 GetObject",
+    }
+    for row in rows.values():
+        latency_row(row, "podwarden", "bare")
+        assert "moto" not in row and row["podwarden_over_bare"] > 0
+
+
+def test_bigbody_without_kubernetes(tmp_path: Path) -> None:
+    output, data = run_quick("bigbody.py", tmp_path, "--no-kubernetes")
+    assert "idle DescribeCluster: p50" in output
+    assert "DescribeCluster under 4 x 15 MiB PutObject" in output
+    assert "p99 under load / p99 idle:" in output
+    assert data["load"]["puts"] >= 4  # every client put at least once
+    for phase in ("idle", "under_load"):
+        assert data[phase]["n"] > 0 and 0 < data[phase]["p50_ms"] <= data[phase]["p99_ms"]
+    assert data["p99_ratio"] > 0
+
+
+@pytest.mark.integration
+def test_api_hyperpod_suite(tmp_path: Path) -> None:
+    output, data = run_quick("api.py", tmp_path, "--suites", "hyperpod")
+    assert "no moto comparison (skipped)" in output
+    assert set(data["latency"]) == {"DescribeCluster", "ListClusterNodes"}
+    for row in data["latency"].values():
+        latency_row(row, "podwarden", "bare")
+
+
+@pytest.mark.integration
+def test_localk8s(tmp_path: Path) -> None:
+    output, data = run_quick("localk8s.py", tmp_path)
+    assert "run 0: fresh data dir: /readyz" in output and "RSS after 1 s idle" in output
+    assert [r["fresh"] for r in data["runs"]] == [True, False]
+    assert data["rss_total_mb"] > 0
+
+
+@pytest.mark.integration
+def test_recovery(tmp_path: Path) -> None:
+    output, data = run_quick("recovery.py", tmp_path)
+    assert '"quarantine_p50_s"' in output
+    assert (data["faults"], data["burst_nodes"]) == (2, 3)
+    assert data["quarantine_p50_s"] > 0 and data["burst_all_quarantined_s"] > 0
+    assert 0 < data["repair_started_s"] <= data["replacement_running_s"]
