@@ -10,12 +10,15 @@ state seen. A benchmark that cannot finish says why instead of hanging.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import queue
 import re
 import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 S = TypeVar("S")
@@ -106,16 +109,24 @@ def read_lines(
 ) -> re.Match[str]:
     """The first line of ``proc``'s stdout matching ``pattern``. Raise :class:`WaitFailed` if the
     process exits first or ``timeout`` s pass, with its output so far. A thread goes on draining
-    stdout afterwards, so that a chatty child never blocks on a full pipe."""
+    stdout afterwards, so that a chatty child never blocks on a full pipe; with
+    ``PODWARDEN_BENCH_LOG=<file>`` it appends that output there (a server's tracebacks)."""
     assert proc.stdout is not None
     stdout = proc.stdout
     lines: queue.Queue[str | None] = queue.Queue()
     found = threading.Event()
 
+    keep = os.environ.get("PODWARDEN_BENCH_LOG")  # a file for the servers' later output
+
     def drain() -> None:
-        for line in stdout:
-            if not found.is_set():  # afterwards, read and dropped
-                lines.put(line)
+        with contextlib.ExitStack() as stack:
+            log = stack.enter_context(Path(keep).open("a")) if keep else None
+            for line in stdout:
+                if not found.is_set():
+                    lines.put(line)
+                elif log is not None:  # afterwards dropped, unless it is to be kept
+                    log.write(line)
+                    log.flush()
         lines.put(None)
 
     threading.Thread(target=drain, daemon=True).start()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import threading
 import time
@@ -16,8 +17,10 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import pytest
 
+from podwarden.api import bulk
 from podwarden.api.app import OFFLOAD_BYTES, PodwardenApp
 from podwarden.api.body import MAX_BODY
+from podwarden.api.bulk import BulkPool
 from podwarden.wire.http import HttpResponse
 from tests.api.aws_server import AwsServer
 from tests.api.signing import FORM_CT, JSON_CT, REGION, Req, parsed_error, sign
@@ -181,3 +184,22 @@ def test_a_content_length_the_body_does_not_match_runs_nothing(
     headers["Content-Length"] = declared
     answer = _raw(url, "POST", headers, body)
     assert b"500" not in answer.split(b"\r\n", 1)[0]
+
+
+def test_bulk_work_runs_at_a_lower_priority() -> None:
+    """The large-request pool's thread yields the cores to the event loop's thread."""
+    pool = BulkPool()
+
+    def priority() -> tuple[int, int]:
+        me = threading.get_native_id()
+        return me, os.getpriority(os.PRIO_PROCESS, me)
+
+    async def run() -> tuple[int, int]:
+        return await pool.run(priority)
+
+    try:
+        worker, nice = asyncio.run(run())
+    finally:
+        pool.close()
+    assert worker != threading.get_native_id()
+    assert nice == os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + bulk.NICE

@@ -3,15 +3,17 @@ persistence across a restart."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from podwarden.model.cluster import Cluster, Instance, InstanceGroup
-from podwarden.model.errors import Conflict, InUse
+from podwarden.model.errors import Conflict, InUse, TemporaryError
 from podwarden.store.resources import Record
-from podwarden.store.sql import Store
+from podwarden.store.sql import Store, sqlite_url
 
 MakeStore = Callable[[], Store]
 
@@ -119,3 +121,21 @@ def test_resource_reads_on_both_databases(make_store: MakeStore) -> None:
     assert [r.key for r in resources.list(kind, "")] == ["b/k0", "b/k1"]
     assert [r.key for r in resources.list(kind, parent="b")] == ["b/k0", "b/k1"]
     assert [r.key for r in resources.list(kind, "acct", parent="")] == ["x"]
+
+
+def test_a_write_that_outwaits_the_lock_is_a_temporary_error(tmp_path: Path) -> None:
+    """SQLite's busy timeout (5 s) passing under another writer's lock is load: a TemporaryError
+    (the API's retryable 503), never an OperationalError (a 500)."""
+    store = Store(sqlite_url(tmp_path))
+    holder = sqlite3.connect(tmp_path / "podwarden.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(TemporaryError):
+            store.resources.put(Record("test:kind", "", "k", {"a": 1}))
+        holder.execute("ROLLBACK")
+        store.resources.put(Record("test:kind", "", "k", {"a": 1}))  # and it works once free
+        got = store.resources.get("test:kind", "", "k")
+        assert got is not None and got.doc == {"a": 1}
+    finally:
+        holder.close()
+        store.close()

@@ -22,6 +22,7 @@ from typing import Any
 
 from podwarden.api import eks_authn, refusals
 from podwarden.api.body import MAX_BODY, Body, declared_length_problem, read_body
+from podwarden.api.bulk import BulkPool
 from podwarden.api.operations import JSON_TARGETS, OPERATIONS
 from podwarden.control.aws.sts import session_credential
 from podwarden.control.context import Context, InstanceTypes, Preflight
@@ -94,6 +95,7 @@ class PodwardenApp:
         self.settings = settings
         self.services = services
         self._by_key = {c.access_key_id: c for c in settings.credentials}
+        self._bulk = BulkPool()  # large requests: off the loop, at a lower CPU priority
         # the token webhook of the EKS clusters' apiservers (not an AWS API: before dispatch)
         self.eks_authn = eks_authn.EksAuthn(services.store, self._lookup, services.now)
 
@@ -115,6 +117,7 @@ class PodwardenApp:
             elif message["type"] == "lifespan.shutdown":
                 for hook in self.services.on_shutdown:
                     await hook()
+                self._bulk.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -190,7 +193,7 @@ class PodwardenApp:
         def wake() -> None:
             loop.call_soon_threadsafe(self.services.wake)
 
-        return await asyncio.to_thread(
+        return await self._bulk.run(
             self._handle, request, raw_headers, dest, protocol, request_id, claim=claim, wake=wake
         )
 

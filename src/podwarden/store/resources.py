@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from podwarden.model.errors import Conflict
 from podwarden.store.prepared import PreparedRead
+from podwarden.store.transactions import begin
 
 metadata = MetaData()
 
@@ -159,7 +160,7 @@ class Resources:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        with begin(self.engine) as conn:
             yield conn
 
     def create(self, rec: Record, blob: bytes | None = None) -> Record:

@@ -36,6 +36,7 @@ from podwarden.model.cluster import Cluster, ClusterEvent, ClusterOperation, Ins
 from podwarden.model.errors import Conflict, InUse
 from podwarden.store.prepared import PreparedRead
 from podwarden.store.resources import Resources
+from podwarden.store.transactions import begin
 
 metadata = MetaData()
 
@@ -177,7 +178,7 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        with begin(self.engine) as conn:
             yield conn
 
     # -- clusters -------------------------------------------------------------------------
