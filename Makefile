@@ -31,6 +31,7 @@ bench: venv k8s
 	$(VENV)/bin/python bench/localk8s.py
 	$(VENV)/bin/python bench/api.py --scale 1000
 	$(VENV)/bin/python bench/recovery.py
+	$(VENV)/bin/python bench/bigbody.py
 
 # The venv is rebuilt whenever the lock file or the project metadata changes.
 venv: $(VENV)/.synced

@@ -19,7 +19,7 @@ cases' own verdicts or in the liveness checks).
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,12 +91,16 @@ def test_fuzzed_requests_get_parseable_aws_errors_and_the_server_stays_right(
     )
     witness_vpc = plant_witnesses(server)
     failures: list[Failure] = []
+    statuses: Counter[str] = Counter()
     indices = _indices(count)
     for index in indices:
         case = generate(seed, index, account)
         cause, got = _run(case, server.port)
+        statuses[got.split(" ")[1] if got.startswith("HTTP ") else "no answer"] += 1
         if cause is not None:
             failures.append((case, cause, got))
+    # with -s: what the cases were answered with (the counts BENCHMARKS.md quotes)
+    print(f"fuzz seed {seed}: {len(indices)} cases, answers {sorted(statuses.items())}")
     log = os.environ.get("PODWARDEN_FUZZ_LOG")
     if log:
         lines = (f"{cause}\t{case.describe()}\t{got}\n" for case, cause, got in failures)
