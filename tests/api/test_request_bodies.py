@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -148,11 +149,11 @@ def test_large_bodies_are_handled_off_the_event_loop(tmp_path: Path) -> None:
     seen: list[tuple[int, bool]] = []
     loop_thread: list[threading.Thread] = []
 
-    def handle(request: Req, *args: object, **kwargs: object) -> HttpResponse:
-        seen.append((len(request.body), threading.current_thread() is loop_thread[0]))
+    def handle(routed: Any, wake: object) -> HttpResponse:
+        seen.append((len(routed.request.body), threading.current_thread() is loop_thread[0]))
         return HttpResponse(200)
 
-    app._handle = handle  # type: ignore[assignment,method-assign]
+    app._handle = handle  # type: ignore[method-assign]
 
     async def run() -> None:
         loop_thread.append(threading.current_thread())

@@ -11,18 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote, urlsplit
-from xml.sax.saxutils import escape
 
 import boto3  # type: ignore[import-untyped]
 import botocore.auth  # type: ignore[import-untyped]
@@ -43,6 +40,7 @@ from podwarden.wire.sigv4 import (
     ProtocolFamily,
     Verified,
 )
+from tests.wire.verifying_server import VerifyingServer, running
 
 ACCESS_KEY = "AKIAPODWARDENTEST01"
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -564,66 +562,13 @@ def test_signature_is_hmac_sha1_base64() -> None:
 # -- end to end: a real boto3 client and urllib against a stdlib HTTP server ---------------------
 
 
-class _Server:
-    """Verifies every request with :func:`verify_v2` at ``SIGNED_AT`` and answers S3-style."""
-
-    def __init__(self) -> None:
-        self.seen: list[Verified] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        seen = self.seen
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                path, _, query = self.path.partition("?")
-                request = IncomingRequest(self.command, path, query, self.headers.items(), body)
-                try:
-                    seen.append(check(request))
-                except AuthFailure as error:
-                    wire = error.wire(ProtocolFamily.S3)
-                    payload = (
-                        f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{wire.code}</Code>"
-                        f"<Message>{escape(wire.message)}</Message></Error>"
-                    ).encode()
-                    self._reply(wire.status, payload)
-                    return
-                self._reply(200, b"")
-
-            def _reply(self, status: int, payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        return Handler
-
-
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    running = _Server()
-    running.thread.start()
-    try:
-        yield running
-    finally:
-        running.httpd.shutdown()
-        running.httpd.server_close()
-        running.thread.join(timeout=5)
+def server() -> Iterator[VerifyingServer]:
+    with running(check) as verifying:
+        yield verifying
 
 
-def _live_client(server: _Server, secret: str = SECRET) -> Any:
+def _live_client(server: VerifyingServer, secret: str = SECRET) -> Any:
     return boto3.client(
         "s3",
         endpoint_url=server.url,
@@ -636,7 +581,7 @@ def _live_client(server: _Server, secret: str = SECRET) -> Any:
     )
 
 
-def test_boto3_and_urllib_end_to_end(server: _Server) -> None:
+def test_boto3_and_urllib_end_to_end(server: VerifyingServer) -> None:
     s3 = _live_client(server)
     s3.put_object(Bucket="bkt", Key=ODD_KEY, Body=b"hello", ContentType="text/plain")
     s3.head_bucket(Bucket="bkt")

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
-from xml.sax.saxutils import escape
 
 import boto3  # type: ignore[import-untyped]
 import botocore.auth  # type: ignore[import-untyped]
@@ -42,6 +38,7 @@ from podwarden.wire.sigv4 import (
     Verified,
     verify,
 )
+from tests.wire.verifying_server import VerifyingServer, running
 
 ACCESS_KEY = "AKIAPODWARDENTEST01"
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -670,72 +667,13 @@ def test_signing_keys_are_cached() -> None:
 # -- end to end: a real boto3 client against a stdlib HTTP server -------------------------------
 
 
-class _Server:
-    def __init__(self) -> None:
-        self.seen: list[Verified] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        seen = self.seen
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                path, _, query = self.path.partition("?")
-                request = IncomingRequest(
-                    self.command, path, query, list(self.headers.items()), body
-                )
-                s3 = "X-Amz-Target" not in self.headers
-                try:
-                    seen.append(verify(request, lookup, datetime.now(UTC)))
-                except AuthFailure as error:
-                    wire = error.wire(ProtocolFamily.S3 if s3 else ProtocolFamily.JSON)
-                    if s3:
-                        payload = (
-                            f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{wire.code}</Code>"
-                            f"<Message>{escape(wire.message)}</Message></Error>"
-                        ).encode()
-                    else:
-                        payload = json.dumps(
-                            {"__type": wire.code, "message": wire.message}
-                        ).encode()
-                    self._reply(wire.status, payload)
-                    return
-                self._reply(200, b"" if s3 else b"{}")
-
-            def _reply(self, status: int, payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        return Handler
-
-
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    running = _Server()
-    running.thread.start()
-    try:
-        yield running
-    finally:
-        running.httpd.shutdown()
-        running.httpd.server_close()
-        running.thread.join(timeout=5)
+def server() -> Iterator[VerifyingServer]:
+    with running(lambda request: verify(request, lookup, datetime.now(UTC))) as verifying:
+        yield verifying
 
 
-def _client(service: str, server: _Server, secret: str = SECRET, **config: Any) -> Any:
+def _client(service: str, server: VerifyingServer, secret: str = SECRET, **config: Any) -> Any:
     return boto3.client(
         service,
         endpoint_url=server.url,
@@ -758,7 +696,7 @@ def _error_code(call: Callable[[], object]) -> str:
 
 
 @pytest.mark.usefixtures("real_clock")
-def test_boto3_sagemaker_end_to_end(server: _Server) -> None:
+def test_boto3_sagemaker_end_to_end(server: VerifyingServer) -> None:
     assert "ClusterSummaries" not in _client("sagemaker", server).list_clusters()
     assert (server.seen[-1].service, server.seen[-1].credential) == ("sagemaker", ALICE)
     wrong = _client("sagemaker", server, secret="not-the-secret")
@@ -766,7 +704,7 @@ def test_boto3_sagemaker_end_to_end(server: _Server) -> None:
 
 
 @pytest.mark.usefixtures("real_clock")
-def test_boto3_eks_rest_json_end_to_end(server: _Server) -> None:
+def test_boto3_eks_rest_json_end_to_end(server: VerifyingServer) -> None:
     eks = _client("eks", server)
     eks.list_clusters(maxResults=5, include=["all", "b c"])
     eks.describe_nodegroup(clusterName="my cluster", nodegroupName="ng:1/x")
@@ -774,7 +712,7 @@ def test_boto3_eks_rest_json_end_to_end(server: _Server) -> None:
 
 
 @pytest.mark.usefixtures("real_clock")
-def test_boto3_s3_end_to_end(server: _Server) -> None:
+def test_boto3_s3_end_to_end(server: VerifyingServer) -> None:
     s3 = _client("s3", server, s3={"addressing_style": "path"})
     s3.put_object(Bucket="bkt", Key=ODD_KEY, Body=b"hello")
     s3.put_object(Bucket="bkt", Key=ODD_KEY, Body=io.BytesIO(b"streamed, with Expect"))

@@ -83,6 +83,18 @@ class Services:
 
 
 @dataclass(frozen=True)
+class _Routed:
+    """A request whose body arrived whole and whose service is known, ready to be handled."""
+
+    request: HttpRequest
+    raw_headers: list[tuple[str, str]]
+    dest: Destination
+    protocol: Codec
+    request_id: str
+    claim: Claim | None  # its SigV4 claim, read once for routing and verification
+
+
+@dataclass(frozen=True)
 class _Caller:
     account: str
     region: str
@@ -151,7 +163,7 @@ class PodwardenApp:
             protocol = codec(service_model(service))
             _check_body(service, request, body)
             response = await self._run(
-                request, raw_headers, dest, protocol, request_id, claim=claim
+                _Routed(request, raw_headers, dest, protocol, request_id, claim)
             )
         except WireError as err:
             response = protocol.error(err, request_id, request)
@@ -166,49 +178,21 @@ class PodwardenApp:
             response = protocol.error(failure, request_id, request)
         await _send(send, response, request_id, head=scope["method"] == "HEAD")
 
-    async def _run(
-        self,
-        request: HttpRequest,
-        raw_headers: list[tuple[str, str]],
-        dest: Destination,
-        protocol: Codec,
-        request_id: str,
-        *,
-        claim: Claim | None,
-    ) -> HttpResponse:
+    async def _run(self, call: _Routed) -> HttpResponse:
         """Handle the request: inline when small (a thread hop would cost more than the work),
-        on a worker thread when its body is large, with ``wake`` made thread-safe there."""
-        if len(request.body) < OFFLOAD_BYTES:
-            return self._handle(
-                request,
-                raw_headers,
-                dest,
-                protocol,
-                request_id,
-                claim=claim,
-                wake=self.services.wake,
-            )
+        on the bulk pool's thread when its body is large, with ``wake`` made thread-safe there."""
+        if len(call.request.body) < OFFLOAD_BYTES:
+            return self._handle(call, self.services.wake)
         loop = asyncio.get_running_loop()
 
         def wake() -> None:
             loop.call_soon_threadsafe(self.services.wake)
 
-        return await self._bulk.run(
-            self._handle, request, raw_headers, dest, protocol, request_id, claim=claim, wake=wake
-        )
+        return await self._bulk.run(self._handle, call, wake)
 
-    def _handle(
-        self,
-        request: HttpRequest,
-        raw_headers: list[tuple[str, str]],
-        dest: Destination,
-        protocol: Codec,
-        request_id: str,
-        *,
-        claim: Claim | None,
-        wake: Callable[[], None],
-    ) -> HttpResponse:
-        caller = self._authenticate(request, raw_headers, claim, dest)
+    def _handle(self, routed: _Routed, wake: Callable[[], None]) -> HttpResponse:
+        caller = self._authenticate(routed)
+        dest, protocol, request = routed.dest, routed.protocol, routed.request
         if dest.service == "s3":
             request = aws_chunked.decoded(request)
         resolved = protocol.resolve(dest.service, request, dest.target)
@@ -233,7 +217,7 @@ class PodwardenApp:
             raise wire_error(dest.service, err) from err
         if dest.service == "eks" and not call.operation.name.startswith(_READS):
             wake()  # the EKS reconciler acts now rather than at its next resync
-        return protocol.encode(call, output, request_id)
+        return protocol.encode(call, output, routed.request_id)
 
     def _lookup(self, access_key_id: str) -> Credential | None:
         """The credential of a long-term key or a live STS session (the EKS token webhook's)."""
@@ -254,13 +238,13 @@ class PodwardenApp:
             principal_arn=session.principal_arn,
         )
 
-    def _authenticate(
-        self,
-        request: HttpRequest,
-        raw_headers: list[tuple[str, str]],
-        claim: Claim | None,
-        dest: Destination,
-    ) -> _Caller:
+    def _authenticate(self, routed: _Routed) -> _Caller:
+        request, raw_headers, claim, dest = (
+            routed.request,
+            routed.raw_headers,
+            routed.claim,
+            routed.dest,
+        )
         if not self.settings.auth:
             first = self.settings.credentials[0] if self.settings.credentials else None
             return _Caller(
