@@ -255,6 +255,7 @@ def test_get_and_head_object_by_part_number(aws: AwsServer) -> None:
     assert (got["PartsCount"], got["ContentLength"], got["ETag"]) == (2, len(last), done["ETag"])
     head = s3.head_object(Bucket=name, Key="k", PartNumber=1)
     assert (head["PartsCount"], head["ContentLength"]) == (2, len(first))
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 206  # a part is partial content
     with pytest.raises(ClientError) as err:
         s3.get_object(Bucket=name, Key="k", PartNumber=3)
     assert code(err) == (416, "InvalidPartNumber")

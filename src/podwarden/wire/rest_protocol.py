@@ -52,7 +52,7 @@ _XML_ROOTS: Final = {
 # <LocationConstraint>us-west-2</LocationConstraint>; botocore reads the root's text)
 _TEXT_ROOTS: Final = {"GetBucketLocation": "LocationConstraint"}
 # a response with this member present is partial content (RFC 9110 §15.3.7)
-_PARTIAL: Final = {"GetObject": "ContentRange"}
+_PARTIAL: Final = {"GetObject": "ContentRange", "HeadObject": "ContentRange"}
 
 
 def decode_request(
