@@ -228,6 +228,23 @@ def test_access_entry_without_policy_is_authenticated_but_forbidden(
     assert f'User "{user}" cannot list resource "nodes"' in done.stderr
 
 
+def view_role_aggregated(server: ThreadServer, kubectl: Path) -> None:
+    """Wait for the ``view`` ClusterRole to carry its rules: it is an aggregated role that
+    kube-controller-manager fills in after a fresh control plane starts (a race on a busy
+    machine), so a ``view`` binding grants nothing until then."""
+
+    def rules() -> str | None:
+        admin = ["--kubeconfig", str(server.settings.kubeconfig)]
+        got = run([kubectl, *admin, "get", "clusterrole", "view", "-o", "json"])
+        if got.returncode != 0:
+            return None
+        role = json.loads(got.stdout)
+        names = {r for rule in role.get("rules") or [] for r in rule.get("resources", [])}
+        return "aggregated" if "namespaces" in names else None
+
+    wait_for("the view ClusterRole's aggregated rules (namespaces)", rules, timeout=60)
+
+
 def test_view_policy_grants_view_only(server: ThreadServer, kubectl: Path, tmp_path: Path) -> None:
     eks = aws(server, "eks")
     cluster = Cluster(kubectl, wait_active(eks, "podwarden"), tmp_path)
@@ -242,6 +259,7 @@ def test_view_policy_grants_view_only(server: ThreadServer, kubectl: Path, tmp_p
         accessScope={"type": "cluster"},
     )
     bearer = token("podwarden", who["key"], who["secret"], who["token"])
+    view_role_aggregated(server, kubectl)
     listed = cluster.run(bearer, "get", "namespaces")
     assert listed.returncode == 0, listed.stderr
     whoami = json.loads(cluster.run(bearer, "auth", "whoami", "-o", "json").stdout)
