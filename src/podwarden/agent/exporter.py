@@ -16,7 +16,11 @@ from podwarden.model.labels import (
     HEALTH,
     HEALTH_TAINT_EFFECT,
     HEALTH_TAINT_VALUE,
+    PENDING_REBOOT,
+    PENDING_REPLACEMENT,
 )
+
+RECOVERY_REQUESTS = frozenset({PENDING_REBOOT, PENDING_REPLACEMENT})
 
 COMPONENT = "podwarden-health-agent"
 
@@ -26,16 +30,24 @@ def iso(at: float) -> str:
 
 
 def metadata_patch(node: dict[str, Any], health: NodeHealth) -> dict[str, Any]:
-    """Labels, annotation and taints for ``health`` (other taints are kept)."""
+    """Labels, annotation and taints for ``health`` (other taints are kept). A recovery someone
+    asked for by labelling the node (``UnschedulablePendingReboot``/``...Replacement``, as on
+    HyperPod) is left for the reconciler to carry out: a healthy assessment does not undo it."""
     taints = [
         t for t in node.get("spec", {}).get("taints") or [] if t["key"] not in AGENT_TAINT_KEYS
     ]
     if health.quarantined:
         taints.append({"key": HEALTH, "value": HEALTH_TAINT_VALUE, "effect": HEALTH_TAINT_EFFECT})
+    meta = node.get("metadata", {})
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    current = labels.get(HEALTH)
+    # a request, not the agent's own verdict: that one comes with the faults behind it
+    by_hand = not labels.get(FAULT_TYPES) and not annotations.get(FAULT_DETAILS)
+    requested = current in RECOVERY_REQUESTS and by_hand and not health.quarantined
     return {
         "metadata": {
             "labels": {
-                HEALTH: health.status,
+                HEALTH: current if requested else health.status,
                 FAULT_TYPES: health.fault_types or None,
                 FAULT_REASONS: health.fault_reasons or None,
             },
