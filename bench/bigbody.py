@@ -2,7 +2,7 @@
 latency idle, then while ``--clients`` clients each send ``--mib`` MiB S3 PutObjects in a loop.
 
     .venv/bin/python bench/bigbody.py [--calls 300] [--clients 4] [--mib 15] [--seconds 20]
-        [--no-kubernetes] [--json out.json] [--quick]
+        [--no-kubernetes] [--pin-uploaders CPU] [--json out.json] [--quick]
 
 The server is ``podwarden serve`` on the real local control plane (its reconcilers share the
 event loop with the API), or with ``--no-kubernetes`` the same app without Kubernetes (bench/
@@ -93,8 +93,10 @@ def start_uploaders(args: argparse.Namespace, url: str, tmp: Path) -> list[subpr
         "AWS_SECRET_ACCESS_KEY": cred.secret_access_key,
     }
     procs = []
+    pin = ["taskset", "-c", str(args.pin_uploaders)] if args.pin_uploaders is not None else []
     for i in range(args.clients):
         argv = [
+            *pin,
             sys.executable,
             str(HERE / "put_loop.py"),
             url,
@@ -198,6 +200,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="of load")
     parser.add_argument("--max-puts", type=int, default=1000, help="a client, at most")
     parser.add_argument("--no-kubernetes", action="store_true", help="the app without Kubernetes")
+    parser.add_argument(
+        "--pin-uploaders",
+        type=int,
+        metavar="CPU",
+        help="run the uploaders on this CPU alone and everything else (server, control plane,"
+        " sampler) on the others: the server's share of the p99 without its load generator",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quick", action="store_true", help="seconds: 20 calls, 2 s of load")
     args = parser.parse_args()
@@ -211,6 +220,12 @@ def main() -> None:
         "server": "app without Kubernetes" if args.no_kubernetes else "podwarden serve",
         "quick": args.quick,
     }
+    if args.pin_uploaders is not None:  # before the server starts: it inherits the rest
+        others = os.sched_getaffinity(0) - {args.pin_uploaders}
+        if not others:
+            parser.error(f"--pin-uploaders {args.pin_uploaders} leaves no CPU for the server")
+        os.sched_setaffinity(0, others)
+        out["pinned"] = f"uploaders on CPU {args.pin_uploaders}, the rest on {sorted(others)}"
     with (
         tempfile.TemporaryDirectory(prefix="pw-bench-bigbody-") as tmp_name,
         podwarden(args.no_kubernetes, Path(tmp_name)) as url,
