@@ -3,7 +3,7 @@ EKS needs, built with the same handlers the API serves (so it is exactly what a 
 by making the calls), as AWS's HyperPod setup templates lay it out:
 
 - a VPC (10.1.0.0/16) with two private subnets in two zones routed to a NAT gateway and one
-  public subnet routed to an internet gateway (seed R7: HyperPod subnets are private), and a
+  public subnet routed to an internet gateway (seed R6: HyperPod subnets are private), and a
   security group that allows all traffic within itself (EFA needs it);
 - IAM: the HyperPod execution role (trusts ``sagemaker.amazonaws.com``, carries
   ``AmazonSageMakerClusterInstanceRolePolicy``), an EKS node role (distinct, seed R9) and the
