@@ -143,19 +143,18 @@ def workshop(aws: AwsServer, cli: Cli, tmp_path_factory: pytest.TempPathFactory)
     yield files
 
 
-def put_read_policy(cli: Cli, files: Path) -> None:
-    ok(
-        cli(
-            "iam",
-            "put-role-policy",
-            "--role-name",
-            ROLE,
-            "--policy-name",
-            "s3-lifecycle",
-            "--policy-document",
-            f"file://{files / 's3.json'}",
-        )
+def put_role_policy(cli: Cli, name: str, document: Path) -> Any:
+    """``aws iam put-role-policy`` on the execution role, the document read from a file."""
+    return cli(
+        "iam",
+        "put-role-policy",
+        *("--role-name", ROLE, "--policy-name", name),
+        *("--policy-document", f"file://{document}"),
     )
+
+
+def put_read_policy(cli: Cli, files: Path) -> None:
+    ok(put_role_policy(cli, "s3-lifecycle", files / "s3.json"))
 
 
 def create_cluster(cli: Cli, files: Path, name: str) -> str:
@@ -212,18 +211,7 @@ def test_an_explicit_deny_beats_the_allow(aws: AwsServer, cli: Cli, workshop: Pa
         ],
     }
     (workshop / "guard.json").write_text(json.dumps(guard))
-    ok(
-        cli(
-            "iam",
-            "put-role-policy",
-            "--role-name",
-            ROLE,
-            "--policy-name",
-            "guard",
-            "--policy-document",
-            f"file://{workshop / 'guard.json'}",
-        )
-    )
+    ok(put_role_policy(cli, "guard", workshop / "guard.json"))
     create_cluster(cli, workshop, "denied")
     assert settle(aws.data_dir, "denied").status == ClusterStatus.FAILED
     ok(cli("iam", "delete-role-policy", "--role-name", ROLE, "--policy-name", "guard"))
@@ -233,16 +221,7 @@ def test_a_policy_iam_rejects_is_refused(cli: Cli, workshop: Path) -> None:
     bad = {**S3_READ, "Statement": [{**S3_READ["Statement"][0], "Resource": "arn:error:s3:::b"}]}
     (workshop / "bad.json").write_text(json.dumps(bad))
     stderr = failed(
-        cli(
-            "iam",
-            "put-role-policy",
-            "--role-name",
-            ROLE,
-            "--policy-name",
-            "bad",
-            "--policy-document",
-            f"file://{workshop / 'bad.json'}",
-        ),
+        put_role_policy(cli, "bad", workshop / "bad.json"),
         "MalformedPolicyDocument",
         "PutRolePolicy",
     )
