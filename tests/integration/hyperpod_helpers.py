@@ -32,8 +32,13 @@ def server(
         data_dir=data,
     )
     srv = ThreadServer(settings).start()
-    yield srv
-    srv.stop()
+    try:
+        # the seeded EKS cluster turns ACTIVE once its reconciler's first pass ran; the enforced
+        # preflight refuses a HyperPod CreateCluster on it until then (a race CI once lost)
+        wait_active(srv.client("eks"), "podwarden")
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture(scope="module")
