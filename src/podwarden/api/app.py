@@ -92,6 +92,7 @@ class _Routed:
     protocol: Codec
     request_id: str
     claim: Claim | None  # its SigV4 claim, read once for routing and verification
+    sigv2: bool  # signed with S3's SigV2 instead
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ class PodwardenApp:
             protocol = codec(service_model(service))
             _check_body(service, request, body)
             response = await self._run(
-                _Routed(request, raw_headers, dest, protocol, request_id, claim)
+                _Routed(request, raw_headers, dest, protocol, request_id, claim, v2)
             )
         except WireError as err:
             response = protocol.error(err, request_id, request)
@@ -260,7 +261,7 @@ class PodwardenApp:
             headers=raw_headers,
             body=request.body,
         )
-        if dest.service == "s3" and is_sigv2(request.query_string, raw_headers):
+        if dest.service == "s3" and routed.sigv2:
             verified = verify_v2(
                 incoming,
                 lambda key: self._credential(key, expired=True),

@@ -28,7 +28,6 @@ from podwarden.wire import sigv4_canonical as canon
 from podwarden.wire.errors import WireError
 from podwarden.wire.http import HttpRequest
 from podwarden.wire.models import protocols_of, service_model
-from podwarden.wire.protocols import form_params
 from podwarden.wire.sigv4_parse import read_claim
 
 QUERY_SERVICES = ("iam", "sts", "ec2")
@@ -66,7 +65,7 @@ def destination(
     request: HttpRequest,
     json_targets: Mapping[str, str],
     signed_for: str | None,
-    served: Collection[str] = (),
+    served: Collection[str],
 ) -> Destination | None:
     """The service the request is for, by its shape first, as its client will read the answer:
     ``X-Amz-Target`` (awsJson); a Query ``Version`` of IAM, STS or EC2; else the scope's
@@ -101,7 +100,7 @@ def _fits(service: str, request: HttpRequest, served: Collection[str]) -> bool:
     protocol = listed[0]
     if protocol == "json":  # a JSON client that sent no X-Amz-Target (what it reads: JSON)
         return "json" in request.headers.get("content-type", "")
-    if not served or service in served:  # a service podwarden speaks: its own errors say why
+    if service in served:  # a service podwarden speaks: its own errors say why
         return True
     if protocol in ("query", "ec2"):
         return _form_param(request, "Action") is not None
@@ -114,7 +113,7 @@ def _form_param(request: HttpRequest, name: str) -> str | None:
     if request.method not in ("GET", "POST"):
         return None
     try:
-        return form_params(request).get(name)
+        return request.form.get(name)
     except WireError:  # a body that is not a form
         return None
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from urllib.parse import parse_qsl
+
+from podwarden.wire.errors import WireError
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,20 @@ class HttpRequest:
     @property
     def host(self) -> str:
         return self.headers.get("host", "")
+
+    @functools.cached_property
+    def form(self) -> Mapping[str, str]:
+        """Query-protocol parameters: the query string, then a form body (the body wins). Parsed
+        once per request: routing, resolving and decoding all read it (read-only)."""
+        params = dict(self.query)
+        ctype = self.headers.get("content-type", "")
+        if self.body and (not ctype or ctype.startswith("application/x-www-form-urlencoded")):
+            try:
+                text = self.body.decode()
+            except UnicodeDecodeError:
+                raise WireError("MalformedQueryString", "The request body is not UTF-8") from None
+            params.update(parse_qsl(text, keep_blank_values=True))
+        return MappingProxyType(params)
 
 
 @dataclass

@@ -35,7 +35,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
-from urllib.parse import parse_qsl
 
 from podwarden.wire import json_protocol, query_protocol, rest_protocol, rest_routes
 from podwarden.wire.errors import UnknownOperation, WireError
@@ -149,16 +148,8 @@ class JsonCodec:
 
 
 def form_params(request: HttpRequest) -> dict[str, str]:
-    """Query-protocol parameters: the query string, then a form body (the body wins)."""
-    params = dict(request.query)
-    ctype = request.headers.get("content-type", "")
-    if request.body and (not ctype or ctype.startswith("application/x-www-form-urlencoded")):
-        try:
-            text = request.body.decode()
-        except UnicodeDecodeError:
-            raise WireError("MalformedQueryString", "The request body is not UTF-8") from None
-        params.update(parse_qsl(text, keep_blank_values=True))
-    return params
+    """Query-protocol parameters (:attr:`HttpRequest.form`), as a dict the caller may change."""
+    return dict(request.form)
 
 
 class QueryCodec:
@@ -172,7 +163,7 @@ class QueryCodec:
                 "InvalidAction",
                 f"{request.method} requests are not valid for this web service; use GET or POST.",
             )
-        action = form_params(request).get("Action", "")
+        action = request.form.get("Action", "")
         try:
             return Resolved(service, operation_model(service, action), {})
         except WireError:
