@@ -22,43 +22,62 @@ The codes are AWS's where AWS's are known and otherwise podwarden's own (documen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Final
+
 from podwarden.wire.cbor_errors import CborErrorCodec
 from podwarden.wire.errors import UnknownOperation, WireError
 from podwarden.wire.models import protocols_of, service_model
 from podwarden.wire.protocols import PROTOCOLS, Codec
 
+# (refusal, family) -> (code, status); "s3" is S3 whatever its protocol, "json" the default row
+_TABLE: Final[Mapping[tuple[str, str], tuple[str, int]]] = {
+    ("too_large", "s3"): ("EntityTooLarge", 400),
+    ("too_large", "query"): ("RequestEntityTooLarge", 413),
+    ("too_large", "ec2"): ("RequestEntityTooLarge", 413),
+    ("too_large", "json"): ("SerializationException", 413),
+    ("incomplete", "s3"): ("IncompleteBody", 400),
+    ("incomplete", "query"): ("IncompleteBody", 400),
+    ("incomplete", "ec2"): ("IncompleteBody", 400),
+    ("incomplete", "json"): ("SerializationException", 400),
+    ("unsupported", "s3"): ("NotImplemented", 501),  # S3's answer to what it does not implement
+    ("unsupported", "query"): ("InvalidAction", 400),
+    ("unsupported", "ec2"): ("InvalidAction", 400),
+    ("unsupported", "json"): ("UnknownOperationException", 400),  # nothing to retry
+}
 
-def family(service: str) -> str:
-    """The protocol family of a served service: its botocore ``metadata.protocol``."""
-    return str(service_model(service).metadata["protocol"])
+
+def _refusal(
+    kind: str, family: str, message: str, fields: Mapping[str, str] | None = None
+) -> WireError:
+    code, status = _TABLE.get((kind, family)) or _TABLE[(kind, "json")]
+    return WireError(code, message, status, fields)
+
+
+def _family(service: str) -> str:
+    """``s3`` for S3, else a served service's botocore ``metadata.protocol``."""
+    return "s3" if service == "s3" else str(service_model(service).metadata["protocol"])
 
 
 def too_large(service: str, received: int, limit: int) -> WireError:
+    if service == "s3":
+        fields = {"ProposedSize": str(received), "MaxSizeAllowed": str(limit)}
+        return _refusal(
+            "too_large", "s3", "Your proposed upload exceeds the maximum allowed size", fields
+        )
     mib = limit // (1024 * 1024)
     message = f"The request body is larger than podwarden's {mib} MiB limit."
-    if service == "s3":
-        return WireError(
-            "EntityTooLarge",
-            "Your proposed upload exceeds the maximum allowed size",
-            400,
-            {"ProposedSize": str(received), "MaxSizeAllowed": str(limit)},
-        )
-    if family(service) in ("query", "ec2"):
-        return WireError("RequestEntityTooLarge", message, 413)
-    return WireError("SerializationException", message, 413)
+    return _refusal("too_large", _family(service), message)
 
 
 def incomplete_body(service: str, message: str) -> WireError:
-    if service == "s3" or family(service) in ("query", "ec2"):
-        return WireError("IncompleteBody", message, 400)
-    return WireError("SerializationException", message, 400)
+    return _refusal("incomplete", _family(service), message)
 
 
 def not_implemented(service: str, operation: str) -> WireError:
-    """An operation of the service's model that podwarden does not serve. Never a 5xx that
-    botocore would retry: S3 answers 501 NotImplemented (not retried), others a 400."""
+    """An operation of the service's model that podwarden does not serve."""
     message = f"podwarden does not implement {service} {operation}."
-    return _unsupported(service, family(service), message)
+    return _refusal("unsupported", _family(service), message)
 
 
 def unknown_service(name: str) -> tuple[Codec, WireError]:
@@ -70,12 +89,4 @@ def unknown_service(name: str) -> tuple[Codec, WireError]:
         return CborErrorCodec(), UnknownOperation(message)
     if protocol not in PROTOCOLS:
         protocol = "json"
-    return PROTOCOLS[protocol], _unsupported(name, protocol, message)
-
-
-def _unsupported(service: str, protocol: str, message: str) -> WireError:
-    if service == "s3":  # S3's own answer to functionality it does not implement
-        return WireError("NotImplemented", message, 501)
-    if protocol in ("query", "ec2"):
-        return WireError("InvalidAction", message)
-    return UnknownOperation(message)  # 400: nothing a client should retry
+    return PROTOCOLS[protocol], _refusal("unsupported", protocol, message)
