@@ -11,7 +11,8 @@ runs at the process's priority.
 
 Measured with ``bench/bigbody.py --no-kubernetes`` (DescribeCluster p99 under 4 clients' 15 MiB
 PutObjects over idle p99, 2-core machine, BENCHMARKS.md): the default thread pool (6 threads)
-5.0-7.4x; this pool with 2 threads 3.2-3.6x, with 1 thread 2.7-3.0x at ~12 % fewer uploads.
+5.0-7.4x; this pool with 2 threads 3.5-3.6x, with 1 thread 2.97x (2.67x at nice +19) at ~12 %
+fewer uploads.
 """
 
 from __future__ import annotations
