@@ -1,4 +1,4 @@
-"""Where large requests are handled: a few worker threads at a lower CPU priority.
+"""Where large requests are handled: one worker thread at a lower CPU priority.
 
 A 15 MiB PutObject costs the server tens of milliseconds of CPU (SHA-256 of the payload, MD5 for
 the ETag, the checksum, the store's write), most of it outside the GIL. Run on the event loop it
