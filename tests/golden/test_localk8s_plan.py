@@ -20,6 +20,8 @@ PORTS = Ports(
     controller_manager=10257,
     scheduler=10259,
     kwok=10247,
+    training_operator_health=8081,
+    training_operator_webhook=9443,
 )
 # `podwarden up`'s embedded control plane is the seeded EKS cluster: its token webhook
 WEBHOOK = "http://127.0.0.1:8600/podwarden/eks/authenticate/000000000000/us-west-2/podwarden"

@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from podwarden.local.assets import ASSETS_ENV, find_binaries, find_kubectl
+from podwarden.local.assets import (
+    ASSETS_ENV,
+    find_binaries,
+    find_kubectl,
+    find_manifests,
+    find_optional,
+)
 from podwarden.local.build import check_go
 from podwarden.local.errors import BinariesNotFound, GoToolchainError
-from podwarden.local.toolchain import BINARIES, load_toolchain
+from podwarden.local.toolchain import BINARIES, component_dir, load_toolchain
 
 
 def _executable(path: Path) -> None:
@@ -65,7 +71,7 @@ def test_go_missing_says_which_version_and_why(
     with pytest.raises(GoToolchainError) as info:
         check_go(load_toolchain())
     assert "`go` was not found" in str(info.value)
-    assert "Go >= 1.24" in str(info.value)
+    assert "Go >= 1.26" in str(info.value)
     assert "tool` directive" in str(info.value)
 
 
@@ -74,5 +80,35 @@ def test_go_too_old_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     go.write_text("#!/bin/sh\necho go1.22.5\n")
     go.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(GoToolchainError, match=r"found go1\.22\.5 .*Go >= 1\.24"):
+    with pytest.raises(GoToolchainError, match=r"found go1\.22\.5 .*Go >= 1\.26"):
         check_go(load_toolchain())
+
+
+def test_own_cache_components_are_found_in_their_own_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the training operator is cached under its own version, apart from Kubernetes
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    tc = load_toolchain()
+    for name in BINARIES:
+        directory = component_dir(tc.component_of(name), tc) / "bin"
+        directory.mkdir(parents=True, exist_ok=True)
+        _executable(directory / name)
+    found = find_binaries({})
+    operator = tc.component("training-operator")
+    assert found["training-operator"].parent.parent.name == f"training-operator-{operator.version}"
+    assert found["kwok"].parent == component_dir(tc.component("kwok"), tc) / "bin"
+    assert find_optional("helm", {}) is None
+
+
+def test_missing_manifests_are_named(tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    env = {ASSETS_ENV: str(tmp_path / "bin")}
+    with pytest.raises(BinariesNotFound, match=r"kubeflow\.org_pytorchjobs\.yaml"):
+        find_manifests("training-operator", env)
+    folder = tmp_path / "manifests" / "kwok"
+    folder.mkdir(parents=True)
+    (folder / "kwok.x-k8s.io_logs.yaml").write_text("kind: CustomResourceDefinition\n")
+    assert find_manifests("kwok", env) == {
+        "kwok.x-k8s.io_logs.yaml": folder / "kwok.x-k8s.io_logs.yaml"
+    }

@@ -10,6 +10,7 @@ from podwarden.local.toolchain import (
     BINARIES,
     OPTIONAL_BINARIES,
     cache_bin_dir,
+    component_dir,
     load_toolchain,
 )
 
@@ -54,19 +55,53 @@ def test_go_sum_is_committed_for_every_module() -> None:
         assert (TOOLS / component.module_dir / "go.sum").stat().st_size > 0
 
 
-def test_cache_dir_is_keyed_by_every_version(monkeypatch: object) -> None:
+def test_cache_dirs_are_keyed_by_their_versions() -> None:
     tc = load_toolchain()
     path = cache_bin_dir(tc)
-    for c in tc.components:
+    shared = [c for c in tc.components if not c.own_cache]
+    assert {c.name for c in shared} == {"kubernetes", "etcd", "kwok"}
+    for c in shared:
         assert c.version in str(path)
     assert path.name == "bin"
+    # adding or bumping an own-cache component never changes the shared key (no Kubernetes
+    # rebuild); its own directory carries its version
+    for c in tc.components:
+        if c.own_cache:
+            assert c.version not in str(path)
+            assert component_dir(c, tc).name == f"{c.name}-{c.version}"
     assert set(BINARIES) == {
         "etcd",
         "kube-apiserver",
         "kube-controller-manager",
         "kube-scheduler",
         "kwok",
+        "training-operator",
     }
+
+
+def test_training_operator_and_helm_modules_pin_the_toolchain_versions() -> None:
+    tc = load_toolchain()
+    operator = tc.component("training-operator").version
+    # HyperPod's auto-resume needs training operator 1.7.0, 1.8.0 or 1.8.1 (section 10.1)
+    assert operator in ("v1.7.0", "v1.8.0", "v1.8.1")
+    assert re.search(
+        rf"^\s+github\.com/kubeflow/training-operator {re.escape(operator)}$",
+        _gomod("training-operator"),
+        re.M,
+    )
+    helm = tc.component("helm").version
+    assert re.search(rf"^\s+helm\.sh/helm/v4 {re.escape(helm)}( //.*)?$", _gomod("helm"), re.M)
+    assert re.search(r"^tool helm\.sh/helm/v4/cmd/helm$", _gomod("helm"), re.M)
+
+
+def test_manifests_are_copied_from_the_modules_the_components_pin() -> None:
+    tc = load_toolchain()
+    operator = tc.component("training-operator")
+    assert operator.manifest_module == "github.com/kubeflow/training-operator"
+    assert "manifests/base/crds/kubeflow.org_pytorchjobs.yaml" in operator.manifest_files
+    # the dependencies chart disables the MPIJob scheme: its CRD is not installed either
+    assert not any("mpijobs" in f for f in operator.manifest_files)
+    assert tc.component("kwok").manifest_files == ("kustomize/crd/bases/kwok.x-k8s.io_logs.yaml",)
 
 
 def test_version_ldflags_carry_the_release() -> None:
@@ -79,7 +114,7 @@ def test_kubectl_is_built_with_the_server_but_not_required() -> None:
     kubernetes = load_toolchain().component("kubernetes")
     assert "k8s.io/kubernetes/cmd/kubectl" in kubernetes.packages
     assert re.search(r"^\s+k8s\.io/kubernetes/cmd/kubectl$", _gomod("kubernetes"), re.M)
-    assert OPTIONAL_BINARIES == ("kubectl",)
+    assert OPTIONAL_BINARIES == ("kubectl", "helm")
     assert "kubectl" not in BINARIES  # a cache of the five server binaries still runs
 
 

@@ -9,6 +9,7 @@ joined the kubernetes component) builds only the packages of the missing ones.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,14 @@ import time
 from pathlib import Path
 
 from podwarden.local.errors import GoToolchainError
-from podwarden.local.toolchain import GoComponent, Toolchain, cache_bin_dir, load_toolchain
+from podwarden.local.toolchain import (
+    GoComponent,
+    Toolchain,
+    cache_bin_dir,
+    component_dir,
+    load_toolchain,
+    manifests_dir,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TOOLS_DIR = REPO_ROOT / "tools" / "k8s"
@@ -33,8 +41,9 @@ def check_go(toolchain: Toolchain) -> str:
     """Return the path of a Go new enough for tools/k8s, or raise GoToolchainError."""
     why = (
         f"Go >= {toolchain.go_minimum} is needed to build the local Kubernetes control plane "
-        f"(Kubernetes {toolchain.component('kubernetes').version}, etcd, kwok) from tools/k8s/; "
-        "its go.mod files use the `tool` directive, new in Go 1.24. Install Go, or set "
+        f"(Kubernetes {toolchain.component('kubernetes').version}, etcd, kwok, the Kubeflow "
+        "training operator) and helm from tools/k8s/; helm v4.3's module needs Go 1.26 and the "
+        "go.mod files use the `tool` directive. Install Go, or set "
         "PODWARDEN_K8S_ASSETS to a directory with binaries you already have."
     )
     go = shutil.which("go")
@@ -76,28 +85,65 @@ def build_component(
     return time.monotonic() - started
 
 
+def missing_manifests(component: GoComponent, directory: Path) -> tuple[str, ...]:
+    """The manifest files of `component` not yet copied into directory."""
+    return tuple(f for f in component.manifest_files if not (directory / Path(f).name).is_file())
+
+
+def copy_manifests(go: str, component: GoComponent, directory: Path) -> None:
+    """Copy the component's manifest files out of its module (as go.sum pins it) into directory.
+
+    ``go mod download -json`` inside the component's tools/k8s module fetches exactly the version
+    its go.sum records (from the module cache when present) and says where it unpacked it.
+    """
+    assert component.manifest_module is not None
+    out = subprocess.run(
+        [go, "mod", "download", "-json", component.manifest_module],
+        cwd=TOOLS_DIR / component.module_dir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    source = Path(json.loads(out.stdout)["Dir"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in component.manifest_files:
+        target = directory / Path(name).name
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(source / name, tmp)
+        tmp.replace(target)
+
+
 def build_all(force: bool = False) -> Path:
+    """Build what the cache lacks; return the shared components' bin directory."""
     toolchain = load_toolchain()
-    bin_dir = cache_bin_dir(toolchain)
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    todo = [
-        (c, c.packages if force else missing_packages(c, bin_dir)) for c in toolchain.components
-    ]
-    todo = [(c, pkgs) for c, pkgs in todo if pkgs]
+    todo: list[tuple[GoComponent, Path, tuple[str, ...], bool]] = []
+    for c in toolchain.components:
+        bin_dir = component_dir(c, toolchain) / "bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        pkgs = c.packages if force else missing_packages(c, bin_dir)
+        manifests = bool(missing_manifests(c, manifests_dir(c, toolchain))) or (
+            force and bool(c.manifest_files)
+        )
+        if pkgs or manifests:
+            todo.append((c, bin_dir, pkgs, manifests))
+    shared = cache_bin_dir(toolchain)
     if not todo:
-        print(f"build-k8s: all binaries present in {bin_dir} (nothing to build)")
-        return bin_dir
+        print(f"build-k8s: all binaries present in {shared.parent.parent} (nothing to build)")
+        return shared
     go = check_go(toolchain)
     total = time.monotonic()
-    for component, pkgs in todo:
-        names = (
-            component.binary if component.binary else ", ".join(p.rsplit("/", 1)[-1] for p in pkgs)
-        )
-        print(f"build-k8s: building {names} ({component.name} {component.version}) ...", flush=True)
-        seconds = build_component(go, component, bin_dir, pkgs)
-        print(f"build-k8s: built {names} in {seconds:.0f} s", flush=True)
-    print(f"build-k8s: done in {time.monotonic() - total:.0f} s -> {bin_dir}")
-    return bin_dir
+    for component, bin_dir, pkgs, manifests in todo:
+        if pkgs:
+            names = ", ".join(component.binary or p.rsplit("/", 1)[-1] for p in pkgs)
+            label = f"{names} ({component.name} {component.version})"
+            print(f"build-k8s: building {label} ...", flush=True)
+            seconds = build_component(go, component, bin_dir, pkgs)
+            print(f"build-k8s: built {names} in {seconds:.0f} s -> {bin_dir}", flush=True)
+        if manifests:
+            copy_manifests(go, component, manifests_dir(component, toolchain))
+            print(f"build-k8s: copied {component.name}'s manifests from its module", flush=True)
+    print(f"build-k8s: done in {time.monotonic() - total:.0f} s")
+    return shared
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print-dir", action="store_true", help="print the cache directory")
     args = parser.parse_args(argv)
     if args.print_dir:
-        print(cache_bin_dir())
+        print(cache_bin_dir())  # the shared components' (own_cache ones: component_dir)
         return 0
     try:
         build_all(force=args.force)

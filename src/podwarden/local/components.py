@@ -29,6 +29,9 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # kwok manages only nodes that carry this annotation, never a real kubelet's node.
 KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 ALWAYS_ALLOW = "/healthz,/readyz,/livez"
+# The Kubeflow job kinds the training operator runs: the HyperPod dependencies chart's
+# training-operators sub-chart enables every scheme but MPIJob (hyperpod-kubernetes.md section 9).
+TRAINING_SCHEMES = ("pytorchjob", "tfjob", "mxjob", "xgboostjob", "paddlejob")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Ports:
     controller_manager: int
     scheduler: int
     kwok: int
+    training_operator_health: int
+    training_operator_webhook: int
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -76,6 +81,11 @@ class Layout:
     @property
     def kwok_config(self) -> Path:
         return self.data_dir / "kwok.yaml"
+
+    @property
+    def training_operator_certs(self) -> Path:
+        """The training operator's webhook serving certificate (``tls.crt``, ``tls.key``)."""
+        return self.data_dir / "training-operator"
 
     @property
     def token_webhook_config(self) -> Path:
@@ -159,7 +169,7 @@ def plan(
     fsync: bool = True,
     token_webhook: str | None = None,
 ) -> Plan:
-    """The five processes of a local control plane, in start order.
+    """The six processes of a local control plane, in start order.
 
     ``fsync=False`` adds etcd's ``--unsafe-no-fsync``: faster, for throwaway test clusters only.
     ``token_webhook``: the EKS token webhook's URL (module docstring).
@@ -217,6 +227,11 @@ def plan(
         "--authorization-mode=Node,RBAC",
         "--allow-privileged=true",
         "--endpoint-reconciler-type=none",
+        # kwok's kubelet API (logs, exec): every kwok node's InternalIP is 127.0.0.1 and its
+        # kubelet port kwok's TLS server, whose certificate (the apiserver's, for 127.0.0.1)
+        # is checked against our CA, so `kubectl logs` never leaves loopback.
+        "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-certificate-authority={pki.ca_cert}",
         "--profiling=false",
         "--v=1",
     ]
@@ -257,9 +272,24 @@ def plan(
         "--manage-all-nodes=false",
         f"--manage-nodes-with-annotation-selector={key}={value}",
         f"--server-address={LOOPBACK}:{ports.kwok}",
+        f"--tls-cert-file={pki.serving_cert}",
+        f"--tls-private-key-file={pki.serving_key}",
+        f"--node-ip={LOOPBACK}",
+        f"--node-port={ports.kwok}",
+        "--enable-crds=Logs",
         f"--cidr={POD_CIDR}",
-        "--node-ip=10.0.0.1",
         "--node-lease-duration-seconds=40",
+    ]
+    training_operator = [
+        str(binaries["training-operator"]),
+        f"--kubeconfig={layout.kubeconfig('training-operator')}",
+        "--metrics-bind-address=0",
+        f"--health-probe-bind-address={LOOPBACK}:{ports.training_operator_health}",
+        f"--webhook-host={LOOPBACK}",
+        f"--webhook-server-port={ports.training_operator_webhook}",
+        f"--webhook-cert-dir={layout.training_operator_certs}",
+        *(f"--enable-scheme={scheme}" for scheme in TRAINING_SCHEMES),
+        "--zap-devel=false",
     ]
     return Plan(
         components=(
@@ -285,8 +315,14 @@ def plan(
             Component(
                 "kwok",
                 tuple(kwok),
-                Probe(f"http://{LOOPBACK}:{ports.kwok}/healthz"),
+                Probe(f"https://{LOOPBACK}:{ports.kwok}/healthz", verify_ca=True),
                 layout.log("kwok"),
+            ),
+            Component(
+                "training-operator",
+                tuple(training_operator),
+                Probe(f"http://{LOOPBACK}:{ports.training_operator_health}/readyz"),
+                layout.log("training-operator"),
             ),
         ),
         ports=ports,

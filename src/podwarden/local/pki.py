@@ -44,6 +44,8 @@ CLIENTS = (
     ClientIdentity("kube-scheduler", "system:kube-scheduler"),
     # kwok patches node and pod status and deletes pods; kwokctl also runs it as an admin.
     ClientIdentity("kwok", "kwok-controller", ("system:masters",)),
+    # the Kubeflow training operator: its own ClusterRole (local.bootstrap), not an admin
+    ClientIdentity("training-operator", "training-operator"),
 )
 
 

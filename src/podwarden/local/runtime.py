@@ -8,6 +8,9 @@ Guarantees:
 - one control plane per data directory (an flock), whose state (etcd, PKI, ports) survives a
   restart.
 
+Once the apiserver is ready, ``start`` applies the CRDs and RBAC the other components need and,
+once they run, the training operator's webhook configuration (``bootstrap``: what and why).
+
 With ``token_webhook`` (an EKS cluster of the local account: see ``components``), ``prepare``
 writes the webhook's kubeconfig (rewritten on every start: podwarden's port may change), and
 once the apiserver is ready ``start`` creates the ClusterRoleBindings that give the groups of
@@ -22,6 +25,7 @@ import ctypes
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -36,24 +40,32 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from podwarden.local.assets import find_binaries
-from podwarden.local.components import Component, Layout, Plan, Ports, Probe, plan
+from podwarden.local import bootstrap
+from podwarden.local.assets import find_binaries, find_manifests
+from podwarden.local.components import LOOPBACK, Component, Layout, Plan, Ports, Probe, plan
 from podwarden.local.errors import BinariesNotFound, ComponentFailed, LocalK8sError
 from podwarden.local.kubeconfig import kubeconfig, write_kubeconfig
 from podwarden.local.pki import CLIENTS, ensure_pki
-from podwarden.local.toolchain import BINARIES, cache_bin_dir
+from podwarden.local.toolchain import BINARIES, component_dir, load_toolchain
 from podwarden.logic.eks_identity import policy_bindings
+from podwarden.policy.kwok_stages import stages_yaml
 
 LOG_TAIL_LINES = 40
 PR_SET_PDEATHSIG = 1
 
 KWOK_CONFIG = """\
 # Written by podwarden. Pins kwok's configuration to this file (not ~/.kwok/kwok.yaml);
-# kwok's built-in node and pod stages apply.
+# kwok's built-in stages apply to every kind no Stage below names (policy/kwok_stages.py).
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
 options: {}
 """
+
+
+def kwok_config() -> str:
+    """kwok's --config file: its configuration, then podwarden's Stages."""
+    stages = stages_yaml().strip()
+    return KWOK_CONFIG + (f"---\n{stages}\n" if stages else "")
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -117,7 +129,10 @@ def dry_run_plan(data_dir: Path, token_webhook: str | None = None) -> tuple[Plan
     try:
         binaries: Mapping[str, Path] = find_binaries()
     except BinariesNotFound as exc:
-        binaries = {name: cache_bin_dir() / name for name in BINARIES}
+        tc = load_toolchain()
+        binaries = {
+            name: component_dir(tc.component_of(name), tc) / "bin" / name for name in BINARIES
+        }
         note = str(exc)
     ports = choose_ports(layout, persist=False)
     return plan(layout, ports, binaries, token_webhook=token_webhook), note
@@ -157,6 +172,7 @@ class ControlPlane:
         self._stopping = False
         self._mutex = threading.Lock()
         self.plan: Plan | None = None
+        self._manifests: dict[str, str] = {}  # name -> text of the components' manifests
         # seconds from start() until each component answered its readiness probe
         self.ready_after: dict[str, float] = {}
 
@@ -191,7 +207,18 @@ class ControlPlane:
         for client in CLIENTS:
             text = kubeconfig(self.plan.apiserver_url, pki, client.stem)
             write_kubeconfig(layout.kubeconfig(client.stem), text)
-        layout.kwok_config.write_text(KWOK_CONFIG)
+        layout.kwok_config.write_text(kwok_config())
+        # the training operator's webhook serves the apiserver's certificate (127.0.0.1)
+        certs = layout.training_operator_certs
+        certs.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pki.serving_cert, certs / "tls.crt")
+        shutil.copyfile(pki.serving_key, certs / "tls.key")
+        (certs / "tls.key").chmod(0o600)
+        self._manifests = {
+            name: path.read_text()
+            for component in ("kwok", "training-operator")
+            for name, path in find_manifests(component).items()
+        }
         return self.plan
 
     def start(self) -> Self:
@@ -208,8 +235,14 @@ class ControlPlane:
                 for comp in group:
                     self._await_ready(comp, deadline)
                     self.ready_after[comp.name] = time.monotonic() - t0
-                if self.token_webhook and group[0].name == "kube-apiserver":
-                    self._create_policy_bindings()
+                if group[0].name == "kube-apiserver":
+                    if self.token_webhook:
+                        self._create_policy_bindings()
+                    self._bootstrap(bootstrap.before_components(self._manifests), deadline)
+            webhook = f"https://{LOOPBACK}:{the_plan.ports.training_operator_webhook}"
+            ca = self.layout.pki.ca_cert.read_bytes()
+            after = bootstrap.after_components(self._manifests, webhook, ca)
+            self._bootstrap(after, time.monotonic() + self._ready_timeout)
         except BaseException:
             self.stop()
             raise
@@ -338,6 +371,39 @@ class ControlPlane:
                         f"creating ClusterRoleBinding {obj['metadata']['name']}: "
                         f"HTTP {e.code}: {body}"
                     ) from None
+
+    def _bootstrap(self, applies: list[bootstrap.Apply], deadline: float) -> None:
+        """Server-side apply each object as the admin (idempotent), then wait until the
+        CRDs among them are Established, so the components that watch them can start."""
+        context = self._ssl_context(Probe(self.url, "admin", verify_ca=True))
+        for item in applies:
+            request = urllib.request.Request(  # noqa: S310 - the apiserver on loopback
+                f"{self.url}{item.path}?fieldManager=podwarden&force=true",
+                data=json.dumps(item.body).encode(),
+                headers={"Content-Type": "application/apply-patch+yaml"},
+                method="PATCH",
+            )
+            try:
+                with urllib.request.urlopen(request, context=context, timeout=10):  # noqa: S310
+                    pass
+            except urllib.error.HTTPError as e:
+                body = e.read()[:300].decode("utf-8", "replace")
+                raise LocalK8sError(f"applying {item.name}: HTTP {e.code}: {body}") from None
+        for name in bootstrap.crd_names(applies):
+            self._await_established(name, context, deadline)
+
+    def _await_established(
+        self, name: str, context: ssl.SSLContext | None, deadline: float
+    ) -> None:
+        url = f"{self.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+        while True:
+            with urllib.request.urlopen(url, context=context, timeout=10) as r:  # noqa: S310
+                conditions = json.loads(r.read()).get("status", {}).get("conditions", [])
+            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                return
+            if time.monotonic() > deadline:
+                raise LocalK8sError(f"CustomResourceDefinition {name} not Established in time")
+            time.sleep(0.05)
 
     def _ssl_context(self, probe: Probe) -> ssl.SSLContext | None:
         if not probe.url.startswith("https"):

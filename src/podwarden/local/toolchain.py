@@ -13,13 +13,20 @@ from pathlib import Path
 TOOLCHAIN_FILE = Path(__file__).with_name("toolchain.toml")
 
 # The executables local mode starts, in the order a control plane comes up.
-BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+BINARIES = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "training-operator",
+)
 
 # Built by `scripts/build-k8s` but not needed to run a control plane: kubectl is the client a user
-# (and tests/integration/test_kubectl.py) points at an EKS cluster's endpoint. Optional so that a
-# machine whose cache predates kubectl (the same cache key: kubectl is a package of the kubernetes
-# component, not a new version) still starts control planes; build-k8s then builds just kubectl.
-OPTIONAL_BINARIES = ("kubectl",)
+# (and tests/integration/test_kubectl.py) points at an EKS cluster's endpoint; helm installs charts
+# (tests/integration/test_helm_charts.py). Optional so that a machine whose cache predates them
+# still starts control planes; build-k8s then builds just what is missing.
+OPTIONAL_BINARIES = ("kubectl", "helm")
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,21 @@ class GoComponent:
     packages: tuple[str, ...]
     binary: str | None
     version_ldflags: tuple[str, ...]
+    # False: in the shared cache directory keyed by every shared component's version (the
+    # Kubernetes release, etcd, kwok); True: in a directory of its own keyed by its own version,
+    # so adding or bumping it rebuilds nothing else.
+    own_cache: bool = False
+    # Files the control plane applies, copied from a module of the component's go.sum
+    # (``module``) into ``<cache>/manifests/<name>/`` by build-k8s.
+    manifest_module: str | None = None
+    manifest_files: tuple[str, ...] = ()
+
+    @property
+    def binaries(self) -> tuple[str, ...]:
+        """The executables this component builds (a package's last path element)."""
+        if self.binary:
+            return (self.binary,)
+        return tuple(p.rsplit("/", 1)[-1] for p in self.packages)
 
     def ldflags(self) -> str:
         flags = ["-s", "-w"]
@@ -48,13 +70,20 @@ class Toolchain:
     @property
     def key(self) -> str:
         """Cache key: every pinned version, so a bump never reuses stale binaries."""
-        return "_".join(f"{c.name}-{c.version}" for c in self.components)
+        return "_".join(f"{c.name}-{c.version}" for c in self.components if not c.own_cache)
 
     def component(self, name: str) -> GoComponent:
         for c in self.components:
             if c.name == name:
                 return c
         raise KeyError(name)
+
+    def component_of(self, binary: str) -> GoComponent:
+        """The component that builds ``binary``."""
+        for c in self.components:
+            if binary in c.binaries:
+                return c
+        raise KeyError(binary)
 
 
 def load_toolchain(path: Path = TOOLCHAIN_FILE) -> Toolchain:
@@ -67,6 +96,9 @@ def load_toolchain(path: Path = TOOLCHAIN_FILE) -> Toolchain:
             packages=tuple(spec["packages"]),
             binary=spec.get("binary"),
             version_ldflags=tuple(spec.get("version_ldflags", ())),
+            own_cache=bool(spec.get("own_cache", False)),
+            manifest_module=spec.get("manifests", {}).get("module"),
+            manifest_files=tuple(spec.get("manifests", {}).get("files", ())),
         )
         for name, spec in data["components"].items()
     )
@@ -79,6 +111,18 @@ def cache_root() -> Path:
 
 
 def cache_bin_dir(toolchain: Toolchain | None = None) -> Path:
-    """`${XDG_CACHE_HOME:-~/.cache}/podwarden/k8s/<versions>/bin`."""
+    """`${XDG_CACHE_HOME:-~/.cache}/podwarden/k8s/<versions>/bin`: the shared components'."""
     tc = toolchain or load_toolchain()
     return cache_root() / tc.key / "bin"
+
+
+def component_dir(component: GoComponent, toolchain: Toolchain | None = None) -> Path:
+    """The cache directory holding ``bin/`` (and ``manifests/``) of one component."""
+    if component.own_cache:
+        return cache_root() / f"{component.name}-{component.version}"
+    return cache_bin_dir(toolchain).parent
+
+
+def manifests_dir(component: GoComponent, toolchain: Toolchain | None = None) -> Path:
+    """Where build-k8s copies a component's manifest files (flat, by file name)."""
+    return component_dir(component, toolchain) / "manifests" / component.name
