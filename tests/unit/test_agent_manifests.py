@@ -1,9 +1,9 @@
 """The health agent's deployment: the plain manifest (deploy/health-agent-daemonset.yaml) keeps
 the invariants (command, RBAC = the calls in the code, affinity to accelerated types only,
 tolerations), and it is the Helm chart (deploy/helm/podwarden-health-agent) rendered with its
-defaults. Without ``helm`` the chart is rendered by ``render_chart`` below, which knows exactly
-the template constructs the chart uses; with ``helm`` on the PATH, helm's output is compared as
-well."""
+defaults. The chart is rendered by ``render_chart`` below, which knows exactly the template
+constructs the chart uses, and by the real ``helm`` that ``scripts/build-k8s`` builds; both must
+give the manifest (tests/integration/test_helm_charts.py installs the chart)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import ast
 import asyncio
 import inspect
 import re
-import shutil
 import subprocess
 import textwrap
 from pathlib import Path
@@ -22,6 +21,7 @@ import yaml
 
 from podwarden.agent.service import HealthExporter, NodeAgent
 from podwarden.cli import main as cli
+from podwarden.local.assets import find_optional
 from podwarden.logic.faults import Signal
 from podwarden.policy.catalog import load_catalog
 from podwarden.policy.fault_policy import load_policy
@@ -125,10 +125,14 @@ def test_the_manifest_is_the_chart_rendered_with_its_defaults() -> None:
     assert by_kind(render_chart()) == plain
 
 
-@pytest.mark.skipif(shutil.which("helm") is None, reason="helm is not installed")
-def test_helm_renders_the_same() -> None:
+def test_helm_renders_the_same(tmp_path: Path) -> None:
+    # helm is built by scripts/build-k8s (toolchain.toml), like kubectl: never skipped
+    helm = find_optional("helm")
+    assert helm is not None, "helm is not built: run scripts/build-k8s (make test does)"
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        ["helm", "template", "podwarden-health-agent", str(CHART), "--namespace", NAMESPACE],
+        [str(helm), "template", "podwarden-health-agent", str(CHART), "--namespace", NAMESPACE],
+        env=env,
         capture_output=True,
         text=True,
         check=True,
