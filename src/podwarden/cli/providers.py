@@ -2,14 +2,16 @@
 instances are kwok nodes on the Kubernetes behind the EKS cluster its
 ``Orchestrator.Eks.ClusterArn`` names (``operator.providers.eks_target`` has the rules).
 
-One ``KubeNodes`` client, one ``LocalInstances`` and (with the in-server agent on) one
-``LocalHealthAgent`` per Kubernetes that hosts HyperPod nodes: the one podwarden was started
-with from ``start()`` on (as before EKS clusters had planes of their own), an EKS cluster's
-control plane from the first time a HyperPod cluster needs it. The EKS reconciler owns the
+One ``KubeNodes`` client, one ``LocalInstances``, (with the in-server agent on) one
+``LocalHealthAgent`` and one task per ``KubeService`` per Kubernetes that hosts HyperPod
+nodes: the one podwarden was started with from ``start()`` on (as before EKS clusters had
+planes of their own), an EKS cluster's control plane from the first time a HyperPod cluster
+needs it. The EKS reconciler owns the
 planes (``LocalControlPlanes.ensure``); here they are only looked up (``running``): a plane
 that is not up yet makes the pass retry (``TemporaryError``), and a plane that stopped (its
-EKS cluster deleted) or came back at another address loses its client and agent within
-``prune_every`` seconds. ``close()`` stops every agent and closes every client.
+EKS cluster deleted) or came back at another address loses its client, agent and services
+within ``prune_every`` seconds. ``close()`` stops every agent and service and closes every
+client.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from podwarden.agent.service import LocalHealthAgent
 from podwarden.cli.eks_planes import LocalControlPlanes
@@ -35,6 +38,10 @@ log = logging.getLogger("podwarden.providers")
 # the key of the Kubernetes podwarden was started with (plane keys are ``eks/<name>-<id8>``)
 EMBEDDED = ""
 AgentFactory = Callable[[KubeNodes], LocalHealthAgent]
+# A service run against each Kubernetes that hosts HyperPod nodes besides the agent (the training
+# simulator, job auto-resume, the HyperPod training operator): given the plane's key and its admin
+# kubeconfig, a coroutine that runs until cancelled (and closes what it opened).
+KubeService = Callable[[str, Path], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -46,6 +53,7 @@ class Kube:
     nodes: KubeNodes
     instances: LocalInstances
     agent: asyncio.Task[None] | None
+    services: list[asyncio.Task[None]]
 
 
 class KubeProviders:
@@ -56,12 +64,14 @@ class KubeProviders:
         embedded: Path,
         agent: AgentFactory | None = None,
         *,
+        services: Sequence[KubeService] = (),
         prune_every: float = 0.5,
     ) -> None:
         self.resources = resources
         self.planes = planes
         self.embedded = embedded
         self.agent = agent
+        self.services = tuple(services)
         self.prune_every = prune_every
         self._kubes: dict[str, Kube] = {}
         self._lock = asyncio.Lock()
@@ -132,16 +142,23 @@ class KubeProviders:
         if self.agent is not None:
             name = "health-agent" + (f" {key}" if key else "")
             task = asyncio.create_task(self.agent(nodes).run(), name=name)
+        suffix = f" {key}" if key else ""
+        services = [
+            asyncio.create_task(service(key, kubeconfig), name=f"kube-service{suffix}")
+            for service in self.services
+        ]
         if key:
             log.info("HyperPod nodes on %s (%s)", key, endpoint)
-        return Kube(kubeconfig, endpoint, nodes, LocalInstances(nodes), task)
+        return Kube(kubeconfig, endpoint, nodes, LocalInstances(nodes), task, services)
 
     async def _disconnect(self, key: str) -> None:
         kube = self._kubes.pop(key, None)
         if kube is None:
             return
-        if kube.agent is not None:
-            kube.agent.cancel()
+        for task in (kube.agent, *kube.services):
+            if task is None:
+                continue
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):  # it may have died
-                await kube.agent
+                await task
         await kube.nodes.close()

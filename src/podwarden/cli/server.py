@@ -20,6 +20,7 @@ from podwarden.checks.enforce import make_preflight
 from podwarden.cli.account import seed_default_account
 from podwarden.cli.eks_planes import LocalControlPlanes
 from podwarden.cli.providers import AgentFactory, KubeProviders
+from podwarden.cli.training import training_services
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.workloads import KubeWorkloads
 from podwarden.model.errors import Invalid
@@ -87,6 +88,8 @@ class ServerSettings:
     port: int = 8600
     auth: bool = True
     agent: bool = True  # the simulated health agent for kwok nodes
+    # the training services on each Kubernetes with HyperPod nodes (cli/training.py)
+    training: bool = True
     fault_policy: Path | None = None
     reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
     # where EKS clusters created through the API keep their control planes (<data_dir>/eks/...)
@@ -145,7 +148,13 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
                 return LocalHealthAgent(nodes, policy, types.monitored, types.gpus)
 
             agent = local_agent
-        providers = KubeProviders(store.resources, planes, settings.kubeconfig, agent)
+        providers = KubeProviders(
+            store.resources,
+            planes,
+            settings.kubeconfig,
+            agent,
+            services=training_services(store) if settings.training else (),
+        )
         await providers.start()
         reconciler = ClusterReconciler(
             store,

@@ -6,11 +6,13 @@ terminating deletes it. The instance records themselves live in podwarden's stor
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.pods import KubePods
 from podwarden.model.cluster import DeepCheck
+from podwarden.model.errors import NotFound
 from podwarden.model.labels import (
     AGENT_TAINT_KEYS,
     CLUSTER_ID,
@@ -21,6 +23,8 @@ from podwarden.model.labels import (
     HEALTH,
     HEALTH_TAINT_EFFECT,
     HEALTH_TAINT_VALUE,
+    PENDING_REBOOT,
+    PENDING_REPLACEMENT,
     SCHEDULABLE,
 )
 
@@ -55,12 +59,34 @@ class LocalInstances:
         """The instance is up again: its node reports Ready (kwok keeps the heartbeat)."""
         await self._nodes.patch_status(name, {"status": {"conditions": [_ready(True, at)]}})
 
+    async def _leaving(self, name: str, health: str) -> None:
+        """Mark a node as leaving service before its pods are evicted: the recovery label and
+        the quarantine taint, as the agent sets them for a fault. A recovery requested through
+        the API (BatchReboot/BatchReplaceClusterNodes, or a node removed) then looks to job
+        auto-resume exactly like an automatic one, so a job restarts whole rather than one
+        evicted pod at a time (hyperpod-kubernetes.md section 10.1). A node already labelled
+        unschedulable keeps its label."""
+        node = await self._nodes.get(name)
+        labels = node["metadata"].get("labels") or {}
+        if str(labels.get(HEALTH, SCHEDULABLE)).startswith("Unschedulable"):
+            return
+        taints = [
+            t for t in node.get("spec", {}).get("taints") or [] if t["key"] not in AGENT_TAINT_KEYS
+        ]
+        taints.append({"key": HEALTH, "value": HEALTH_TAINT_VALUE, "effect": HEALTH_TAINT_EFFECT})
+        await self._nodes.patch(
+            name, {"metadata": {"labels": {HEALTH: health}}, "spec": {"taints": taints}}
+        )
+
     async def reboot(self, name: str, at: str) -> None:
-        """Start a reboot: the node reports NotReady and the instance comes back with a clean
-        slate: health label Schedulable, no fault labels, details, conditions or quarantine
-        taint (a fault that persists is detected again after the reboot). Pods are evicted
-        first."""
+        """Start a reboot: the node is marked PendingReboot, its pods are evicted, it reports
+        NotReady (so the scheduler's not-ready taint keeps pods off it from here on), and then
+        gets a clean slate for when it comes back: health label Schedulable, no fault labels,
+        details, conditions or quarantine taint (a fault that persists is detected again after
+        the reboot)."""
+        await self._leaving(name, PENDING_REBOOT)
         await self.drain(name)
+        await self._nodes.patch_status(name, {"status": {"conditions": [_ready(False, at)]}})
         node = await self._nodes.get(name)
         taints = [
             t for t in node.get("spec", {}).get("taints") or [] if t["key"] not in AGENT_TAINT_KEYS
@@ -75,7 +101,6 @@ class LocalInstances:
                 "spec": {"taints": taints},
             },
         )
-        await self._nodes.patch_status(name, {"status": {"conditions": [_ready(False, at)]}})
 
     async def event(self, node: str, reason: str, message: str) -> None:
         """A Warning Event about a node (e.g. why its automatic recovery is paused)."""
@@ -113,7 +138,10 @@ class LocalInstances:
         )
 
     async def terminate(self, name: str) -> None:
-        """Evict the node's pods, then delete the node (the instance is gone)."""
+        """Mark the node PendingReplacement (it leaves service: ``_leaving``), evict its pods,
+        then delete the node (the instance is gone)."""
+        with contextlib.suppress(NotFound):  # already gone: nothing to mark
+            await self._leaving(name, PENDING_REPLACEMENT)
         await self.drain(name)
         await self._nodes.delete(name)
 
