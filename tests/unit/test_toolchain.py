@@ -101,7 +101,9 @@ def test_manifests_are_copied_from_the_modules_the_components_pin() -> None:
     assert "manifests/base/crds/kubeflow.org_pytorchjobs.yaml" in operator.manifest_files
     # the dependencies chart disables the MPIJob scheme: its CRD is not installed either
     assert not any("mpijobs" in f for f in operator.manifest_files)
-    assert tc.component("kwok").manifest_files == ("kustomize/crd/bases/kwok.x-k8s.io_logs.yaml",)
+    kwok = tc.component("kwok").manifest_files
+    assert kwok[0] == "kustomize/crd/bases/kwok.x-k8s.io_logs.yaml"
+    assert "kustomize/stage/pod/fast/pod-ready.yaml" in kwok
 
 
 def test_version_ldflags_carry_the_release() -> None:

@@ -117,8 +117,9 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
             await asyncio.sleep(0.05)
         return None
 
+    data_root = settings.data_dir or Path(settings.kubeconfig).parent
     planes = LocalControlPlanes(
-        (settings.data_dir or Path(settings.kubeconfig).parent) / "eks-planes",
+        data_root / "eks-planes",
         settings.kubeconfig,
         webhook,
     )
@@ -153,7 +154,7 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
             planes,
             settings.kubeconfig,
             agent,
-            services=training_services(store) if settings.training else (),
+            services=training_services(store, data_root / "pod-logs") if settings.training else (),
         )
         await providers.start()
         reconciler = ClusterReconciler(

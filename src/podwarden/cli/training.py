@@ -1,6 +1,8 @@
 """The training services podwarden runs against each Kubernetes that hosts HyperPod nodes
-(``cli.providers.KubeService``): HyperPod's job auto-resume for Kubeflow PyTorchJobs
-(``training.auto_resume``), wired to the store for the HyperPod cluster events it records.
+(``cli.providers.KubeService``): the simulated trainer of job pods on kwok nodes
+(``training.simulator``: progress, checkpoints, log files kwok serves), and HyperPod's job
+auto-resume for Kubeflow PyTorchJobs (``training.auto_resume``), wired to the store for the
+HyperPod cluster events it records.
 
 Each service gets its own ``kubernetes.aio`` client from the plane's admin kubeconfig and closes
 it when cancelled (the plane stopped, or podwarden shuts down).
@@ -18,6 +20,7 @@ from podwarden.kube.nodes import api_client
 from podwarden.model.cluster import ClusterEvent
 from podwarden.store.sql import Store
 from podwarden.training.auto_resume import JobAutoResume
+from podwarden.training.simulator import TrainingSimulator
 
 ClusterEventFn = Callable[[str, str, str, str], Awaitable[None]]
 
@@ -42,8 +45,17 @@ def cluster_event_recorder(store: Store, clock: Callable[[], float] = time.time)
     return record
 
 
-def training_services(store: Store) -> list[KubeService]:
+def training_services(store: Store, log_root: Path) -> list[KubeService]:
+    """``log_root``: where the simulated containers' log files go, a folder per Kubernetes
+    (``embedded``, or the plane's key); kwok reads them by absolute path."""
     record = cluster_event_recorder(store)
+
+    async def simulator(key: str, kubeconfig: Path) -> None:
+        api = await api_client(kubeconfig)
+        try:
+            await TrainingSimulator(api, log_dir=log_root / (key or "embedded")).run()
+        finally:
+            await api.close()
 
     async def auto_resume(key: str, kubeconfig: Path) -> None:
         api = await api_client(kubeconfig)
@@ -52,4 +64,4 @@ def training_services(store: Store) -> list[KubeService]:
         finally:
             await api.close()
 
-    return [auto_resume]
+    return [simulator, auto_resume]
