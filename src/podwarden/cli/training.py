@@ -2,7 +2,9 @@
 (``cli.providers.KubeService``): the simulated trainer of job pods on kwok nodes
 (``training.simulator``: progress, checkpoints, log files kwok serves), and HyperPod's job
 auto-resume for Kubeflow PyTorchJobs (``training.auto_resume``), wired to the store for the
-HyperPod cluster events it records.
+HyperPod cluster events it records, and the HyperPod training operator for HyperPodPyTorchJobs
+(``training.hpto``: active only where its EKS add-on is installed), writing its log where kwok
+serves it as the log of the add-on's operator pod (``hyp get-operator-logs``).
 
 Each service gets its own ``kubernetes.aio`` client from the plane's admin kubeconfig and closes
 it when cancelled (the plane stopped, or podwarden shuts down).
@@ -20,6 +22,7 @@ from podwarden.kube.nodes import api_client
 from podwarden.model.cluster import ClusterEvent
 from podwarden.store.sql import Store
 from podwarden.training.auto_resume import JobAutoResume
+from podwarden.training.hpto import HyperPodTrainingOperator
 from podwarden.training.simulator import TrainingSimulator
 
 ClusterEventFn = Callable[[str, str, str, str], Awaitable[None]]
@@ -64,4 +67,14 @@ def training_services(store: Store, log_root: Path) -> list[KubeService]:
         finally:
             await api.close()
 
-    return [simulator, auto_resume]
+    async def training_operator(key: str, kubeconfig: Path) -> None:
+        folder = log_root / (key or "embedded")
+        folder.mkdir(parents=True, exist_ok=True)
+        api = await api_client(kubeconfig)
+        try:
+            log_file = folder / "hp-training-operator.log"
+            await HyperPodTrainingOperator(api, log_file=log_file).run()
+        finally:
+            await api.close()
+
+    return [simulator, auto_resume, training_operator]

@@ -1,5 +1,5 @@
-"""DaemonSets and Deployments through ``kubernetes.aio`` (what EKS add-ons install), and the
-apiserver's version.
+"""DaemonSets and Deployments through ``kubernetes.aio`` (what EKS add-ons install; their
+namespaces, service accounts and CRDs through ``kube.objects``), and the apiserver's version.
 
 Objects are applied with server-side apply (``application/apply-patch+yaml``, field manager
 ``podwarden``, forced): one idempotent call creates or updates, so a reconciler can repeat it.
@@ -17,6 +17,8 @@ from kubernetes.aio import client
 
 from podwarden.kube.inspect import read_api
 from podwarden.kube.nodes import api_client, check_response
+from podwarden.kube.objects import KINDS as OBJECT_KINDS
+from podwarden.kube.objects import KubeObjects
 from podwarden.logic.kube_snapshot import KubeSnapshot
 from podwarden.model.errors import TemporaryError
 
@@ -29,6 +31,7 @@ class KubeWorkloads:
         self._api = api
         self._apps = client.AppsV1Api(api)
         self._version = client.VersionApi(api)
+        self._objects = KubeObjects(api)
 
     @classmethod
     async def from_kubeconfig(cls, path: Path) -> KubeWorkloads:
@@ -51,6 +54,9 @@ class KubeWorkloads:
         return await read_api(self._api)
 
     async def apply(self, obj: dict[str, Any]) -> None:
+        if obj["kind"] in OBJECT_KINDS:
+            await self._objects.apply(obj)
+            return
         kind, meta = obj["kind"], obj["metadata"]
         what = f"apply {kind} {meta['namespace']}/{meta['name']}"
         method = getattr(self._apps, f"patch_namespaced_{_PLURAL[kind]}_without_preload_content")
@@ -69,6 +75,9 @@ class KubeWorkloads:
 
     async def delete(self, kind: str, namespace: str, name: str) -> None:
         """Delete an object; one that is gone already counts as deleted."""
+        if kind in OBJECT_KINDS:
+            await self._objects.delete(kind, namespace, name)
+            return
         what = f"delete {kind} {namespace}/{name}"
         method = getattr(self._apps, f"delete_namespaced_{_PLURAL[kind]}_without_preload_content")
         try:
@@ -78,6 +87,8 @@ class KubeWorkloads:
             raise TemporaryError(f"{what}: {exc}") from exc
 
     async def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        if kind in OBJECT_KINDS:
+            return await self._objects.get(kind, namespace, name)
         what = f"read {kind} {namespace}/{name}"
         method = getattr(self._apps, f"read_namespaced_{_PLURAL[kind]}_without_preload_content")
         try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from podwarden.policy.eks_addon_objects import AddonObject, parse_object
 from podwarden.policy.yaml_tables import as_list, fail, load_yaml, packaged
 
 SCHEMA_VERSION = 1
@@ -169,6 +170,22 @@ class Workload:
     name: str
     container: str
     image: str  # template: {registry} {region} {version} {upstream}
+    service_account: str = ""  # the pods' service account ("": the namespace's default)
+    pod_labels: tuple[tuple[str, str], ...] = ()  # extra labels on the pods
+
+    def row(self, image: str) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "container": self.container,
+            "image": image,
+        }
+        if self.service_account:
+            row["service_account"] = self.service_account
+        if self.pod_labels:
+            row["pod_labels"] = dict(self.pod_labels)
+        return row
 
 
 @dataclass(frozen=True)
@@ -184,6 +201,7 @@ class Addon:
     compute_types: tuple[str, ...]
     workloads: tuple[Workload, ...]
     versions: tuple[AddonVersion, ...]  # newest first
+    objects: tuple[AddonObject, ...] = ()
 
     def version(self, version: str) -> AddonVersion | None:
         return next((v for v in self.versions if v.version == version), None)
@@ -200,24 +218,20 @@ class Addons:
     def get(self, name: str) -> Addon | None:
         return self.addons.get(name)
 
-    def workloads(self, name: str, version: str, region: str) -> list[dict[str, str]]:
-        """The objects add-on ``name`` at ``version`` installs; [] for an unknown add-on."""
+    def workloads(self, name: str, version: str, region: str) -> list[dict[str, Any]]:
+        """The objects add-on ``name`` at ``version`` installs, in the order to apply them:
+        its other objects (namespace, CRDs, service accounts), then its workloads; [] for an
+        unknown add-on."""
         addon = self.addons.get(name)
         if addon is None:
             return []
         found = addon.version(version)
         upstream = found.upstream if found else version.split("-", 1)[0]
         registry = self.registry.format(region=region)
-        return [
-            {
-                "kind": w.kind,
-                "namespace": w.namespace,
-                "name": w.name,
-                "container": w.container,
-                "image": w.image.format(
-                    registry=registry, region=region, version=version, upstream=upstream
-                ),
-            }
+        return [o.row() for o in addon.objects] + [
+            w.row(
+                w.image.format(registry=registry, region=region, version=version, upstream=upstream)
+            )
             for w in addon.workloads
         ]
 
@@ -238,7 +252,8 @@ def parse_addons(text: str, source: str) -> Addons:
 
 
 _ADDON_REQUIRED = {"type", "publisher", "owner", "namespace", "workloads", "versions"}
-_ADDON_OPTIONAL = {"requires_iam_permissions", "requires_configuration"}
+_ADDON_FLAGS = {"requires_iam_permissions", "requires_configuration"}
+_ADDON_OPTIONAL = {*_ADDON_FLAGS, "objects"}
 
 
 def _addon(
@@ -253,6 +268,10 @@ def _addon(
     )
     if not workloads:
         fail(source, where, "workloads must name at least one object")
+    objects = tuple(
+        parse_object(o, source, f"{where}, object {i}")
+        for i, o in enumerate(as_list(fields.get("objects", []), source, f"{where}, objects"))
+    )
     versions = tuple(
         sorted(
             (
@@ -264,7 +283,7 @@ def _addon(
         )
     )
     _check_defaults(versions, source, where)
-    flags = {k: fields.get(k, False) for k in _ADDON_OPTIONAL}
+    flags = {k: fields.get(k, False) for k in _ADDON_FLAGS}
     for key, value in flags.items():
         if not isinstance(value, bool):
             fail(source, where, f"{key} must be true or false")
@@ -278,13 +297,15 @@ def _addon(
         compute_types=compute,
         workloads=workloads,
         versions=versions,
+        objects=objects,
         **flags,
     )
 
 
 def _workload(raw: object, source: str, where: str) -> Workload:
     fields = _mapping(raw, source, where)
-    _keys(fields, {"kind", "namespace", "name", "container", "image"}, source, where)
+    required = {"kind", "namespace", "name", "container", "image"}
+    _keys(fields, required, source, where, optional={"service_account", "pod_labels"})
     if fields["kind"] not in _WORKLOAD_KINDS:
         fail(source, where, f"kind must be one of {sorted(_WORKLOAD_KINDS)}")
     image = str(fields["image"])
@@ -293,7 +314,13 @@ def _workload(raw: object, source: str, where: str) -> Workload:
         fail(source, where, "image must carry the version: {version} or {upstream}")
     if placeholders - {"registry", "region", "version", "upstream"}:
         fail(source, where, f"unknown placeholder in image '{image}'")
-    return Workload(**{k: str(v) for k, v in fields.items()})
+    labels = fields.get("pod_labels")
+    pod_labels: tuple[tuple[str, str], ...] = ()
+    if labels is not None:
+        pairs = _mapping(labels, source, f"{where}, pod_labels").items()
+        pod_labels = tuple(sorted((str(k), str(v)) for k, v in pairs))
+    plain = {k: str(v) for k, v in fields.items() if k != "pod_labels"}
+    return Workload(**plain, pod_labels=pod_labels)
 
 
 def _addon_version(version: str, raw: object, source: str, where: str) -> AddonVersion:
@@ -426,19 +453,22 @@ def load_access() -> Access:
 
 def addon_workloads(
     addon_name: str, version: str, region: str = "us-west-2"
-) -> list[dict[str, str]]:
-    """Every Kubernetes object add-on ``addon_name`` at ``version`` installs: ``kind``,
-    ``namespace``, ``name``, ``container`` and ``image`` (with the version in its tag)."""
+) -> list[dict[str, Any]]:
+    """Every Kubernetes object add-on ``addon_name`` at ``version`` installs, in the order to
+    apply them: its other objects first (``kind``, ``namespace``, "" for a cluster-scoped one,
+    ``name``, and ``manifest`` where there is one), then its workloads (``kind``,
+    ``namespace``, ``name``, ``container``, ``image`` with the version in its tag, and
+    ``service_account`` and ``pod_labels`` where the table sets them)."""
     return load_addons().workloads(addon_name, version, region)
 
 
 def addon_workload(
     addon_name: str, version: str, region: str = "us-west-2"
-) -> dict[str, str] | None:
-    """The object that carries the add-on's version (vpc-cni: the ``aws-node`` DaemonSet with
+) -> dict[str, Any] | None:
+    """The workload that carries the add-on's version (vpc-cni: the ``aws-node`` DaemonSet with
     image ``…/amazon-k8s-cni:<version>``); None for an add-on podwarden does not know."""
     found = addon_workloads(addon_name, version, region)
-    return found[0] if found else None
+    return next((w for w in found if "image" in w), None)
 
 
 # ---------------------------------------------------------------- schema helpers
