@@ -106,3 +106,14 @@ def test_recovery(tmp_path: Path) -> None:
     assert (data["faults"], data["burst_nodes"]) == (2, 3)
     assert data["quarantine_p50_s"] > 0 and data["burst_all_quarantined_s"] > 0
     assert 0 < data["repair_started_s"] <= data["replacement_running_s"]
+
+
+@pytest.mark.integration
+def test_jobs(tmp_path: Path) -> None:
+    output, data = run_quick("jobs.py", tmp_path)
+    assert "fault 2/2:" in output
+    assert data["faults"] == 2 and data["restarts_counted"] == 2  # each fault restarted once
+    phases = data["phases"]
+    assert set(phases) == {"detected", "quarantined", "restarting", "running", "recovered"}
+    assert 0 < phases["detected"]["p50_s"] <= phases["running"]["p50_s"]
+    assert phases["restarting"]["p50_s"] <= phases["running"]["p50_s"]
