@@ -32,6 +32,7 @@ bench: venv k8s
 	$(VENV)/bin/python bench/api.py --scale 1000
 	$(VENV)/bin/python bench/recovery.py
 	$(VENV)/bin/python bench/bigbody.py
+	$(VENV)/bin/python bench/jobs.py
 
 # The venv is rebuilt whenever the lock file or the project metadata changes.
 venv: $(VENV)/.synced
