@@ -15,12 +15,14 @@ against one Kubernetes), on the session's control plane.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from podwarden.agent.inject import inject, signal_for
 from podwarden.kube.nodes import KubeNodes
@@ -70,14 +72,21 @@ def _pytorchjob(name: str, workers: int, max_retry: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def serve(control_plane: ControlPlane, tmp_path: Path) -> Iterator[list[ProcessServer]]:
+def serve(
+    control_plane: ControlPlane, kube: client.ApiClient, tmp_path: Path
+) -> Iterator[list[ProcessServer]]:
     """Started servers (a test may kill one and start another on the same data directory);
-    every one still running is stopped at the end."""
+    every one still running is stopped at the end, and the test's jobs are deleted (their pods
+    with them), so that no later test on the shared control plane sees them."""
     servers: list[ProcessServer] = []
     yield servers
     for srv in servers:
         if srv.proc is not None and srv.proc.poll() is None:
             srv.stop()
+    with contextlib.suppress(ApiException):
+        client.CustomObjectsApi(kube).delete_collection_namespaced_custom_object(
+            jobs.KUBEFLOW_GROUP, jobs.KUBEFLOW_VERSION, NAMESPACE, jobs.PYTORCHJOBS
+        )
 
 
 def _start(control_plane: ControlPlane, data: Path, servers: list[ProcessServer]) -> Any:
@@ -188,8 +197,10 @@ def test_xid79_replaces_the_node_and_the_whole_job_resumes(
         return nodes if old_id not in ids and len(running) == 3 else None
 
     wait_for(f"{old_id} replaced", replaced, timeout=120)
-    described = sm.list_cluster_events(ClusterName="pw-jobs-79", ResourceType="Instance")
-    texts = [e["Description"] for e in described["Events"] if e.get("InstanceId") == old_id]
+    pages = sm.get_paginator("list_cluster_events").paginate(
+        ClusterName="pw-jobs-79", ResourceType="Instance"
+    )
+    texts = [e["Description"] for p in pages for e in p["Events"] if e.get("InstanceId") == old_id]
     assert any("resume-79" in t for t in texts), texts
 
 

@@ -155,20 +155,24 @@ def _cri(text: str, at: float) -> str:
 def test_container_logs_of_a_kwok_pod_come_through_the_apiserver(
     kube: client.ApiClient, node: str, control_plane: ControlPlane, tmp_path: Path
 ) -> None:
-    custom = _custom(kube)
-    custom.create_namespaced_custom_object(
-        jobs.KUBEFLOW_GROUP,
-        jobs.KUBEFLOW_VERSION,
-        NAMESPACE,
-        jobs.PYTORCHJOBS,
-        _pytorchjob("b", 1, gpus=0),
+    # a plain pod, no job's labels: kwok's logs path alone, whatever else runs on the plane
+    # (the training simulator re-points the Logs of job pods at its own files)
+    name = "plain-logs"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "pytorch", "image": "busybox:1.36"}],
+        },
+    }
+    core = client.CoreV1Api(kube)
+    core.create_namespaced_pod(NAMESPACE, client.V1Pod.from_dict(pod))  # type: ignore[arg-type]
+    wait_for(
+        f"pod {name} Running",
+        lambda: core.read_namespaced_pod(name, NAMESPACE).status.phase == "Running",  # type: ignore[union-attr]
     )
-    # job a holds the node's 8 GPUs: b asks for none, so it runs beside it
-    pod = wait_for(
-        "the Running pod of PyTorchJob b",
-        lambda: next((p for p in _job_pods(kube, "b") if p.status.phase == "Running"), None),
-    )
-    name = pod.metadata.name
     log = tmp_path / f"{name}.log"
     log.write_text(
         _cri("step 1 loss 2.31", 1_780_000_000) + _cri("step 2 loss 2.27", 1_780_000_001)
@@ -179,10 +183,9 @@ def test_container_logs_of_a_kwok_pod_come_through_the_apiserver(
         "metadata": {"name": name, "namespace": NAMESPACE},
         "spec": {"logs": [{"containers": ["pytorch"], "logsFile": str(log), "follow": True}]},
     }
-    custom.create_namespaced_custom_object(
+    _custom(kube).create_namespaced_custom_object(
         jobs.KWOK_GROUP, jobs.KWOK_VERSION, NAMESPACE, jobs.KWOK_LOGS, logs
     )
-    core = client.CoreV1Api(kube)
 
     last: list[str] = []
 
