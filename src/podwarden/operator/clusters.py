@@ -129,8 +129,9 @@ class ClusterReconciler:
                     after = 5.0
                 if after is not None:
                     delay = min(delay, after)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.01))
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can lose a cancel on 3.11
+                async with asyncio.timeout(max(delay, 0.01)):
+                    await self._wake.wait()
 
     async def reconcile(self, cluster_id: str) -> float | None:
         """One pass over one cluster; returns seconds until it wants another pass."""

@@ -98,8 +98,9 @@ class EksReconciler:
         while True:
             self._wake.clear()
             await self.reconcile_all()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=RESYNC_SECONDS)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can lose a cancel on 3.11
+                async with asyncio.timeout(RESYNC_SECONDS):
+                    await self._wake.wait()
 
     async def close(self) -> None:
         for client in self._clients.values():

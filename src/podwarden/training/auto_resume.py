@@ -119,8 +119,11 @@ class JobAutoResume:
     async def _loop(self) -> None:
         delay = self.backoff[0]
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
+            # arrives as the awaited event fires (cpython gh-86296), and the loop never ends
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.resync)
+                async with asyncio.timeout(self.resync):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 done = await self.reconcile()

@@ -126,7 +126,8 @@ class TrainingSimulator:
                     await asyncio.sleep(delay)
                     delay = min(BACKOFF[1], delay * 2)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self._interval)
+                    async with asyncio.timeout(self._interval):  # not wait_for: see auto_resume
+                        await wake.wait()
                     await asyncio.sleep(DEBOUNCE)
         finally:
             for task in tasks:
