@@ -28,7 +28,7 @@ from podwarden.agent.inject import inject, signal_for
 from podwarden.kube.nodes import KubeNodes
 from podwarden.local.runtime import ControlPlane
 from podwarden.model import jobs
-from podwarden.model.labels import HEALTH, INSTANCE_TYPE, SCHEDULABLE
+from podwarden.model.labels import CLUSTER_NAME, HEALTH, INSTANCE_TYPE, SCHEDULABLE
 
 from .hyperpod_helpers import all_nodes, create, group, wait_status
 from .hyperpod_server import ProcessServer, sagemaker
@@ -38,7 +38,7 @@ NAMESPACE = "hyperpod-ns-team-a"  # auto-resume applies in kubeflow and hyperpod
 TYPE = "ml.g5.xlarge"  # one GPU each: a worker per node
 
 
-def _pytorchjob(name: str, workers: int, max_retry: int) -> dict[str, Any]:
+def _pytorchjob(name: str, workers: int, max_retry: int, cluster: str) -> dict[str, Any]:
     return {
         "apiVersion": f"{jobs.KUBEFLOW_GROUP}/{jobs.KUBEFLOW_VERSION}",
         "kind": jobs.PYTORCHJOB_KIND,
@@ -54,7 +54,13 @@ def _pytorchjob(name: str, workers: int, max_retry: int) -> dict[str, Any]:
                     "restartPolicy": "OnFailure",
                     "template": {
                         "spec": {
-                            "nodeSelector": {HEALTH: SCHEDULABLE, INSTANCE_TYPE: TYPE},
+                            # this test's cluster: the shared control plane keeps other
+                            # tests' Schedulable nodes of the same type, with no server
+                            "nodeSelector": {
+                                HEALTH: SCHEDULABLE,
+                                INSTANCE_TYPE: TYPE,
+                                CLUSTER_NAME: cluster,
+                            },
                             "containers": [
                                 {
                                     "name": "pytorch",
@@ -101,14 +107,14 @@ def _namespace(kube: client.ApiClient) -> None:
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
 
 
-def _submit(kube: client.ApiClient, name: str, workers: int, max_retry: int) -> None:
+def _submit(kube: client.ApiClient, name: str, workers: int, max_retry: int, cluster: str) -> None:
     _namespace(kube)
     client.CustomObjectsApi(kube).create_namespaced_custom_object(
         jobs.KUBEFLOW_GROUP,
         jobs.KUBEFLOW_VERSION,
         NAMESPACE,
         jobs.PYTORCHJOBS,
-        _pytorchjob(name, workers, max_retry),
+        _pytorchjob(name, workers, max_retry, cluster),
     )
 
 
@@ -174,7 +180,7 @@ def test_xid79_replaces_the_node_and_the_whole_job_resumes(
 ) -> None:
     sm = _start(control_plane, tmp_path / "pw", serve)
     _cluster(sm, "pw-jobs-79", 3)
-    _submit(kube, "resume-79", workers=2, max_retry=3)
+    _submit(kube, "resume-79", workers=2, max_retry=3, cluster="pw-jobs-79")
     pods = wait_for("2 workers Running", lambda: _running(kube, "resume-79", 2), timeout=120)
     faulted = pods[0]["spec"]["nodeName"]
     old_uids = {p["metadata"]["uid"] for p in pods}
@@ -209,7 +215,7 @@ def test_xid48_reboots_the_node_and_the_whole_job_resumes(
 ) -> None:
     sm = _start(control_plane, tmp_path / "pw", serve)
     _cluster(sm, "pw-jobs-48", 3)
-    _submit(kube, "resume-48", workers=2, max_retry=3)
+    _submit(kube, "resume-48", workers=2, max_retry=3, cluster="pw-jobs-48")
     pods = wait_for("2 workers Running", lambda: _running(kube, "resume-48", 2), timeout=120)
     faulted = pods[0]["spec"]["nodeName"]
     old_uids = {p["metadata"]["uid"] for p in pods}
@@ -238,7 +244,7 @@ def test_podwarden_killed_mid_resume_converges_to_one_running_copy(
     data = tmp_path / "pw"
     sm = _start(control_plane, data, serve)
     _cluster(sm, "pw-jobs-kill", 3)
-    _submit(kube, "resume-kill", workers=2, max_retry=3)
+    _submit(kube, "resume-kill", workers=2, max_retry=3, cluster="pw-jobs-kill")
     pods = wait_for("2 workers Running", lambda: _running(kube, "resume-kill", 2), timeout=120)
     faulted = pods[0]["spec"]["nodeName"]
     old_uids = {p["metadata"]["uid"] for p in pods}
