@@ -51,8 +51,11 @@ from waits import in_service, wait_for  # bench/waits.py
 
 TYPE = "ml.g5.xlarge"  # one GPU: one worker per node
 NAMESPACE = "hyperpod-ns-bench"
-JOB = "bench-resume"
 WORKERS = 2
+# HyperPod's safety limit pauses automatic repairs of a group after 10 in 10 minutes
+# (policy/tables/remediation.yaml): each group takes at most this many faults, with a job of its own
+FAULTS_PER_GROUP = 8
+GROUP_LABEL = "sagemaker.amazonaws.com/instance-group-name"
 ROUND_S = 300.0  # one fault -> job running again and the node replaced
 IN_SERVICE_S = 300.0
 POLL_S = 0.02
@@ -67,7 +70,7 @@ def start_server(kubeconfig: Path, data: Path, launch_delay: float) -> tuple[Any
     )  # fmt: skip
 
 
-def pytorchjob(max_retry: int) -> dict[str, Any]:
+def pytorchjob(job: str, group: str, max_retry: int) -> dict[str, Any]:
     container = {
         "name": "pytorch",
         "image": "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
@@ -81,7 +84,7 @@ def pytorchjob(max_retry: int) -> dict[str, Any]:
         "restartPolicy": "OnFailure",
         "template": {
             "spec": {
-                "nodeSelector": {HEALTH: SCHEDULABLE, INSTANCE_TYPE: TYPE},
+                "nodeSelector": {HEALTH: SCHEDULABLE, INSTANCE_TYPE: TYPE, GROUP_LABEL: group},
                 "containers": [container],
             }
         },
@@ -90,7 +93,7 @@ def pytorchjob(max_retry: int) -> dict[str, Any]:
         "apiVersion": f"{jobs.KUBEFLOW_GROUP}/{jobs.KUBEFLOW_VERSION}",
         "kind": jobs.PYTORCHJOB_KIND,
         "metadata": {
-            "name": JOB,
+            "name": job,
             "namespace": NAMESPACE,
             "annotations": {jobs.AUTO_RESUME: "true", jobs.MAX_RETRY: str(max_retry)},
         },
@@ -99,28 +102,29 @@ def pytorchjob(max_retry: int) -> dict[str, Any]:
 
 
 class Cluster:
-    """What one round looks at, through the synchronous client (JSON dicts)."""
+    """What one round looks at (one group and its job), through the synchronous client."""
 
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, job: str = "", group: str = "") -> None:
+        self.job, self.group = job, group
         self.api = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
         self.core = client.CoreV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
 
     def pods(self) -> list[dict[str, Any]]:
         listed = self.core.list_namespaced_pod(
-            NAMESPACE, label_selector=f"{jobs.KUBEFLOW_JOB_NAME}={JOB}"
+            NAMESPACE, label_selector=f"{jobs.KUBEFLOW_JOB_NAME}={self.job}"
         )
         return list(self.api.sanitize_for_serialization(listed)["items"])
 
     def nodes(self) -> dict[str, dict[str, Any]]:
         listed = self.api.sanitize_for_serialization(
-            self.core.list_node(label_selector=f"{INSTANCE_TYPE}={TYPE}")
+            self.core.list_node(label_selector=f"{INSTANCE_TYPE}={TYPE},{GROUP_LABEL}={self.group}")
         )
         return {n["metadata"]["name"]: n for n in listed["items"]}
 
     def restarts(self) -> int:
         job: dict[str, Any] = self.custom.get_namespaced_custom_object(  # type: ignore[assignment]
-            jobs.KUBEFLOW_GROUP, jobs.KUBEFLOW_VERSION, NAMESPACE, jobs.PYTORCHJOBS, JOB
+            jobs.KUBEFLOW_GROUP, jobs.KUBEFLOW_VERSION, NAMESPACE, jobs.PYTORCHJOBS, self.job
         )
         return int((job["metadata"].get("annotations") or {}).get(jobs.AUTO_RESUME_RESTARTS, 0))
 
@@ -230,37 +234,43 @@ def main() -> None:
             pw, url = start_server(cp.kubeconfig, tmp / "pw", args.launch_delay)
             try:
                 sm = aws_client(url)
+                groups = [f"gpu{g}" for g in range(-(-args.faults // FAULTS_PER_GROUP))]
+                lifecycle = {"SourceS3Uri": LIFECYCLE_URI, "OnCreate": "on_create.sh"}
                 sm.create_cluster(
                     ClusterName="bench-jobs",
                     InstanceGroups=[
                         {
-                            "InstanceGroupName": "gpu",
+                            "InstanceGroupName": g,
                             "InstanceType": TYPE,
                             "InstanceCount": nodes_total,
                             "ExecutionRole": ROLE,
-                            "LifeCycleConfig": {
-                                "SourceS3Uri": LIFECYCLE_URI,
-                                "OnCreate": "on_create.sh",
-                            },
+                            "LifeCycleConfig": lifecycle,
                         }
+                        for g in groups
                     ],
                     Orchestrator={"Eks": {"ClusterArn": EKS}},
                     NodeRecovery="Automatic",
                 )
                 in_service(sm, "bench-jobs", IN_SERVICE_S)
-                cluster = Cluster(cp.kubeconfig)
-                cluster.core.create_namespace(
+                admin = Cluster(cp.kubeconfig)
+                admin.core.create_namespace(
                     client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE))
                 )
-                cluster.custom.create_namespaced_custom_object(
-                    jobs.KUBEFLOW_GROUP, jobs.KUBEFLOW_VERSION, NAMESPACE, jobs.PYTORCHJOBS,
-                    pytorchjob(max_retry=args.faults + 10),
-                )  # fmt: skip
+                views = []
+                for g in groups:
+                    job = f"bench-resume-{g}"
+                    admin.custom.create_namespaced_custom_object(
+                        jobs.KUBEFLOW_GROUP, jobs.KUBEFLOW_VERSION, NAMESPACE, jobs.PYTORCHJOBS,
+                        pytorchjob(job, g, max_retry=FAULTS_PER_GROUP + 10),
+                    )  # fmt: skip
+                    views.append(Cluster(cp.kubeconfig, job, g))
                 rounds = []
                 for i in range(args.faults):
-                    rounds.append(one_round(cluster, cp.kubeconfig, nodes_total))
-                    print(f"fault {i + 1}/{args.faults}: {rounds[-1]}", flush=True)
-                out["restarts_counted"] = cluster.restarts()
+                    view = views[i // FAULTS_PER_GROUP]
+                    rounds.append(one_round(view, cp.kubeconfig, nodes_total))
+                    print(f"fault {i + 1}/{args.faults} ({view.group}): {rounds[-1]}", flush=True)
+                out["restarts_counted"] = sum(v.restarts() for v in views)
+                out["groups"] = len(groups)
                 out["phases"] = summary(rounds)
                 out["rounds"] = rounds
             finally:

@@ -111,7 +111,7 @@ def test_recovery(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_jobs(tmp_path: Path) -> None:
     output, data = run_quick("jobs.py", tmp_path)
-    assert "fault 2/2:" in output
+    assert "fault 2/2 (gpu0):" in output
     assert data["faults"] == 2 and data["restarts_counted"] == 2  # each fault restarted once
     phases = data["phases"]
     assert set(phases) == {"detected", "quarantined", "restarting", "running", "recovered"}
