@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,29 @@ async def check_response(
     if resp.status in PERMANENT:
         raise TerminalError(f"{what}: the Kubernetes API refused it (HTTP {resp.status}): {detail}")
     raise TemporaryError(f"{what}: HTTP {resp.status}: {detail}", delay=1.0)
+
+
+async def server_side_apply(
+    patch: Callable[..., Awaitable[Any]],
+    *args: str,
+    body: dict[str, Any],
+    what: str,
+    field_manager: str = "podwarden",
+) -> None:
+    """Server-side apply ``body`` through a generated ``patch_*_without_preload_content`` call
+    (``args``: what it takes before the body: group, version, namespace, plural, name as the
+    call needs), forced, as ``field_manager``: one idempotent call that creates or updates."""
+    try:
+        resp = await patch(
+            *args,
+            body,
+            field_manager=field_manager,
+            force=True,
+            _content_type="application/apply-patch+yaml",
+        )
+        await check_response(resp, what)
+    except ClientError as exc:
+        raise TemporaryError(f"{what}: {exc}") from exc
 
 
 async def api_client(kubeconfig: Path) -> Any:

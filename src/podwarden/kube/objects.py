@@ -15,10 +15,9 @@ from typing import Any, Final
 from aiohttp import ClientError
 from kubernetes.aio import client
 
-from podwarden.kube.nodes import check_response
+from podwarden.kube.nodes import check_response, server_side_apply
 from podwarden.model.errors import TemporaryError
 
-FIELD_MANAGER: Final = "podwarden"
 # kind -> (API class, the method stem after ``patch_``/``delete_``/``read_``, namespaced)
 KINDS: Final = {
     "Namespace": ("CoreV1Api", "namespace", False),
@@ -43,18 +42,7 @@ class KubeObjects:
         method, namespaced = self._method("patch", kind)
         where = (meta["namespace"],) if namespaced else ()
         what = f"apply {kind} {'/'.join((*where, meta['name']))}"
-        try:
-            resp = await method(
-                meta["name"],
-                *where,
-                obj,
-                field_manager=FIELD_MANAGER,
-                force=True,
-                _content_type="application/apply-patch+yaml",
-            )
-            await check_response(resp, what)
-        except ClientError as exc:
-            raise TemporaryError(f"{what}: {exc}") from exc
+        await server_side_apply(method, meta["name"], *where, body=obj, what=what)
 
     async def delete(self, kind: str, namespace: str, name: str) -> None:
         """Delete an object (``namespace`` is ignored for cluster-scoped kinds); one that is

@@ -18,8 +18,7 @@ from typing import Any, Final
 from aiohttp import ClientError, ClientResponse
 from kubernetes.aio import client
 
-from podwarden.kube.nodes import check_response
-from podwarden.kube.workloads import FIELD_MANAGER
+from podwarden.kube.nodes import check_response, server_side_apply
 from podwarden.model.errors import TemporaryError
 from podwarden.model.jobs import KUBEFLOW_GROUP, KUBEFLOW_VERSION, PYTORCHJOBS
 
@@ -46,18 +45,7 @@ async def apply_cluster_rbac(api: Any, objects: Iterable[dict[str, Any]]) -> Non
     }
     for obj in objects:
         name, kind = obj["metadata"]["name"], obj["kind"]
-        what = f"apply {kind} {name}"
-        try:
-            resp = await methods[kind](
-                name,
-                obj,
-                field_manager=FIELD_MANAGER,
-                force=True,
-                _content_type="application/apply-patch+yaml",
-            )
-            await check_response(resp, what)
-        except ClientError as exc:
-            raise TemporaryError(f"{what}: {exc}") from exc
+        await server_side_apply(methods[kind], name, body=obj, what=f"apply {kind} {name}")
 
 
 class WatchExpired(TemporaryError):

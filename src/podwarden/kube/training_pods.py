@@ -20,7 +20,7 @@ from typing import Any, Final
 from aiohttp import ClientError
 from kubernetes.aio import client
 
-from podwarden.kube.nodes import check_response
+from podwarden.kube.nodes import check_response, server_side_apply
 from podwarden.model.errors import NotFound, PodwardenError, TemporaryError
 from podwarden.model.jobs import KWOK_GROUP, KWOK_LOGS, KWOK_VERSION
 
@@ -158,36 +158,26 @@ class TrainingKube:
     async def apply_config_map(self, obj: dict[str, Any]) -> None:
         """Create or update a ConfigMap by server-side apply (idempotent)."""
         meta = obj["metadata"]
-        what = f"apply ConfigMap {meta['namespace']}/{meta['name']}"
-        try:
-            resp = await self._core.patch_namespaced_config_map_without_preload_content(
-                meta["name"],
-                meta["namespace"],
-                obj,
-                field_manager=FIELD_MANAGER,
-                force=True,
-                _content_type="application/apply-patch+yaml",
-            )
-            await check_response(resp, what)
-        except ClientError as exc:
-            raise TemporaryError(f"{what}: {exc}") from exc
+        await server_side_apply(
+            self._core.patch_namespaced_config_map_without_preload_content,
+            meta["name"],
+            meta["namespace"],
+            body=obj,
+            what=f"apply ConfigMap {meta['namespace']}/{meta['name']}",
+            field_manager=FIELD_MANAGER,
+        )
 
     async def apply_logs(self, obj: dict[str, Any]) -> None:
         """Create or update a kwok ``Logs`` object (``kwok.x-k8s.io/v1alpha1``)."""
         meta = obj["metadata"]
-        what = f"apply Logs {meta['namespace']}/{meta['name']}"
-        try:
-            resp = await self._custom.patch_namespaced_custom_object_without_preload_content(
-                KWOK_GROUP,
-                KWOK_VERSION,
-                meta["namespace"],
-                KWOK_LOGS,
-                meta["name"],
-                obj,
-                field_manager=FIELD_MANAGER,
-                force=True,
-                _content_type="application/apply-patch+yaml",
-            )
-            await check_response(resp, what)
-        except ClientError as exc:
-            raise TemporaryError(f"{what}: {exc}") from exc
+        await server_side_apply(
+            self._custom.patch_namespaced_custom_object_without_preload_content,
+            KWOK_GROUP,
+            KWOK_VERSION,
+            meta["namespace"],
+            KWOK_LOGS,
+            meta["name"],
+            body=obj,
+            what=f"apply Logs {meta['namespace']}/{meta['name']}",
+            field_manager=FIELD_MANAGER,
+        )

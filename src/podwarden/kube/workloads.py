@@ -16,13 +16,12 @@ from aiohttp import ClientError
 from kubernetes.aio import client
 
 from podwarden.kube.inspect import read_api
-from podwarden.kube.nodes import api_client, check_response
+from podwarden.kube.nodes import api_client, check_response, server_side_apply
 from podwarden.kube.objects import KINDS as OBJECT_KINDS
 from podwarden.kube.objects import KubeObjects
 from podwarden.logic.kube_snapshot import KubeSnapshot
 from podwarden.model.errors import TemporaryError
 
-FIELD_MANAGER: Final = "podwarden"
 _PLURAL: Final = {"DaemonSet": "daemon_set", "Deployment": "deployment"}
 
 
@@ -58,20 +57,9 @@ class KubeWorkloads:
             await self._objects.apply(obj)
             return
         kind, meta = obj["kind"], obj["metadata"]
-        what = f"apply {kind} {meta['namespace']}/{meta['name']}"
         method = getattr(self._apps, f"patch_namespaced_{_PLURAL[kind]}_without_preload_content")
-        try:
-            resp = await method(
-                meta["name"],
-                meta["namespace"],
-                obj,
-                field_manager=FIELD_MANAGER,
-                force=True,
-                _content_type="application/apply-patch+yaml",
-            )
-            await check_response(resp, what)
-        except ClientError as exc:
-            raise TemporaryError(f"{what}: {exc}") from exc
+        what = f"apply {kind} {meta['namespace']}/{meta['name']}"
+        await server_side_apply(method, meta["name"], meta["namespace"], body=obj, what=what)
 
     async def delete(self, kind: str, namespace: str, name: str) -> None:
         """Delete an object; one that is gone already counts as deleted."""
