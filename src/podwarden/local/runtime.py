@@ -377,32 +377,54 @@ class ControlPlane:
         CRDs among them are Established, so the components that watch them can start."""
         context = self._ssl_context(Probe(self.url, "admin", verify_ca=True))
         for item in applies:
-            request = urllib.request.Request(  # noqa: S310 - the apiserver on loopback
-                f"{self.url}{item.path}?fieldManager=podwarden&force=true",
-                data=json.dumps(item.body).encode(),
-                headers={"Content-Type": "application/apply-patch+yaml"},
-                method="PATCH",
-            )
-            try:
-                with urllib.request.urlopen(request, context=context, timeout=10):  # noqa: S310
-                    pass
-            except urllib.error.HTTPError as e:
-                body = e.read()[:300].decode("utf-8", "replace")
-                raise LocalK8sError(f"applying {item.name}: HTTP {e.code}: {body}") from None
+            self._apply(item, context, deadline)
         for name in bootstrap.crd_names(applies):
             self._await_established(name, context, deadline)
+
+    def _apply(
+        self, item: bootstrap.Apply, context: ssl.SSLContext | None, deadline: float
+    ) -> None:
+        """One server-side apply, tried again until ``deadline`` while the apiserver is slow or
+        busy (a fresh apiserver on a loaded machine can take over 10 s for a large CRD);
+        refusals other than 429 and 5xx end it at once."""
+        request = urllib.request.Request(  # noqa: S310 - the apiserver on loopback
+            f"{self.url}{item.path}?fieldManager=podwarden&force=true",
+            data=json.dumps(item.body).encode(),
+            headers={"Content-Type": "application/apply-patch+yaml"},
+            method="PATCH",
+        )
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                with urllib.request.urlopen(request, context=context, timeout=max(left, 1)):  # noqa: S310
+                    return
+            except urllib.error.HTTPError as e:
+                body = e.read()[:300].decode("utf-8", "replace")
+                if (e.code != 429 and e.code < 500) or left <= 0:
+                    raise LocalK8sError(f"applying {item.name}: HTTP {e.code}: {body}") from None
+            except (OSError, TimeoutError) as e:
+                if left <= 0:
+                    raise LocalK8sError(f"applying {item.name}: {e}") from None
+            time.sleep(0.2)
 
     def _await_established(
         self, name: str, context: ssl.SSLContext | None, deadline: float
     ) -> None:
         url = f"{self.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+        conditions: list[dict[str, str]] = []
         while True:
-            with urllib.request.urlopen(url, context=context, timeout=10) as r:  # noqa: S310
-                conditions = json.loads(r.read()).get("status", {}).get("conditions", [])
+            left = deadline - time.monotonic()
+            try:
+                with urllib.request.urlopen(url, context=context, timeout=max(left, 1)) as r:  # noqa: S310
+                    conditions = json.loads(r.read()).get("status", {}).get("conditions", [])
+            except (OSError, TimeoutError):  # a busy apiserver: ask again until the deadline
+                conditions = []
             if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                 return
-            if time.monotonic() > deadline:
-                raise LocalK8sError(f"CustomResourceDefinition {name} not Established in time")
+            if left <= 0:
+                raise LocalK8sError(
+                    f"CustomResourceDefinition {name} not Established in time ({conditions})"
+                )
             time.sleep(0.05)
 
     def _ssl_context(self, probe: Probe) -> ssl.SSLContext | None:
