@@ -28,6 +28,7 @@ from podwarden.operator.clusters import ClusterReconciler, ReconcilerSettings
 from podwarden.operator.eks import EksReconciler, Workloads
 from podwarden.policy.catalog import Catalog, load_catalog
 from podwarden.policy.fault_policy import load_policy
+from podwarden.policy.remediation import RemediationLimits
 from podwarden.store.sql import Store, sqlite_url
 from podwarden.wire.sigv4 import Credential
 
@@ -80,6 +81,12 @@ class CatalogInstanceTypes:
         return entry.capacity(entry.ephemeral_storage_gib + extra_storage_gib)
 
 
+# ``--no-repair-limits``: every unhealthy node may be repaired, any number of times
+NO_REPAIR_LIMITS = RemediationLimits(
+    max_unhealthy_fraction=1.0, max_repairs=2**31, repair_window_seconds=600
+)
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     kubeconfig: Path
@@ -91,6 +98,8 @@ class ServerSettings:
     # the training services on each Kubernetes with HyperPod nodes (cli/training.py)
     training: bool = True
     fault_policy: Path | None = None
+    repair_limits: bool = True  # HyperPod's safety limits of automatic repair (remediation.yaml)
+    agent_interval: float = 0.2  # seconds between the simulated agent's reads of injected faults
     reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
     # where EKS clusters created through the API keep their control planes (<data_dir>/eks/...)
     data_dir: Path | None = None
@@ -146,7 +155,9 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
             policy = load_policy(settings.fault_policy)
 
             def local_agent(nodes: KubeNodes) -> LocalHealthAgent:
-                return LocalHealthAgent(nodes, policy, types.monitored, types.gpus)
+                return LocalHealthAgent(
+                    nodes, policy, types.monitored, types.gpus, interval=settings.agent_interval
+                )
 
             agent = local_agent
         providers = KubeProviders(
@@ -163,6 +174,7 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
             types.capacity,
             settings.reconciler,
             is_cpu_only=types.is_cpu_only,
+            limits=None if settings.repair_limits else NO_REPAIR_LIMITS,
         )
         state.update(providers=providers, reconciler=reconciler)
         state["task"] = asyncio.create_task(reconciler.run(), name="cluster-reconciler")

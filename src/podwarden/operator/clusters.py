@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -100,8 +101,12 @@ class ClusterReconciler:
         self.providers = providers
         self.capacity = capacity
         self.is_cpu_only = is_cpu_only
-        self.limits = limits if limits is not None else load_limits()
         self.settings = settings or ReconcilerSettings()
+        # the repair window is a simulated duration like the others: a goodput run at 1/5000
+        # of real time keeps HyperPod's "10 repairs in 10 minutes" meaning 10 simulated minutes
+        base = limits if limits is not None else load_limits()
+        window = base.repair_window_seconds * self.settings.time_scale
+        self.limits = dataclasses.replace(base, repair_window_seconds=window)
         self.clock = clock
         self._wake = asyncio.Event()
         self._sem = asyncio.Semaphore(self.settings.concurrency)
