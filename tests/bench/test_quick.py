@@ -117,3 +117,13 @@ def test_jobs(tmp_path: Path) -> None:
     assert set(phases) == {"detected", "quarantined", "restarting", "running", "recovered"}
     assert 0 < phases["detected"]["p50_s"] <= phases["running"]["p50_s"]
     assert phases["restarting"]["p50_s"] <= phases["running"]["p50_s"]
+
+
+@pytest.mark.integration
+def test_goodput(tmp_path: Path) -> None:
+    output, data = run_quick("goodput.py", tmp_path, "--out", str(tmp_path / "out"))
+    (run,) = data["runs"]
+    assert run["scenario"] == "simple" and run["days"] == 0.25
+    assert 0 < run["ettr"] < 1 and run["reference_ettr"] is not None
+    assert (tmp_path / "out" / "simple.png").read_bytes().startswith(b"\x89PNG")
+    assert "first run started" in output

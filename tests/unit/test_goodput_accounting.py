@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from podwarden.logic.goodput_accounting import (
+from podwarden.logic.goodput_accounting import account
+from podwarden.logic.goodput_breaks import (
     Clock,
-    account,
     repair_seconds,
     trainer_params,
 )

@@ -22,6 +22,7 @@ from podwarden.agent.sources.nvml import NvmlNotAvailable, NvmlSource, PynvmlApi
 from podwarden.api.app import DEFAULT_REGION
 from podwarden.api.eks_authn import webhook_url
 from podwarden.checks import cli as preflight_cli
+from podwarden.cli import goodput
 from podwarden.cli.account import EKS_CLUSTER, seeded_account
 from podwarden.cli.server import (
     ServerSettings,
@@ -66,11 +67,15 @@ def _server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSettin
         seed=not args.no_seed,
         preflight=not args.no_preflight,
         fault_policy=args.fault_policy,
+        repair_limits=not args.no_repair_limits,
+        agent_interval=args.agent_interval,
         data_dir=data_dir,
         reconciler=ReconcilerSettings(
             launch_delay=args.launch_delay,
+            reboot_delay=args.reboot_delay,
             deep_check_duration=args.deep_check_duration,
             time_scale=args.time_scale,
+            resync=args.resync,
         ),
     )
 
@@ -255,7 +260,30 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
         "--launch-delay", type=float, default=3.0, help="seconds until a new instance's node joins"
     )
     p.add_argument(
-        "--time-scale", type=float, default=1.0, help="multiplier for simulated durations"
+        "--reboot-delay", type=float, default=5.0, help="seconds a reboot keeps a node NotReady"
+    )
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiplier for simulated durations (launch, reboot, deep checks, repair window)",
+    )
+    p.add_argument(
+        "--resync",
+        type=float,
+        default=2.0,
+        help="seconds between the HyperPod reconciler's passes when nothing is due",
+    )
+    p.add_argument(
+        "--agent-interval",
+        type=float,
+        default=0.2,
+        help="seconds between the simulated health agent's reads of injected faults",
+    )
+    p.add_argument(
+        "--no-repair-limits",
+        action="store_true",
+        help="turn off the safety limits of automatic repair (policy/tables/remediation.yaml)",
     )
     p.add_argument(
         "--deep-check-duration",
@@ -314,6 +342,8 @@ def parser() -> argparse.ArgumentParser:
     agent.add_argument("--fault-policy", type=Path, help="a fault -> action policy YAML")
     agent.add_argument("--interval", type=float, default=0.5, help="seconds between reads")
     agent.set_defaults(func=cmd_agent)
+
+    goodput.add_parser(sub)
 
     fault = sub.add_parser("fault", help="fault injection for simulated nodes")
     fault_sub = fault.add_subparsers(dest="fault_command", required=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from podwarden.logic.goodput_reference import repair_seconds
+from podwarden.logic.goodput_breaks import repair_seconds
 from podwarden.model.goodput import Action, Scenario
 
 
@@ -67,5 +67,5 @@ def closed_form(s: Scenario) -> float | None:
     kind = s.kinds[faults.pop()]
     tau = s.job.checkpoint_every * s.job.step_seconds
     mtbf = math.inf if kind.action == Action.NONE else job_mtbf(s)
-    downtime = kind.detect_seconds + repair_seconds(s, kind) + s.job.restart_seconds
+    downtime = kind.detect_seconds + repair_seconds(s, kind.action) + s.job.restart_seconds
     return daly_ettr(tau, s.job.checkpoint_seconds, downtime, mtbf)

@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from podwarden.logic.goodput_breaks import repair_seconds, trainer_params
 from podwarden.logic.goodput_failures import run_seconds
 from podwarden.logic.training_progress import Run, checkpoint_saved, steps_done
 from podwarden.model.goodput import (
@@ -41,12 +42,10 @@ from podwarden.model.goodput import (
     FailureLoss,
     Fault,
     FaultKind,
-    JobShape,
     Phase,
-    Recovery,
     Scenario,
 )
-from podwarden.policy.training_simulation import LossCurve, TrainingParams
+from podwarden.policy.training_simulation import TrainingParams
 
 NEVER_DONE = 10**15  # steps: a run the job never completes within any scenario
 
@@ -58,32 +57,6 @@ class Reference:
     productive_seconds: float
     checkpoint_seconds: float
     failures: tuple[FailureLoss, ...]
-
-
-def training_params(job: JobShape) -> TrainingParams:
-    """The trainer's parameters for the scenario's job (it never completes; no log lines)."""
-    return TrainingParams(
-        steps=NEVER_DONE,
-        step_seconds=job.step_seconds,
-        checkpoint_every=job.checkpoint_every,
-        checkpoint_seconds=job.checkpoint_seconds,
-        restart_seconds=job.restart_seconds,
-        log_every=NEVER_DONE,
-        loss=LossCurve(initial=1.0, final=1.0, decay_steps=1.0, noise=0.0),
-    )
-
-
-def repair_seconds(s: Scenario, kind: FaultKind) -> float:
-    """From a node fault's verdict until the node is healthy again."""
-    d = s.durations
-    if kind.action == Action.REBOOT:
-        repair = d.reboot_seconds
-    elif kind.action == Action.REPLACE:
-        repair = d.launch_seconds + (d.deep_check_seconds if s.cluster.deep_checks else 0.0)
-    else:
-        return 0.0
-    manual = d.manual_response_seconds if s.cluster.recovery == Recovery.NONE else 0.0
-    return manual + repair
 
 
 @dataclass
@@ -150,7 +123,9 @@ class _Job:
         if kind.action != Action.RESTART:
             if self.up_at[fault.node] > fault.at:
                 return  # already down
-            self.up_at[fault.node] = fault.at + kind.detect_seconds + repair_seconds(self.s, kind)
+            self.up_at[fault.node] = (
+                fault.at + kind.detect_seconds + repair_seconds(self.s, kind.action)
+            )
         if self.run is not None and fault.node in self.nodes:
             self.break_run(loss, kind)
 
@@ -184,7 +159,7 @@ def simulate(s: Scenario, faults: Iterable[Fault], names: Sequence[str] = ()) ->
     """The reference run of ``s`` under ``faults``; ``names`` name the nodes by index in the
     failures (``node-<i>`` by default)."""
     total = s.cluster.nodes + s.cluster.spares
-    params = training_params(s.job)
+    params = trainer_params(s.job)
     job = _Job(s, params, up_at=[0.0] * total, nodes=tuple(range(s.cluster.nodes)))
     job.run = Run(started_at=0.0, step=0, restart=0)
     wall = run_seconds(s)
