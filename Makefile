@@ -33,6 +33,7 @@ bench: venv k8s
 	$(VENV)/bin/python bench/recovery.py
 	$(VENV)/bin/python bench/bigbody.py
 	$(VENV)/bin/python bench/jobs.py
+	$(VENV)/bin/python bench/goodput.py
 
 # The venv is rebuilt whenever the lock file or the project metadata changes.
 venv: $(VENV)/.synced

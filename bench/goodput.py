@@ -33,6 +33,8 @@ from podwarden.goodput import report as render
 from podwarden.model.goodput import GoodputReport, Phase, Scenario
 from podwarden.policy import goodput as scenarios
 
+RESULTS = Path(__file__).resolve().parent / "results"  # the default --out's parent (ignored by git)
+
 
 def variants(args: argparse.Namespace) -> list[tuple[str, Scenario]]:
     out = []
@@ -83,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.scenario, args.set = ["simple"], [*args.set, "days=0.25"]
-    out_dir = args.out or Path(f"goodput-{time.strftime('%Y%m%d-%H%M%S')}")
+    out_dir = args.out or RESULTS / f"goodput-{time.strftime('%Y%m%d-%H%M%S')}"
     out_dir.mkdir(parents=True, exist_ok=True)
     rows, reports, labels = [], [], []
     for label, s in variants(args):
@@ -100,7 +102,7 @@ def main() -> None:
         labels.append(label)
         print(json.dumps(rows[-1]), flush=True)
     if len(reports) > 1:
-        render.render_compare(reports, labels, Console(width=160))
+        render.render_compare(reports, labels, Console(width=200))
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "

@@ -173,3 +173,15 @@ def test_repair_durations_follow_the_policy() -> None:
     assert repair_seconds(s, Action.REBOOT) == 300.0
     assert repair_seconds(s, Action.REPLACE) == 600.0
     assert repair_seconds(s, Action.RESTART) == 0.0
+
+
+def test_a_fault_the_pipeline_never_saw_broke_nothing() -> None:
+    """A job node's fault without a verdict by the end (e.g. a signal the agent does not know)
+    is not taken for the cause of a restart."""
+    s, observed = one_reboot(1000.0)
+    (first,) = observed.faults
+    unseen = FaultSeen(Fault(DAY / 2, 1, "node-down"), "b", observed.started_at + 40.0,
+                       observed.started_at + 40.06, job_node=True)  # fmt: skip
+    report = account(s, Observed(observed.started_at, observed.ended_at, observed.runs,
+                                 (first, unseen)))  # fmt: skip
+    assert [f.interrupted for f in report.failures] == [True, False]

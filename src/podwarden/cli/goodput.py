@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from podwarden.agent.inject import inject, signal_for
 from podwarden.api.app import DEFAULT_REGION
@@ -43,6 +44,7 @@ from podwarden.policy import goodput as scenarios
 from podwarden.store.sql import Store, sqlite_url
 
 SERVE_START_S = 120.0
+WIDTH = 160  # characters, when the output is not a terminal
 # podwarden's own latency counts at its real length (logic/goodput_accounting.py), but while it
 # runs the modeled durations of other faults keep going at the scaled pace: the reconciler and
 # the agent look often so that this overlap stays small (a reboot modeled at 300 s is 15 ms at
@@ -83,17 +85,22 @@ def _scenario(args: argparse.Namespace) -> Scenario:
 
 
 def main(args: argparse.Namespace) -> int:
-    console = Console()
+    # the failures table has ten columns: keep them readable in a log file too
+    console = Console() if sys.stdout.isatty() else Console(width=WIDTH)
     if args.list:
         for name in scenarios.scenario_names():
             s = scenarios.load_scenario(name)
             console.print(f"[bold]{name}[/bold]: {s.description}")
         return 0
-    base = _scenario(args)
-    variants = [("base", base)] + [
-        (change, scenarios.with_overrides(base, [*change.split(","), f"name={base.name}"]))
-        for change in args.compare
-    ]
+    try:
+        base = _scenario(args)
+        variants = [("base", base)] + [
+            (change, scenarios.with_overrides(base, [*change.split(","), f"name={base.name}"]))
+            for change in args.compare
+        ]
+    except ValueError as exc:  # TableError too: a bad scenario file, key or value
+        console.print(f"[red]podwarden goodput:[/red] {escape(str(exc))}", highlight=False)
+        return 2
     reports = []
     for label, s in variants:
         console.print(f"[bold]{s.name}[/bold] ({label}): {s.days:g} days at {s.time_scale:g}x")

@@ -55,6 +55,7 @@ from podwarden.model.goodput import (
 from podwarden.policy.training_simulation import TrainingParams
 
 SERIES_POINTS = 300
+_REPAIR_STATE = {Action.REBOOT: "rebooting", Action.REPLACE: "replacing"}
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ def _spans(s: Scenario, observed: Observed, ts: Sequence[Transition]) -> tuple[N
             continue
         quarantined = first(f.quarantined_at, f.detected_at, f.injected_at)
         end = f.repaired_at if f.repaired_at is not None else observed.ended_at
-        repair = "manual" if s.cluster.recovery == Recovery.NONE else action.value.lower()
+        repair = "manual" if s.cluster.recovery == Recovery.NONE else _REPAIR_STATE[action]
         start = f.fault.at
         mid = max(start, clock.simulated(quarantined))
         spans.append(NodeSpan(f.node, start, mid, "faulted"))
