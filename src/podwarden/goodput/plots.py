@@ -74,11 +74,9 @@ def write_compare_plot(reports: Sequence[GoodputReport], labels: Sequence[str], 
     rows = compare_rows(reports, labels)  # also checks one label per report
     fig = Figure(figsize=(12, 8), layout="constrained")
     ettr_ax, loss_ax = fig.subplots(2, 1, height_ratios=(3, 2))
-    fig.suptitle(
-        ", ".join(f"{lb}: ETTR {percent(r.ettr)}" for lb, r in zip(labels, reports, strict=True))
-    )
+    fig.suptitle(f"{reports[0].scenario}: ETTR by policy (time scale {reports[0].time_scale:g}x)")
     for label, report in zip(labels, reports, strict=True):
-        _ettr_line(ettr_ax, report, label)
+        _ettr_line(ettr_ax, report, f"{label}: {percent(report.ettr)}")
     _ettr_axes(ettr_ax, reports, ())
     ettr_ax.set_title("ETTR over time")
     ettr_ax.legend(loc="lower right")
