@@ -45,6 +45,7 @@ from podwarden.store.sql import Store, sqlite_url
 
 SERVE_START_S = 120.0
 WIDTH = 160  # characters, when the output is not a terminal
+LOG_TAIL = 40  # lines of podwarden serve's log shown when a run fails
 # podwarden's own latency counts at its real length (logic/goodput_accounting.py), but while it
 # runs the modeled durations of other faults keep going at the scaled pace: the reconciler and
 # the agent look often so that this overlap stays small (a reboot modeled at 300 s is 15 ms at
@@ -187,6 +188,10 @@ def _serve(s: Scenario, kubeconfig: Path, tmp: Path) -> Iterator[Endpoint]:
         try:
             url = _api_url(proc, log_path)
             yield _endpoint(url, tmp / "podwarden")
+        except BaseException as exc:  # the log goes with the temporary directory: keep its end
+            tail = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL:]
+            exc.add_note("podwarden serve's log ends:\n" + "\n".join(tail))
+            raise
         finally:
             proc.terminate()
             try:

@@ -35,7 +35,7 @@ from podwarden.goodput.cluster import (
 )
 from podwarden.goodput.watch import Tracked, Watch
 from podwarden.kube.goodput import GoodputKube
-from podwarden.logic.goodput_breaks import Clock
+from podwarden.logic.goodput_breaks import Clock, repair_seconds
 from podwarden.model import ids
 from podwarden.model.goodput import Action, Fault, FaultKind, Observed, Recovery, Scenario
 
@@ -46,6 +46,9 @@ Progress = Callable[[str], None]
 
 FIRST_RUN_S = 300.0  # the job created -> its first run started
 TICK_S = 0.05  # longest sleep of the schedule loop (faults are due on the simulated clock)
+# the simulated clock stands still while only podwarden's pipeline works on a break; if it
+# stands still this long (real seconds), the job is not coming back: the run ends with why
+STALLED_S = 300.0
 
 
 async def run(
@@ -125,6 +128,7 @@ class _Schedule:
             simulated = clock.simulated(now)
             if simulated >= end:
                 return
+            self._check_not_stalled(now, simulated)
             while pending and simulated >= self._due(pending[0]):
                 fault = pending.pop(0)
                 await self._inject(fault, clock.real(fault.at))
@@ -136,6 +140,24 @@ class _Schedule:
                          f"{len(watch.runs) - 1} restarts")  # fmt: skip
             due = [clock.real(end)] + ([clock.real(self._due(pending[0]))] if pending else [])
             await asyncio.sleep(max(0.0, min(TICK_S, min(due) - time.time())))
+
+    def _check_not_stalled(self, now: float, simulated: float) -> None:
+        """A break that outlasts everything modeled in it by ``STALLED_S`` real seconds will
+        not end: say so rather than wait forever."""
+        s, watch = self.s, self.watch
+        last_start = watch.runs[-1].started_at if watch.runs else now
+        breaking = [t for t in watch.tracked if t.job_node and t.due_at >= last_start]
+        if not breaking:
+            return
+        modeled = max(repair_seconds(s, a) for a in Action) + s.job.restart_seconds
+        modeled += max(k.detect_seconds for k in s.kinds.values())
+        if now - breaking[0].due_at > modeled / s.time_scale + STALLED_S:
+            raise TimeoutError(
+                f"the job has not restarted {STALLED_S:g} s (real) after everything modeled "
+                f"in its break, at simulated day {simulated / 86400:.2f}: fault "
+                f"{breaking[0].fault.fault} on {breaking[0].node}; the job's pods run on "
+                f"{len(watch.job_nodes())} of {s.cluster.nodes} nodes"
+            )
 
     def _due(self, fault: Fault) -> float:
         """When a fault is injected: HyperPod's detection (modeled) after it happens."""
