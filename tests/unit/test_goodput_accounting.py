@@ -175,13 +175,20 @@ def test_repair_durations_follow_the_policy() -> None:
     assert repair_seconds(s, Action.RESTART) == 0.0
 
 
-def test_a_fault_the_pipeline_never_saw_broke_nothing() -> None:
-    """A job node's fault without a verdict by the end (e.g. a signal the agent does not know)
-    is not taken for the cause of a restart."""
+def test_a_fault_just_before_the_end_breaks_the_job_though_not_yet_seen() -> None:
+    """A job node's fault injected moments before the run ends, before the agent's verdict:
+    the job is down from the fault (as the reference model counts it), and the work since its
+    last checkpoint is lost."""
     s, observed = one_reboot(1000.0)
-    (first,) = observed.faults
-    unseen = FaultSeen(Fault(DAY / 2, 1, "node-down"), "b", observed.started_at + 40.0,
-                       observed.started_at + 40.06, job_node=True)  # fmt: skip
-    report = account(s, Observed(observed.started_at, observed.ended_at, observed.runs,
-                                 (first, unseen)))  # fmt: skip
-    assert [f.interrupted for f in report.failures] == [True, False]
+    first = observed.faults[0]
+    end = observed.ended_at
+    late = FaultSeen(Fault(DAY - 30.0, 1, "node-down"), "b", end - 0.03, end - 0.03 + 0.06 / 1000,
+                     job_node=True)  # fmt: skip
+    report = account(s, Observed(observed.started_at, end, observed.runs, (first, late)))
+    assert [f.interrupted for f in report.failures] == [True, True]
+    assert report.failures[1].phases[Phase.RECOMPUTATION] > 0
+    before = account(s, observed)
+    lost = report.failures[1].phases[Phase.RECOMPUTATION]
+    # the work since the checkpoint is lost, and so are the 30 s after the fault
+    assert report.productive_seconds == pytest.approx(before.productive_seconds - lost, abs=40)
+    assert report.productive_seconds < before.productive_seconds - lost + 1

@@ -19,11 +19,13 @@ def signal_for(
     gpu_count: int | None = None,
     node_down: bool = False,
     dhc_fail: bool = False,
+    signal: str | None = None,
     device: str = "0000:b9:00",
     at: float | None = None,
 ) -> dict[str, Any]:
-    """One injected signal; exactly one of the kinds must be given."""
-    kinds = [xid is not None, gpu_count is not None, node_down, dhc_fail]
+    """One injected signal; exactly one of the kinds must be given (``signal``: any named
+    signal of the fault policy, e.g. ``neuron_sram_uncorrectable``)."""
+    kinds = [xid is not None, gpu_count is not None, node_down, dhc_fail, signal is not None]
     if sum(kinds) != 1:
         raise ValueError("give exactly one of --xid, --gpu-count, --node-down, --dhc-fail")
     when = time.time() if at is None else at
@@ -32,7 +34,7 @@ def signal_for(
         return {"xid": xid, "device": device, "message": line, "at": when}
     if gpu_count is not None:
         return {"gpu_count": gpu_count, "at": when}
-    name = "node_down" if node_down else "deep_health_check_failed"
+    name = signal or ("node_down" if node_down else "deep_health_check_failed")
     return {"signal": name, "message": f"injected {name}", "at": when}
 
 

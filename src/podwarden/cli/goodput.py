@@ -151,14 +151,9 @@ async def _run(
     nodes = KubeNodes(api)
 
     async def inject_fault(node: str, kind: FaultKind) -> None:
-        if kind.xid is not None:
-            signal = signal_for(xid=kind.xid)
-        else:
-            signal = {
-                "signal": kind.signal,
-                "message": f"injected {kind.signal}",
-                "at": time.time(),
-            }
+        signal = (
+            signal_for(xid=kind.xid) if kind.xid is not None else signal_for(signal=kind.signal)
+        )
         await inject(nodes, node, signal)
 
     try:

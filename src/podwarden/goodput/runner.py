@@ -118,28 +118,34 @@ class _Schedule:
     inject: Inject
 
     async def run(self, faults: Sequence[Fault], progress: Progress) -> None:
+        """Until the simulated clock reads the scenario's length: each fault *happens* at its
+        time (the job is broken from then, whatever the pipeline has seen by the end) and is
+        injected into the agent ``detect_seconds`` later."""
         s, watch = self.s, self.watch
         pending = sorted(faults, key=lambda f: f.at)
+        injections: list[Tracked] = []
         end = s.days * 86400.0
         reported = 0.0
         while True:
             now = time.time()
             clock = Clock(s, watch.observed(now))
             simulated = clock.simulated(now)
+            while pending and pending[0].at <= simulated:
+                fault = pending.pop(0)
+                injections.append(self._happen(fault, clock.real(fault.at)))
             if simulated >= end:
                 return
             self._check_not_stalled(now, simulated)
-            while pending and simulated >= self._due(pending[0]):
-                fault = pending.pop(0)
-                await self._inject(fault, clock.real(fault.at))
+            while injections and simulated >= self._due(injections[0].fault):
+                await self._inject(injections.pop(0))
             if s.cluster.recovery == Recovery.NONE:
                 await self._manual_repairs()
             if simulated - reported >= end / 10:
                 reported = simulated
                 progress(f"day {simulated / 86400:.1f} of {s.days:g}: "
                          f"{len(watch.runs) - 1} restarts")  # fmt: skip
-            due = [clock.real(end)] + ([clock.real(self._due(pending[0]))] if pending else [])
-            await asyncio.sleep(max(0.0, min(TICK_S, min(due) - time.time())))
+            due = [end] + [f.at for f in pending[:1]] + [self._due(t.fault) for t in injections[:1]]
+            await asyncio.sleep(max(0.0, min(TICK_S, clock.real(min(due)) - time.time())))
 
     def _check_not_stalled(self, now: float, simulated: float) -> None:
         """A break that outlasts everything modeled in it by ``STALLED_S`` real seconds will
@@ -163,25 +169,35 @@ class _Schedule:
         """When a fault is injected: HyperPod's detection (modeled) after it happens."""
         return fault.at + self.s.kinds[fault.fault].detect_seconds
 
-    async def _inject(self, fault: Fault, due_at: float) -> None:
+    def _happen(self, fault: Fault, due_at: float) -> Tracked:
+        """The fault happens on its node: whether it breaks the job is decided now."""
         kind, watch = self.s.kinds[fault.fault], self.watch
         self._follow_replacements()
         node = self.slots[fault.node % len(self.slots)]
         pods = watch.job_pods()
         job_node = node in pods and not watch.broken() and kind.action != Action.NONE
-        now = time.time()
-        tracked = Tracked(fault, node, kind.action, due_at, now, job_node, frozenset(watch.nodes))
+        injected = due_at + kind.detect_seconds / self.s.time_scale  # planned; set when done
+        tracked = Tracked(fault, node, kind.action, due_at, injected, job_node,
+                          frozenset(watch.nodes))  # fmt: skip
         tracked.spare_free = bool(set(watch.since) - set(pods) - {node})
         if node not in watch.since:  # down already (a fault on a node in repair changes nothing)
-            tracked.job_node = False
+            tracked.job_node, tracked.moot = False, True
             watch.notes.append(f"fault {fault.fault} at {fault.at:.0f} s hit {node}, already down")
-        elif kind.action == Action.RESTART:
-            if node in pods:
-                await self.kube.delete_pod(NAMESPACE, pods[node])
-            tracked.detected_at = tracked.quarantined_at = time.time()
-        else:
-            await self.inject(node, kind)
         watch.tracked.append(tracked)
+        return tracked
+
+    async def _inject(self, t: Tracked) -> None:
+        """Hand the fault to the pipeline: the agent's signal, or a crashed rank's pod ended."""
+        if t.moot:
+            return
+        t.injected_at = time.time()
+        if t.action == Action.RESTART:
+            pods = self.watch.job_pods()
+            if t.node in pods:
+                await self.kube.delete_pod(NAMESPACE, pods[t.node])
+            t.detected_at = t.quarantined_at = time.time()
+        else:
+            await self.inject(t.node, self.s.kinds[t.fault.fault])
 
     def _follow_replacements(self) -> None:
         """A replaced node's slot is its replacement's from then on."""

@@ -22,10 +22,11 @@ from typing import Any
 
 from podwarden.kube.goodput import GoodputKube
 from podwarden.kube.training_pods import Informer
+from podwarden.logic.auto_resume import node_fault
 from podwarden.logic.training_jobs import JobKey
 from podwarden.model import jobs
 from podwarden.model.goodput import Action, Fault, FaultSeen, Observed, RunStart
-from podwarden.model.labels import FAULT_TYPES, GROUP_NAME, HEALTH, SCHEDULABLE
+from podwarden.model.labels import FAULT_TYPES, GROUP_NAME
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Tracked:
     repaired_at: float | None = None
     replacement: str | None = None
     manual_requested: bool = False
+    moot: bool = False  # it hit a node that was down already: nothing to inject
 
     def seen(self) -> FaultSeen:
         return FaultSeen(
@@ -60,14 +62,10 @@ class Tracked:
         )
 
 
-def schedulable(node: dict[str, Any]) -> bool:
-    meta = node["metadata"]
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in node.get("status", {}).get("conditions") or []
-    )
-    healthy = (meta.get("labels") or {}).get(HEALTH) == SCHEDULABLE
-    return ready and healthy and not meta.get("deletionTimestamp")
+def schedulable(name: str, node: dict[str, Any]) -> bool:
+    """The node can run the job's pods: auto-resume's own rule (Ready, health label
+    Schedulable, no quarantine taint), and not being deleted."""
+    return node_fault(name, node) is None and not node["metadata"].get("deletionTimestamp")
 
 
 @dataclass
@@ -98,7 +96,7 @@ class Watch:
         now = time.time()
         self.nodes = {n["metadata"]["name"]: n for n in self._nodes.objects.values()}
         for name, node in self.nodes.items():
-            if schedulable(node):
+            if schedulable(name, node):
                 self.since.setdefault(name, now)
             else:
                 self.since.pop(name, None)
@@ -116,8 +114,8 @@ class Watch:
         labels = (node or {}).get("metadata", {}).get("labels") or {}
         if t.detected_at is None and (node is None or labels.get(FAULT_TYPES)):
             t.detected_at = now
-        unhealthy = str(labels.get(HEALTH, "")).startswith("UnschedulablePending")
-        if t.quarantined_at is None and (node is None or unhealthy):
+        # quarantined: what job auto-resume acts on (the health label or taint, NotReady, gone)
+        if t.quarantined_at is None and node_fault(t.node, node) is not None:
             t.quarantined_at = now
         if t.quarantined_at is None or t.repaired_at is not None:
             return

@@ -111,12 +111,13 @@ def _loss(s: Scenario, f: FaultSeen, found: tuple[Transition, Split, _Lost] | No
     kind = s.kinds[f.fault.fault]
     if found is None:
         return FailureLoss(f.fault.at, f.node, f.fault.fault, f.fault.cause, kind.action, False)
-    _, sp, lost = found
+    t, sp, lost = found
     phases = {
         ph: to_simulated(sp.real[ph], sp.overhead[ph], s.time_scale)
         for ph in (Phase.DETECTION, Phase.QUARANTINE, Phase.REPAIR, Phase.RESTART)
     }
-    phases[Phase.RESTART] += s.job.restart_seconds
+    if t.after is not None:  # the new run's warm-up (a break still going on has none yet)
+        phases[Phase.RESTART] += s.job.restart_seconds
     phases[Phase.RECOMPUTATION] = lost.work_real * s.time_scale
     return FailureLoss(
         at=f.fault.at,

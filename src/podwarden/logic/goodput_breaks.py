@@ -71,9 +71,10 @@ def transitions(observed: Observed) -> list[Transition]:
     on one of that run's nodes after it started."""
     found: list[Transition] = []
     runs = sorted(observed.runs, key=lambda r: r.started_at)
-    # a fault the pipeline never saw (no verdict by the end) broke nothing
-    seen = (f for f in observed.faults if f.job_node and (f.detected_at or f.quarantined_at))
-    faults = sorted(seen, key=lambda f: f.due_at)
+    # a job node's fault breaks the job when it happens, seen by the pipeline or not yet (one
+    # just before the end); every node-fault kind is one the agent acts on (policy/goodput.py
+    # checks each against the fault policy at load)
+    faults = sorted((f for f in observed.faults if f.job_node), key=lambda f: f.due_at)
     for i, before in enumerate(runs):
         end = runs[i + 1].started_at if i + 1 < len(runs) else observed.ended_at
         breaking = next((f for f in faults if before.started_at <= f.due_at < end), None)
