@@ -307,7 +307,7 @@ def serve_account(data: Path) -> None:
     services = Services(
         store=store,
         instance_types=CatalogInstanceTypes(load_catalog()),
-        wake=lambda: None,
+        notify=lambda _change: None,
         now=time.time,
     )
     app = build_app(ApiSettings(credentials=local_credentials()), services)

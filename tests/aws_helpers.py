@@ -38,7 +38,7 @@ def make_context(
         region=region,
         store=store or Store(sqlite_url(tmp_path)),
         instance_types=_AnyType(),
-        wake=lambda: None,
+        notify=lambda _change: None,
         now=time.time,
         access_key_id="AKIAPODWARDEN0LOCAL0",
         principal_arn=f"arn:aws:iam::{account}:root",

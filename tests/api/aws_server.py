@@ -24,7 +24,7 @@ class AwsServer(ThreadedServer):
         services = Services(
             store=store,
             instance_types=CatalogInstanceTypes(load_catalog()),
-            wake=lambda: None,
+            notify=lambda _change: None,
             now=time.time,
         )
         self.app: PodwardenApp = build_app(ApiSettings(credentials=local_credentials()), services)

@@ -38,7 +38,7 @@ def make_app(tmp_path: Path, auth: bool = True) -> PodwardenApp:
     services = Services(
         store=Store(sqlite_url(tmp_path)),
         instance_types=CatalogInstanceTypes(load_catalog()),
-        wake=lambda: None,
+        notify=lambda _change: None,
         now=time.time,
     )
     return build_app(ApiSettings(credentials=local_credentials(), auth=auth), services)

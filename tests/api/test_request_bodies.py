@@ -149,7 +149,7 @@ def test_large_bodies_are_handled_off_the_event_loop(tmp_path: Path) -> None:
     seen: list[tuple[int, bool]] = []
     loop_thread: list[threading.Thread] = []
 
-    def handle(routed: Any, wake: object) -> HttpResponse:
+    def handle(routed: Any, notify: object) -> HttpResponse:
         seen.append((len(routed.request.body), threading.current_thread() is loop_thread[0]))
         return HttpResponse(200)
 

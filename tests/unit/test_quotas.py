@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from podwarden.control import clusters
 from podwarden.control.context import Context
+from podwarden.control.sagemaker import clusters
 from podwarden.model.errors import LimitExceeded
 from podwarden.policy.quotas import Quotas, load_quotas, parse_quotas
 from podwarden.store.sql import Store, sqlite_url
@@ -28,7 +28,7 @@ def ctx(tmp_path: Path, quotas: Quotas) -> Context:
         "us-west-2",
         Store(sqlite_url(tmp_path)),
         AnyType(),
-        lambda: None,
+        lambda _change: None,
         time.time,
         quotas,
     )

@@ -26,6 +26,7 @@ from podwarden.api.bulk import BulkPool
 from podwarden.api.operations import JSON_TARGETS, OPERATIONS
 from podwarden.control.aws.sts import session_credential
 from podwarden.control.context import Context, InstanceTypes, Preflight
+from podwarden.model.changes import Change
 from podwarden.model.errors import PodwardenError
 from podwarden.store.sql import Store
 from podwarden.wire import aws_chunked
@@ -58,7 +59,6 @@ Send = Callable[[Message], Awaitable[None]]
 # a request with a body at least this large runs on a worker thread, so that hashing, decoding and
 # storing it never holds the event loop (the other requests and the reconcilers share it)
 OFFLOAD_BYTES = 256 * 1024
-_READS = ("Describe", "List", "Get", "Head")
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-west-2"
 
@@ -74,7 +74,7 @@ class ApiSettings:
 class Services:
     store: Store
     instance_types: InstanceTypes
-    wake: Callable[[], None]
+    notify: Callable[[Change], None]  # a handler's wake-up, routed to the owning reconciler
     now: Callable[[], float]
     on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -181,17 +181,17 @@ class PodwardenApp:
 
     async def _run(self, call: _Routed) -> HttpResponse:
         """Handle the request: inline when small (a thread hop would cost more than the work),
-        on the bulk pool's thread when its body is large, with ``wake`` made thread-safe there."""
+        on the bulk pool's thread when its body is large, with ``notify`` made thread-safe there."""
         if len(call.request.body) < OFFLOAD_BYTES:
-            return self._handle(call, self.services.wake)
+            return self._handle(call, self.services.notify)
         loop = asyncio.get_running_loop()
 
-        def wake() -> None:
-            loop.call_soon_threadsafe(self.services.wake)
+        def notify(change: Change) -> None:
+            loop.call_soon_threadsafe(self.services.notify, change)
 
-        return await self._bulk.run(self._handle, call, wake)
+        return await self._bulk.run(self._handle, call, notify)
 
-    def _handle(self, routed: _Routed, wake: Callable[[], None]) -> HttpResponse:
+    def _handle(self, routed: _Routed, notify: Callable[[Change], None]) -> HttpResponse:
         caller = self._authenticate(routed)
         dest, protocol, request = routed.dest, routed.protocol, routed.request
         if dest.service == "s3":
@@ -206,7 +206,7 @@ class PodwardenApp:
             region=caller.region,
             store=self.services.store,
             instance_types=self.services.instance_types,
-            wake=wake,
+            notify=notify,
             now=self.services.now,
             access_key_id=caller.access_key_id,
             principal_arn=caller.principal_arn,
@@ -216,8 +216,6 @@ class PodwardenApp:
             output = handler(ctx, call.params)
         except PodwardenError as err:
             raise wire_error(dest.service, err) from err
-        if dest.service == "eks" and not call.operation.name.startswith(_READS):
-            wake()  # the EKS reconciler acts now rather than at its next resync
         return protocol.encode(call, output, routed.request_id)
 
     def _lookup(self, access_key_id: str) -> Credential | None:

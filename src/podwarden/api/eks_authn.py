@@ -137,7 +137,7 @@ class EksAuthn:
                 region=verified.region,
                 store=self.store,
                 instance_types=_NoInstanceTypes(),
-                wake=lambda: None,
+                notify=lambda _change: None,
                 now=self.now,
                 access_key_id=cred.access_key_id,
                 principal_arn=cred.principal_arn,

@@ -110,7 +110,7 @@ def seed_default_account(
         region=region,
         store=store,
         instance_types=instance_types,
-        wake=lambda: None,
+        notify=lambda _change: None,
         now=time.time,
         principal_arn=principal_arn,
     )

@@ -23,6 +23,7 @@ from podwarden.cli.providers import AgentFactory, KubeProviders
 from podwarden.cli.training import training_services
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.workloads import KubeWorkloads
+from podwarden.model.changes import SAGEMAKER_CLUSTER, Change
 from podwarden.model.errors import Invalid
 from podwarden.operator.clusters import ClusterReconciler, ReconcilerSettings
 from podwarden.operator.eks import EksReconciler, Workloads
@@ -194,16 +195,16 @@ def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
             await eks.close()
         await planes.stop_all()
 
-    def wake() -> None:
-        for key in ("reconciler", "eks"):
-            reconciler = state.get(key)
-            if isinstance(reconciler, ClusterReconciler | EksReconciler):
-                reconciler.wake()
+    def notify(change: Change) -> None:
+        key = "reconciler" if change.kind == SAGEMAKER_CLUSTER else "eks"
+        reconciler = state.get(key)
+        if isinstance(reconciler, ClusterReconciler | EksReconciler):
+            reconciler.wake()
 
     services = Services(
         store=store,
         instance_types=types,
-        wake=wake,
+        notify=notify,
         now=time.time,
         on_startup=[start],
         on_shutdown=[stop],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from podwarden.model.aws.scope import regional
+from podwarden.model.changes import Change
 from podwarden.policy.quotas import Quotas, load_quotas
 from podwarden.store.sql import Store
 
@@ -26,10 +28,28 @@ class Context:
     region: str
     store: Store
     instance_types: InstanceTypes
-    wake: Callable[[], None]  # tell the reconciler desired state changed
+    notify: Callable[[Change], None]  # tell the owning reconciler desired state changed
     now: Callable[[], float]
     quotas: Quotas = field(default_factory=load_quotas)
     # who signed the request (STS GetCallerIdentity): access key and principal ARN
     access_key_id: str = ""
     principal_arn: str = ""
     preflight: Preflight | None = None
+
+    @property
+    def scope(self) -> str:
+        """The scope of the caller's regional records (EKS, EC2)."""
+        return regional(self.account, self.region)
+
+    def wake(self, kind: str, key: str) -> None:
+        """Desired state of ``key`` (a record of ``kind`` in this region) changed: the reconciler
+        that owns ``kind`` re-reads it now rather than at its next resync. The one way a handler
+        wakes a reconciler; a kind nobody reconciles is ignored."""
+        self.notify(Change(kind, self.scope, key))
+
+
+# A handler: the operation's validated input (botocore member names) -> its output shape
+Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
+# A service's operations: operation name -> handler. Every ``podwarden.control.<service>``
+# package exports one as ``OPERATIONS``, merged from its modules' (``podwarden.control.registry``)
+Operations = Mapping[str, Handler]

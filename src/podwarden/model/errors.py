@@ -5,11 +5,21 @@ from __future__ import annotations
 
 
 class PodwardenError(Exception):
-    """Base of every domain error. ``message`` is shown to the user verbatim."""
+    """Base of every domain error.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    ``message`` is shown to the user verbatim unless the service's error table words it.
+    ``reason`` names an entry of that table (``podwarden.wire.errors_<family>``) when the service
+    has a code of its own for this very condition (EC2's ``InvalidVpcID.NotFound``, S3's
+    ``NoSuchBucket``); ``details`` fill the entry's message template, and those the service
+    models as members of its exception (EKS's ``clusterName``, S3's ``BucketName``) go on the
+    wire with it. Without a reason, the error's class picks the code.
+    """
+
+    def __init__(self, message: str = "", *, reason: str = "", **details: object) -> None:
+        super().__init__(message or reason)
         self.message = message
+        self.reason = reason
+        self.details = details
 
 
 class NotFound(PodwardenError):
@@ -41,9 +51,19 @@ class InvalidToken(Invalid):
 class TemporaryError(PodwardenError):
     """Try again later: a reconciler requeues after ``delay`` seconds."""
 
-    def __init__(self, message: str, delay: float = 1.0) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, delay: float = 1.0, *, reason: str = "", **details: object
+    ) -> None:
+        super().__init__(message, reason=reason, **details)
         self.delay = delay
+
+
+class Denied(PodwardenError):
+    """The caller may not do this (IAM ``AccessDenied``, S3 ``AccessDenied``...)."""
+
+
+class Unsupported(PodwardenError):
+    """A valid request for something podwarden does not emulate; says so plainly."""
 
 
 class TerminalError(PodwardenError):

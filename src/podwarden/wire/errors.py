@@ -4,13 +4,14 @@
 ``ValidationException``, ``UnknownOperationException``) and what ``wire_error`` turns a domain
 error into. The API layer renders it with the protocol's ``encode_error``.
 
-The mapping is data: ``ERRORS[service]`` is consulted first, then ``COMMON``, walking the domain
-error's class hierarchy (most specific class first); anything else is ``InternalFailure`` (500).
-``COMMON`` holds the codes AWS documents for every service ("Common Errors" in each API reference):
-``ValidationException`` (400), ``ServiceUnavailable`` (503, "a temporary failure of the server")
-and ``InternalFailure`` (500). SageMaker's four modeled exceptions are HTTP 400 (the model gives
-them no ``httpStatusCode``); ``ValidationException`` is not modeled in SageMaker's
-``service-2.json``, which is expected: it is one of the common errors.
+The mapping is data: one ``Family`` per service family (``SAGEMAKER`` here, the local account's
+in ``errors_eks``, ``errors_ec2``, ``errors_iam``, ``errors_sts``, ``errors_s3``), consulted by
+the error's ``reason`` first, then its class hierarchy (most specific class first), then
+``COMMON``; anything else is ``InternalFailure`` (500). ``COMMON`` holds the codes AWS documents
+for every service ("Common Errors" in each API reference): ``ValidationException`` (400) and
+``ServiceUnavailable`` (503, "a temporary failure of the server"). SageMaker's four modeled
+exceptions are HTTP 400 (the model gives them no ``httpStatusCode``); ``ValidationException`` is
+not modeled in SageMaker's ``service-2.json``, which is expected: it is one of the common errors.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from podwarden.model.errors import (
     ServiceError,
     TemporaryError,
 )
+from podwarden.wire import errors_ec2, errors_eks, errors_iam, errors_s3, errors_sts
+from podwarden.wire.error_table import Code, Family
 
 
 class WireError(Exception):
@@ -49,35 +52,56 @@ class UnknownOperation(WireError):
         super().__init__("UnknownOperationException", message, 400)
 
 
-ErrorTable = Mapping[type[PodwardenError], tuple[str, int]]
+INTERNAL_FAILURE = Code("InternalFailure", 500)
 
-INTERNAL_FAILURE = ("InternalFailure", 500)
+COMMON = Family(
+    {
+        Invalid: Code("ValidationException", 400),
+        TemporaryError: Code("ServiceUnavailable", 503),
+    }
+)
 
-COMMON: ErrorTable = {
-    Invalid: ("ValidationException", 400),
-    TemporaryError: ("ServiceUnavailable", 503),
-}
+SAGEMAKER = Family(
+    {
+        NotFound: Code("ResourceNotFound", 400),
+        InUse: Code("ResourceInUse", 400),
+        Conflict: Code("ConflictException", 400),
+        LimitExceeded: Code("ResourceLimitExceeded", 400),
+        Invalid: Code("ValidationException", 400),
+    }
+)
 
-ERRORS: Mapping[str, ErrorTable] = {
-    "sagemaker": {
-        NotFound: ("ResourceNotFound", 400),
-        InUse: ("ResourceInUse", 400),
-        Conflict: ("ConflictException", 400),
-        LimitExceeded: ("ResourceLimitExceeded", 400),
-        Invalid: ("ValidationException", 400),
-    },
+FAMILIES: Mapping[str, Family] = {
+    "sagemaker": SAGEMAKER,
+    "eks": errors_eks.EKS,
+    "ec2": errors_ec2.EC2,
+    "iam": errors_iam.IAM,
+    "sts": errors_sts.STS,
+    "s3": errors_s3.S3,
 }
 
 
 def wire_error(service: str, error: PodwardenError) -> WireError:
-    """The wire form of a domain error raised while serving ``service`` (e.g. "sagemaker")."""
-    if isinstance(error, ServiceError):  # the handler named the service's own code
+    """The wire form of a domain error raised while serving ``service`` (e.g. "sagemaker"):
+    the family's entry for the error's reason, else for its class, else the common errors'."""
+    if isinstance(error, ServiceError):  # transitional: a handler that names its own code
         return WireError(error.code, error.message, error.status, error.fields)
-    table = ERRORS.get(service, {})
-    for cls in type(error).__mro__:
-        found = table.get(cls) or COMMON.get(cls)
-        if found is not None:
-            code, status = found
-            return WireError(code, error.message, status)
-    code, status = INTERNAL_FAILURE
-    return WireError(code, error.message, status)
+    family = FAMILIES.get(service)
+    found = (family.code_for(error) if family else None) or COMMON.code_for(error)
+    code = found or INTERNAL_FAILURE
+    details = error.details
+    template = code.message
+    ids = details.get("ids")
+    if code.many and isinstance(ids, list | tuple) and len(ids) != 1:
+        template = code.many
+    if template is None:
+        message = error.message
+    else:
+        values = {
+            k: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v
+            for k, v in details.items()
+        }
+        message = template.format(**values)
+    members = family.members if family else frozenset()
+    fields = {k: v for k, v in details.items() if k in members}
+    return WireError(code.code, message, code.status, fields)

@@ -58,6 +58,7 @@ from podwarden.control.aws.eks_common import (
 from podwarden.control.aws.eks_network import network_config, vpc_config
 from podwarden.control.aws.eks_updates import normalized_logging
 from podwarden.control.context import Context
+from podwarden.model.aws import kinds
 from podwarden.policy import eks_catalog
 from podwarden.store.resources import Duplicate, Record
 
@@ -128,7 +129,7 @@ def create_cluster(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         raise in_use(f"Cluster already exists with name: {name}", clusterName=name) from None
     if doc["accessConfig"]["authenticationMode"] != "CONFIG_MAP":
         _bootstrap_admin(ctx, doc)
-    ctx.wake()
+    ctx.wake(kinds.EKS_CLUSTER, params["name"])
     return {"cluster": public(doc)}
 
 
@@ -218,7 +219,7 @@ def delete_cluster(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             addon.doc["status"] = "DELETING"
             addon.doc["modifiedAt"] = ctx.now()
             ctx.store.resources.save(addon)
-        ctx.wake()
+        ctx.wake(kinds.EKS_CLUSTER, params["name"])
     return {"cluster": public(doc)}
 
 

@@ -42,6 +42,7 @@ from podwarden.control.aws.eks_common import (
     scope,
 )
 from podwarden.control.context import Context
+from podwarden.model.aws import kinds
 from podwarden.policy import eks_catalog
 from podwarden.store.resources import Duplicate, Record
 
@@ -265,7 +266,7 @@ def create_access_entry(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         username=params.get("username"),
         tags=params.get("tags"),
     )
-    ctx.wake()
+    ctx.wake(kinds.EKS_CLUSTER, params["clusterName"])
     return {"accessEntry": public(rec.doc)}
 
 
@@ -304,7 +305,7 @@ def update_access_entry(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         rec.doc["username"] = username
     rec.doc["modifiedAt"] = ctx.now()
     ctx.store.resources.save(rec)
-    ctx.wake()
+    ctx.wake(kinds.EKS_CLUSTER, params["clusterName"])
     return {"accessEntry": public(rec.doc)}
 
 
@@ -313,7 +314,7 @@ def delete_access_entry(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     api_cluster(ctx, cluster)
     rec = get_entry(ctx, cluster, params["principalArn"])
     ctx.store.resources.delete(ACCESS_ENTRY, rec.scope, rec.key)
-    ctx.wake()
+    ctx.wake(kinds.EKS_CLUSTER, params["clusterName"])
     return {}
 
 
@@ -322,7 +323,7 @@ def associate_access_policy(ctx: Context, params: dict[str, Any]) -> dict[str, A
     require_live(api_cluster(ctx, cluster))
     rec = get_entry(ctx, cluster, params["principalArn"])
     assoc = associate(ctx, rec, params["policyArn"], params["accessScope"])
-    ctx.wake()
+    ctx.wake(kinds.EKS_CLUSTER, params["clusterName"])
     return {
         "clusterName": cluster,
         "principalArn": params["principalArn"],
@@ -344,7 +345,7 @@ def disassociate_access_policy(ctx: Context, params: dict[str, Any]) -> dict[str
     held[:] = kept
     rec.doc["modifiedAt"] = ctx.now()
     ctx.store.resources.save(rec)
-    ctx.wake()
+    ctx.wake(kinds.EKS_CLUSTER, params["clusterName"])
     return {}
 
 

@@ -42,6 +42,7 @@ from podwarden.control.aws.eks_common import (
     scope,
 )
 from podwarden.control.context import Context
+from podwarden.model.aws import kinds
 from podwarden.policy import eks_catalog
 from podwarden.store.resources import Duplicate, Record
 
@@ -202,7 +203,7 @@ def create_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             ctx, cluster, namespace, doc["addonArn"], pairs
         )
         ctx.store.resources.save(rec)
-    ctx.wake()
+    ctx.wake(kinds.EKS_CLUSTER, params["clusterName"])
     return {"addon": public(doc)}
 
 
@@ -232,7 +233,7 @@ def update_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     rec.doc["status"] = "UPDATING"
     private(rec.doc)["pending_update"] = update.doc["id"]
     ctx.store.resources.save(rec)
-    ctx.wake()
+    ctx.wake(kinds.EKS_CLUSTER, params["clusterName"])
     return {"update": public(update.doc)}
 
 
@@ -281,7 +282,7 @@ def delete_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         rec.doc["modifiedAt"] = ctx.now()
         private(rec.doc)["preserve"] = bool(params.get("preserve"))
         ctx.store.resources.save(rec)
-        ctx.wake()
+        ctx.wake(kinds.EKS_CLUSTER, params["clusterName"])
     return {"addon": public(rec.doc)}
 
 

@@ -47,6 +47,7 @@ from podwarden.control.aws.eks_common import (
 )
 from podwarden.control.aws.eks_network import subnets_vpc
 from podwarden.control.context import Context
+from podwarden.model.aws import kinds
 from podwarden.policy import eks_catalog
 from podwarden.store.resources import Record
 
@@ -249,7 +250,7 @@ def _start(
     rec.doc["status"] = "UPDATING"
     private(rec.doc)["pending_update"] = update.doc["id"]
     ctx.store.resources.save(rec)
-    ctx.wake()
+    ctx.wake(kinds.EKS_CLUSTER, rec.parent or rec.key)
     return {"update": public(update.doc)}
 
 

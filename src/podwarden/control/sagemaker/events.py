@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from podwarden.control.clusters import find_cluster, when
-from podwarden.control.context import Context
+from podwarden.control.context import Context, Operations
 from podwarden.control.pagination import page
+from podwarden.control.sagemaker.clusters import find_cluster, when
 from podwarden.model.cluster import Cluster, ClusterEvent
 from podwarden.model.errors import Invalid, NotFound
 
@@ -66,3 +66,9 @@ def describe_cluster_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         if e.event_id == req["EventId"]:
             return {"EventDetails": _summary(cluster, e)}
     raise NotFound(f"Event {req['EventId']} not found in cluster {cluster.name}.")
+
+
+OPERATIONS: Operations = {
+    "ListClusterEvents": list_cluster_events,
+    "DescribeClusterEvent": describe_cluster_event,
+}

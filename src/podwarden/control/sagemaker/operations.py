@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from podwarden.control.clusters import find_cluster, when
-from podwarden.control.context import Context
+from podwarden.control.context import Context, Operations
 from podwarden.control.pagination import page
+from podwarden.control.sagemaker.clusters import find_cluster, when
 from podwarden.model.cluster import Cluster, ClusterOperation
 from podwarden.model.errors import NotFound
 
@@ -54,3 +54,9 @@ def describe_cluster_operation(ctx: Context, req: dict[str, Any]) -> dict[str, A
                 out["DeepHealthCheckDetails"] = op.deep_checks
             return out
     raise NotFound(f"Operation {req['OperationId']} not found in cluster {cluster.name}.")
+
+
+OPERATIONS: Operations = {
+    "ListClusterOperations": list_cluster_operations,
+    "DescribeClusterOperation": describe_cluster_operation,
+}

@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from podwarden.control.clusters import find_cluster, kubernetes_details, new_operation, when
-from podwarden.control.context import Context
+from podwarden.control.context import Context, Operations
 from podwarden.control.pagination import page
+from podwarden.control.sagemaker.clusters import (
+    find_cluster,
+    kubernetes_details,
+    new_operation,
+    when,
+)
 from podwarden.logic.operations import DEEP_HEALTH_CHECK
+from podwarden.model.changes import SAGEMAKER_CLUSTER
 from podwarden.model.cluster import Cluster, DeepCheck, Instance, InstanceStatus, Recovery
 from podwarden.model.errors import Conflict, Invalid, NotFound
 
@@ -149,7 +155,7 @@ def batch_delete_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, A
     out = _per_node(req, instances, take, code_key="Code")
     if changed:
         ctx.store.save_cluster_and_instances(cluster, changed)
-        ctx.wake()
+        ctx.wake(SAGEMAKER_CLUSTER, cluster.cluster_id)
     return out
 
 
@@ -177,7 +183,7 @@ def _batch_recover(ctx: Context, req: dict[str, Any], action: Recovery) -> dict[
         return None
 
     out = _per_node(req, instances, take, code_key="ErrorCode")
-    ctx.wake()
+    ctx.wake(SAGEMAKER_CLUSTER, cluster.cluster_id)
     return out
 
 
@@ -223,5 +229,15 @@ def start_cluster_health_check(ctx: Context, req: dict[str, Any]) -> dict[str, A
         ctx, cluster, DEEP_HEALTH_CHECK, deep_checks=list(req["DeepHealthCheckConfigurations"])
     )
     ctx.store.put_operations([op])
-    ctx.wake()
+    ctx.wake(SAGEMAKER_CLUSTER, cluster.cluster_id)
     return {"ClusterArn": cluster.arn}
+
+
+OPERATIONS: Operations = {
+    "ListClusterNodes": list_cluster_nodes,
+    "DescribeClusterNode": describe_cluster_node,
+    "BatchDeleteClusterNodes": batch_delete_cluster_nodes,
+    "BatchRebootClusterNodes": batch_reboot_cluster_nodes,
+    "BatchReplaceClusterNodes": batch_replace_cluster_nodes,
+    "StartClusterHealthCheck": start_cluster_health_check,
+}

@@ -7,11 +7,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from podwarden.control.context import Context
+from podwarden.control.context import Context, Operations
 from podwarden.control.pagination import page
 from podwarden.logic import cluster_rules
 from podwarden.logic import operations as ops
 from podwarden.model import ids
+from podwarden.model.changes import SAGEMAKER_CLUSTER
 from podwarden.model.cluster import (
     Cluster,
     ClusterEvent,
@@ -151,7 +152,7 @@ def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         ]
     )
     _record_warnings(ctx, cluster, warnings)
-    ctx.wake()
+    ctx.wake(SAGEMAKER_CLUSTER, cluster.cluster_id)
     return {"ClusterArn": cluster.arn}
 
 
@@ -204,7 +205,7 @@ def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         scaling = new_operation(ctx, cluster, ops.SCALING, scaling=details)
         ctx.store.put_operations([o for o in superseded if o.type == ops.SCALING] + [scaling])
     _record_warnings(ctx, cluster, warnings)
-    ctx.wake()
+    ctx.wake(SAGEMAKER_CLUSTER, cluster.cluster_id)
     return {"ClusterArn": cluster.arn}
 
 
@@ -213,7 +214,7 @@ def delete_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     if cluster.status != ClusterStatus.DELETING:
         cluster.status = ClusterStatus.DELETING
         ctx.store.save_cluster(cluster)
-    ctx.wake()
+    ctx.wake(SAGEMAKER_CLUSTER, cluster.cluster_id)
     return {"ClusterArn": cluster.arn}
 
 
@@ -312,3 +313,12 @@ def list_clusters(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
 
 def _uses_plan(cluster: Cluster, plan_arn: str) -> bool:
     return any(g.spec.get("TrainingPlanArn") == plan_arn for g in cluster.groups.values())
+
+
+OPERATIONS: Operations = {
+    "CreateCluster": create_cluster,
+    "DescribeCluster": describe_cluster,
+    "ListClusters": list_clusters,
+    "UpdateCluster": update_cluster,
+    "DeleteCluster": delete_cluster,
+}

@@ -1,0 +1,52 @@
+"""podwarden's own state inside AWS-shaped documents.
+
+A stored document is the service's output shape (``Cluster``, ``Addon``...) plus one private
+member, ``_podwarden``, that no response shows: what the reconciler needs and AWS does not say
+(the control plane's data directory, whether podwarden adopted it, the update in progress...).
+The typed views here are the only readers of that member outside the handler that writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+KEY = "_podwarden"
+
+
+def private(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document's private dict, created empty when missing (for writers)."""
+    found: dict[str, Any] = doc.setdefault(KEY, {})
+    return found
+
+
+def peek(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The document's private dict, or an empty one; never changes ``doc`` (for readers)."""
+    found = doc.get(KEY)
+    return found if isinstance(found, Mapping) else {}
+
+
+def without_private(value: Any) -> Any:
+    """``value`` with every ``_podwarden`` member removed, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_private(v) for k, v in value.items() if k != KEY}
+    if isinstance(value, list):
+        return [without_private(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class EksPlane:
+    """Where an EKS cluster's control plane is: its data directory's name (``data_dir``, the
+    cluster's name unless set) and whether podwarden adopted a running one (``adopted``: the
+    embedded control plane ``podwarden up`` seeds, never started or stopped by the reconciler).
+    """
+
+    key: str
+    adopted: bool
+
+    @classmethod
+    def of(cls, name: str, doc: Mapping[str, Any]) -> EksPlane:
+        mine = peek(doc)
+        return cls(key=str(mine.get("data_dir") or name), adopted=bool(mine.get("adopted")))

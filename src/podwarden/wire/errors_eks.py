@@ -1,0 +1,8 @@
+"""EKS's error codes: what each domain error raised by ``podwarden.control.eks``
+becomes on the wire (see ``podwarden.wire.error_table``)."""
+
+from __future__ import annotations
+
+from podwarden.wire.error_table import Family
+
+EKS = Family({})

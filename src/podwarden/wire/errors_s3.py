@@ -1,0 +1,8 @@
+"""S3's error codes: what each domain error raised by ``podwarden.control.s3``
+becomes on the wire (see ``podwarden.wire.error_table``)."""
+
+from __future__ import annotations
+
+from podwarden.wire.error_table import Family
+
+S3 = Family({})
