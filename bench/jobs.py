@@ -18,7 +18,7 @@ timestamps, polling the Kubernetes API every 20 ms (which bounds the resolution)
 ``--spares N`` healthy nodes beyond the workers: with spares the job restarts at once on them
 and the replacement comes later; with ``--spares 0`` the job waits for the replacement, so
 ``--launch-delay`` (seconds until a new instance's node joins) is in its time, as on HyperPod
-where replacement dominates (about 40 minutes per failure, resilience-anchors.md).
+where replacement dominates (about 40 minutes per failure, docs/sources.md, "Cost of a failure").
 Every wait ends at a deadline or a terminal state (bench/waits.py).
 ``--quick`` (what tests/bench runs): 2 faults.
 """

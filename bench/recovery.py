@@ -5,8 +5,8 @@ fault -> replacement, on the real local control plane with podwarden's simulated
 
 Quarantined = the node carries node-health-status UnschedulablePendingReplacement and the
 NoSchedule taint (polled every 10 ms through the Kubernetes API, which bounds the resolution).
-Anchors (resilience-anchors.md): NVSentinel quarantines in 1.8 s and a burst of 150 nodes in
-28.5 s; EKS/Karpenter wait 10 minutes before repairing.
+Anchors (docs/sources.md, "Detection and repair times"): NVSentinel quarantines in 1.8 s and a
+burst of 150 nodes in 28.5 s; EKS/Karpenter wait 10 minutes before repairing.
 Every wait ends at a deadline or a terminal state (bench/waits.py): a cluster that goes Failed
 stops the run with its FailureMessage. ``--quick`` (seconds, what ``tests/bench`` runs): 2 faults
 and a burst of 3.

@@ -4,7 +4,7 @@ and access policies, EKS's errors on the wire, and everything kept across a rest
 
 ``AwsServer`` runs no reconciler: a new cluster stays ``CREATING`` and an update ``InProgress``
 until something moves them. Where a rule needs an ``ACTIVE`` cluster the test plays the
-reconciler's part through the store, with the same ``eks_common`` functions it calls
+reconciler's part through the store, with the same ``eks_lifecycle`` functions it calls
 (``activate_cluster``, ``finish_update``, ``activate_addon``)."""
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from podwarden.control.aws import eks_common
+from podwarden.control.eks import records
+from podwarden.logic import eks_lifecycle
+from podwarden.model.aws import kinds
 from podwarden.store.resources import Record
 from tests.api.aws_server import REGION, AwsServer
 
@@ -85,8 +87,8 @@ def record(aws: AwsServer, kind: str, key: str) -> Record:
 
 def activate(aws: AwsServer, name: str) -> None:
     """The reconciler's part once the control plane answers."""
-    rec = record(aws, eks_common.CLUSTER, name)
-    eks_common.activate_cluster(
+    rec = record(aws, kinds.EKS_CLUSTER, name)
+    eks_lifecycle.activate_cluster(
         rec.doc,
         endpoint="https://127.0.0.1:16443",
         certificate_authority="Q0E=",
@@ -97,17 +99,17 @@ def activate(aws: AwsServer, name: str) -> None:
 
 def finish(aws: AwsServer, name: str, update_id: str, addon: str | None = None) -> None:
     """The reconciler's part once an update is carried out."""
-    key = eks_common.child_key(name, addon) if addon else name
-    target = record(aws, eks_common.ADDON if addon else eks_common.CLUSTER, key)
-    update = record(aws, eks_common.UPDATE, eks_common.child_key(name, update_id))
-    eks_common.finish_update(target.doc, update.doc, time.time())
+    key = records.child_key(name, addon) if addon else name
+    target = record(aws, kinds.EKS_ADDON if addon else kinds.EKS_CLUSTER, key)
+    update = record(aws, kinds.EKS_UPDATE, records.child_key(name, update_id))
+    eks_lifecycle.finish_update(target.doc, update.doc, time.time())
     aws.store.resources.save(update)
     aws.store.resources.save(target)
 
 
 def activate_addon(aws: AwsServer, cluster: str, addon: str) -> None:
-    rec = record(aws, eks_common.ADDON, eks_common.child_key(cluster, addon))
-    eks_common.activate_addon(rec.doc, time.time())
+    rec = record(aws, kinds.EKS_ADDON, records.child_key(cluster, addon))
+    eks_lifecycle.activate_addon(rec.doc, time.time())
     aws.store.resources.save(rec)
 
 

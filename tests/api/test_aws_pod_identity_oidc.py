@@ -1,6 +1,6 @@
 """EKS Pod Identity associations and IAM OIDC providers through boto3 over real HTTP: the two
-ways pods get AWS credentials without IMDS (seed R13), set up as a user would, with EKS's and
-IAM's errors on the wire."""
+ways pods get AWS credentials without IMDS (R13 in docs/requirements.md), set up as a user would,
+with EKS's and IAM's errors on the wire."""
 
 from __future__ import annotations
 

@@ -121,7 +121,7 @@ def test_us_east_1_as_location_constraint(aws: AwsServer) -> None:
     """``LocationConstraint='us-east-1'`` is S3's own error, not a validation of the model's
     enum (which lacks us-east-1): InvalidLocationConstraint on us-east-1's endpoint,
     IllegalLocationConstraintException on another region's. Needs the protocol layer to leave
-    BucketLocationConstraint's enum to the handler (``s3_names.bucket_region``)."""
+    BucketLocationConstraint's enum to the handler (``control.s3.names.bucket_region``)."""
     config = {"LocationConstraint": "us-east-1"}
     with pytest.raises(ClientError) as err:
         client_in(aws, "us-east-1").create_bucket(

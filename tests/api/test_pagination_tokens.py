@@ -5,7 +5,7 @@ IAM. Tokens issued by the server still walk every page, and only for the query t
 
 Codes asserted: SageMaker ``ValidationException``, EKS ``InvalidParameterException``, EC2
 ``InvalidPaginationToken``, IAM ``InvalidInput`` (AWS's exact code is unverified; see
-``iam_common.page``), S3 ``InvalidArgument``."""
+``wire.errors_iam``), S3 ``InvalidArgument``."""
 
 from __future__ import annotations
 

@@ -17,12 +17,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from podwarden.checks.enforce import OBSERVED, make_preflight
+from podwarden.checks.enforce import make_preflight
 from podwarden.cli.account import SeededAccount, seed_default_account
 from podwarden.cli.main import main
 from podwarden.cli.server import CatalogInstanceTypes, local_credentials
-from podwarden.control.aws.eks_common import ADDON, CLUSTER, activate_addon, activate_cluster
+from podwarden.logic.eks_lifecycle import activate_addon, activate_cluster
 from podwarden.logic.kube_snapshot import snapshot
+from podwarden.model.aws.kinds import EKS_ADDON as ADDON
+from podwarden.model.aws.kinds import EKS_CLUSTER as CLUSTER
+from podwarden.model.aws.kinds import EKS_OBSERVED as OBSERVED
 from podwarden.model.cluster import ClusterStatus
 from podwarden.policy.catalog import load_catalog
 from podwarden.store.resources import Record

@@ -18,7 +18,8 @@ from botocore.auth import S3SigV4QueryAuth, SigV4QueryAuth  # type: ignore[impor
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
-from podwarden.control.aws.sts import SCOPE, SESSION
+from podwarden.model.aws.kinds import STS_SESSION as SESSION
+from podwarden.model.aws.scope import GLOBAL as SCOPE
 from tests.api.aws_server import AwsServer
 from tests.api.signing import (
     CRED,

@@ -33,7 +33,8 @@ def wait_for(
 
 
 def hyperpod_node(name: str, instance_type: str, gpus: int, pods: int) -> dict[str, Any]:
-    """A kwok-managed node labelled and sized like a HyperPod instance (seed R11, R12)."""
+    """A kwok-managed node labelled and sized like a HyperPod instance (R11, R12 in
+    docs/requirements.md)."""
     capacity = {"cpu": "192", "memory": "2048Gi", "pods": str(pods), "nvidia.com/gpu": str(gpus)}
     return {
         "apiVersion": "v1",

@@ -261,7 +261,7 @@ def test_deep_health_checks_on_new_nodes_on_demand_and_on_failure(
 
     first = wait_for("deep checks on the new node", under_check, interval=0.05)
     node = node_of(kube, first["InstanceId"])
-    assert node["metadata"]["labels"][HEALTH] == "Unschedulable"  # seed R18
+    assert node["metadata"]["labels"][HEALTH] == "Unschedulable"  # R18 (docs/requirements.md)
     assert node["metadata"]["labels"][DEEP] == "InProgress"
     assert TAINT in node["spec"]["taints"]
     assert sm.describe_cluster(ClusterName="pw-dhc")["ClusterStatus"] == "Creating"

@@ -2,7 +2,8 @@
 podwarden's charts into the real control plane, and what they create does what they promise.
 
 The health agent's chart (deploy/helm/podwarden-health-agent): its DaemonSets run on accelerated
-instance types only (seed R17: no agent on CPU instances), with the RBAC the agent's code uses;
+instance types only (R17 in docs/requirements.md: no agent on CPU instances), with the RBAC the
+agent's code uses;
 ``helm uninstall`` removes everything it created.
 """
 

@@ -74,13 +74,13 @@ def test_create_cluster_gpu_and_cpu_groups_become_nodes(sm: Any, kube: client.Ap
         if s["InstanceGroupName"] == "gpu":
             assert labels["team"] == "ml"
             assert capacity["nvidia.com/gpu"] == "8"
-            assert capacity["pods"] == "49"  # seed R12
+            assert capacity["pods"] == "49"  # R12 (docs/requirements.md)
             assert "/opt/sagemaker" in node["metadata"]["annotations"]["podwarden.io/ebs-volumes"]
             # the 500 GB EBS volume counts toward ephemeral storage (catalog default + volume)
             assert capacity["ephemeral-storage"] == "600Gi"
             assert not node["spec"].get("taints")
         else:
-            assert capacity["pods"] == "9"  # seed R12
+            assert capacity["pods"] == "9"  # R12 (docs/requirements.md)
             assert "nvidia.com/gpu" not in capacity
             assert node["spec"]["taints"] == [
                 {"key": "dedicated", "value": "cpu", "effect": "NoSchedule"}
@@ -465,7 +465,8 @@ def test_health_label_triggers_recovery_on_automatic_clusters_only(
         return by_group["gpu"]["InstanceId"] not in ids
 
     wait_for("GPU node replaced", gpu_replaced)
-    # seed R15: the CPU instance is not replaced automatically; it keeps its id and its label
+    # R15 (docs/requirements.md): the CPU instance is not replaced automatically; it keeps its
+    # id and its label
     cpu_node = f"hyperpod-{by_group['cpu']['InstanceId']}"
     time.sleep(1.0)
     assert by_group["cpu"]["InstanceId"] in {n["InstanceId"] for n in all_nodes(sm, "pw-label")}

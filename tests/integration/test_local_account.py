@@ -59,7 +59,8 @@ def test_seeded_eks_cluster_is_the_embedded_control_plane(
     wait_for("seeded add-ons ACTIVE", addons_active, timeout=60)
     vpc_cni = eks.describe_addon(clusterName="podwarden", addonName="vpc-cni")["addon"]
     image = image_of(kube, "aws-node")
-    assert image.endswith(f":{vpc_cni['addonVersion']}"), image  # seed R5: the tag is the version
+    # R5 (docs/requirements.md): the tag is the version
+    assert image.endswith(f":{vpc_cni['addonVersion']}"), image
 
 
 def test_addon_update_and_delete_reach_the_cluster(server: ThreadServer, kube: ApiClient) -> None:

@@ -1,6 +1,6 @@
-"""The preflight against the live cluster (seed R5, R16): the EKS reconciler reads the real
-control plane into ``eks:observed``, CreateCluster refuses a cluster that runs a second CNI, and
-``podwarden preflight --kubeconfig`` reads the same facts itself."""
+"""The preflight against the live cluster (R5, R16 in docs/requirements.md): the EKS reconciler
+reads the real control plane into ``eks:observed``, CreateCluster refuses a cluster that runs a
+second CNI, and ``podwarden preflight --kubeconfig`` reads the same facts itself."""
 
 from __future__ import annotations
 

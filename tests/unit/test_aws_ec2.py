@@ -12,12 +12,13 @@ from typing import Any
 import botocore.session  # type: ignore[import-untyped]
 import pytest
 
-from podwarden.control.aws import ec2_filters
-from podwarden.control.aws.ec2 import HANDLERS
 from podwarden.control.context import Context
-from podwarden.model.errors import ServiceError
+from podwarden.control.ec2 import OPERATIONS
+from podwarden.control.ec2 import filters as ec2_filters
+from podwarden.model.errors import PodwardenError
 from podwarden.policy.ec2_zones import parse_zones, zones
 from podwarden.store.sql import Store, sqlite_url
+from podwarden.wire.errors import WireError, wire_error
 from tests.aws_helpers import ACCOUNT, assert_shape, make_context
 
 ID = r"[0-9a-f]{17}"
@@ -38,16 +39,18 @@ def ctx(tmp_path: Path) -> Context:
 
 
 def call(ctx: Context, op: str, **params: Any) -> dict[str, Any]:
-    out = HANDLERS[op](ctx, params)
+    out = OPERATIONS[op](ctx, params)
     assert_shape("ec2", op, out)
     return out
 
 
-def fails(ctx: Context, op: str, code: str, **params: Any) -> ServiceError:
-    with pytest.raises(ServiceError) as info:
-        HANDLERS[op](ctx, params)
-    assert info.value.code == code, info.value.message
-    return info.value
+def fails(ctx: Context, op: str, code: str, **params: Any) -> WireError:
+    """The error ``op`` fails with, as the wire words it (``podwarden.wire.errors_ec2``)."""
+    with pytest.raises(PodwardenError) as info:
+        OPERATIONS[op](ctx, params)
+    err = wire_error("ec2", info.value)
+    assert err.code == code, err.message
+    return err
 
 
 def tags(kind: str, **kv: str) -> list[dict[str, Any]]:
@@ -936,7 +939,7 @@ def test_non_canonical_cidrs_are_normalized_to_the_network(ctx: Context) -> None
 def test_modify_subnet_attribute_stores_every_attribute(ctx: Context) -> None:
     """Each attribute ModifySubnetAttribute takes shows in DescribeSubnets afterwards (the DNS
     names ones under PrivateDnsNameOptionsOnLaunch); one attribute a call."""
-    from podwarden.control.aws.ec2_subnets import SUBNET_ATTRIBUTES  # noqa: PLC0415
+    from podwarden.control.ec2.subnets import SUBNET_ATTRIBUTES  # noqa: PLC0415
     from podwarden.wire.models import service_model  # noqa: PLC0415
 
     members = set(service_model("ec2").operation_model("ModifySubnetAttribute").input_shape.members)

@@ -10,14 +10,18 @@ from typing import Any
 
 import pytest
 
-from podwarden.control.aws import eks_common
-from podwarden.control.aws.eks import HANDLERS
 from podwarden.control.context import Context
-from podwarden.model.errors import ServiceError
+from podwarden.control.eks import OPERATIONS as HANDLERS
+from podwarden.control.eks import records
+from podwarden.logic import eks_lifecycle
+from podwarden.model.aws import arns, kinds
+from podwarden.model.errors import PodwardenError
+from podwarden.operator import eks as eks_operator
 from podwarden.policy import eks_catalog
 from podwarden.policy.yaml_tables import TableError
 from podwarden.store.resources import Record
 from podwarden.store.sql import Store, sqlite_url
+from podwarden.wire.errors import WireError, wire_error
 from tests.aws_helpers import ACCOUNT, REGION, assert_shape, make_context
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks-cluster"
@@ -41,13 +45,15 @@ def call(ctx: Context, op: str, **params: Any) -> dict[str, Any]:
     return out
 
 
-def fails(ctx: Context, op: str, code: str, **params: Any) -> ServiceError:
-    with pytest.raises(ServiceError) as info:
+def fails(ctx: Context, op: str, code: str, **params: Any) -> WireError:
+    """Run a handler that must fail; its error as EKS puts it on the wire."""
+    with pytest.raises(PodwardenError) as info:
         HANDLERS[op](ctx, params)
-    assert info.value.code == code, info.value.message
+    error = wire_error("eks", info.value)
+    assert error.code == code, error.message
     status = {"ResourceNotFoundException": 404, "ResourceInUseException": 409}.get(code, 400)
-    assert info.value.status == status
-    return info.value
+    assert error.status == status
+    return error
 
 
 def create(ctx: Context, name: str = "c1", **extra: Any) -> dict[str, Any]:
@@ -74,8 +80,8 @@ def record(ctx: Context, kind: str, key: str) -> Record:
 
 def activate(ctx: Context, name: str = "c1") -> None:
     """What the reconciler does once the control plane answers."""
-    rec = record(ctx, eks_common.CLUSTER, name)
-    eks_common.activate_cluster(
+    rec = record(ctx, kinds.EKS_CLUSTER, name)
+    eks_lifecycle.activate_cluster(
         rec.doc,
         endpoint="https://127.0.0.1:16443",
         certificate_authority="Q0E=",
@@ -86,10 +92,10 @@ def activate(ctx: Context, name: str = "c1") -> None:
 
 def finish(ctx: Context, name: str, update_id: str, addon: str | None = None) -> None:
     """What the reconciler does once an update is carried out."""
-    target_key = eks_common.child_key(name, addon) if addon else name
-    target = record(ctx, eks_common.ADDON if addon else eks_common.CLUSTER, target_key)
-    update = record(ctx, eks_common.UPDATE, eks_common.child_key(name, update_id))
-    eks_common.finish_update(target.doc, update.doc, ctx.now())
+    target_key = records.child_key(name, addon) if addon else name
+    target = record(ctx, kinds.EKS_ADDON if addon else kinds.EKS_CLUSTER, target_key)
+    update = record(ctx, kinds.EKS_UPDATE, records.child_key(name, update_id))
+    eks_lifecycle.finish_update(target.doc, update.doc, ctx.now())
     ctx.store.resources.save(update)
     ctx.store.resources.save(target)
 
@@ -116,7 +122,7 @@ def test_packaged_tables_load_and_agree_with_the_toolchain() -> None:
     toolchain = tomllib.loads(TOOLCHAIN.read_text())["components"]["kubernetes"]["version"]
     assert versions.runnable == {"1.32": toolchain}
     assert versions.default == "1.32"
-    assert [v for v, k in versions.versions.items() if k.hyperpod] == [  # seed R3
+    assert [v for v, k in versions.versions.items() if k.hyperpod] == [  # R3 (docs/requirements.md)
         "1.32",
         "1.31",
         "1.30",
@@ -280,7 +286,7 @@ def test_create_cluster_records_desired_state(ctx: Context) -> None:
     assert "endpoint" not in cluster and cluster["certificateAuthority"] == {}
     assert cluster["tags"] == {"team": "ml"}
     assert "_podwarden" not in cluster
-    stored = record(ctx, eks_common.CLUSTER, "c1").doc["_podwarden"]
+    stored = record(ctx, kinds.EKS_CLUSTER, "c1").doc["_podwarden"]
     assert stored["kubernetes"] == "v1.32.9"
     assert stored["data_dir"].startswith("eks/c1-")
     assert stored["creator_arn"] == ctx.principal_arn
@@ -497,9 +503,9 @@ def test_delete_cluster(ctx: Context) -> None:
     )
     fails(ctx, "CreateAddon", "InvalidRequestException", clusterName="c1", addonName="coredns")
     assert call(ctx, "DeleteCluster", name="c1")["cluster"]["status"] == "DELETING"
-    eks_common.forget_cluster(ctx.store.resources, SCOPE, "c1")
+    eks_operator.forget_cluster(ctx.store.resources, SCOPE, "c1")
     fails(ctx, "DescribeCluster", "ResourceNotFoundException", name="c1")
-    for kind in eks_common.CHILD_KINDS:
+    for kind in kinds.EKS_CHILDREN:
         assert ctx.store.resources.list(kind, SCOPE) == []
     fails(ctx, "DeleteCluster", "ResourceNotFoundException", name="c1")
 
@@ -531,8 +537,9 @@ def test_records_survive_a_new_store(tmp_path: Path) -> None:
 
 
 def test_cluster_name_from_arn() -> None:
-    assert eks_common.cluster_name_from_arn(f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/c1") == "c1"
-    assert eks_common.cluster_name_from_arn("arn:aws:sagemaker:x") is None
+    found = arns.parse_eks_cluster(f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/c1")
+    assert found is not None and found.name == "c1"
+    assert arns.parse_eks_cluster("arn:aws:sagemaker:x") is None
 
 
 def test_describe_cluster_versions(ctx: Context) -> None:
@@ -711,21 +718,21 @@ def test_version_updates_one_minor_at_a_time_to_runnable_versions(
     update = call(ctx, "UpdateClusterVersion", name="c1", version="1.33")["update"]
     assert update["type"] == "VersionUpdate"
     assert {"type": "Version", "value": "1.33"} in update["params"]
-    rec = record(ctx, eks_common.UPDATE, eks_common.child_key("c1", update["id"]))
-    assert eks_common.pending_changes(rec.doc)["_podwarden.kubernetes"] == "v1.33.5"
+    rec = record(ctx, kinds.EKS_UPDATE, records.child_key("c1", update["id"]))
+    assert eks_lifecycle.pending_changes(rec.doc)["_podwarden.kubernetes"] == "v1.33.5"
     assert call(ctx, "DescribeCluster", name="c1")["cluster"]["version"] == "1.32"
     finish(ctx, "c1", update["id"])
     cluster = call(ctx, "DescribeCluster", name="c1")["cluster"]
     assert (cluster["version"], cluster["status"]) == ("1.33", "ACTIVE")
-    assert record(ctx, eks_common.CLUSTER, "c1").doc["_podwarden"]["kubernetes"] == "v1.33.5"
+    assert record(ctx, kinds.EKS_CLUSTER, "c1").doc["_podwarden"]["kubernetes"] == "v1.33.5"
 
 
 def test_failed_update(ctx: Context) -> None:
     api_cluster(ctx)
     update = call(ctx, "UpdateClusterConfig", name="c1", deletionProtection=True)["update"]
-    cluster = record(ctx, eks_common.CLUSTER, "c1")
-    rec = record(ctx, eks_common.UPDATE, eks_common.child_key("c1", update["id"]))
-    eks_common.fail_update(cluster.doc, rec.doc, ctx.now(), "Unknown", "boom")
+    cluster = record(ctx, kinds.EKS_CLUSTER, "c1")
+    rec = record(ctx, kinds.EKS_UPDATE, records.child_key("c1", update["id"]))
+    eks_lifecycle.fail_update(cluster.doc, rec.doc, ctx.now(), "Unknown", "boom")
     ctx.store.resources.save(rec)
     ctx.store.resources.save(cluster)
     out = call(ctx, "DescribeUpdate", name="c1", updateId=update["id"])["update"]
@@ -761,7 +768,7 @@ def test_create_addon_defaults_and_versions(ctx: Context) -> None:
         "kube-proxy",
         "coredns",
     ]
-    eks_common.activate_addon(record(ctx, eks_common.ADDON, "c1/vpc-cni").doc, ctx.now())
+    eks_lifecycle.activate_addon(record(ctx, kinds.EKS_ADDON, "c1/vpc-cni").doc, ctx.now())
 
 
 @pytest.mark.parametrize(
@@ -821,8 +828,8 @@ def test_update_addon(ctx: Context) -> None:
         addonVersion="v1.19.2-eksbuild.1",
     )
     assert "CREATING" in e.message
-    addon = record(ctx, eks_common.ADDON, "c1/vpc-cni")
-    eks_common.activate_addon(addon.doc, ctx.now())
+    addon = record(ctx, kinds.EKS_ADDON, "c1/vpc-cni")
+    eks_lifecycle.activate_addon(addon.doc, ctx.now())
     ctx.store.resources.save(addon)
     fails(
         ctx,
@@ -860,7 +867,7 @@ def test_update_addon(ctx: Context) -> None:
     finish(ctx, "c1", update["id"], addon="vpc-cni")
     described = call(ctx, "DescribeAddon", clusterName="c1", addonName="vpc-cni")["addon"]
     assert (described["status"], described["addonVersion"]) == ("ACTIVE", "v1.19.2-eksbuild.1")
-    assert record(ctx, eks_common.ADDON, "c1/vpc-cni").doc["_podwarden"]["resolveConflicts"] == (
+    assert record(ctx, kinds.EKS_ADDON, "c1/vpc-cni").doc["_podwarden"]["resolveConflicts"] == (
         "OVERWRITE"
     )
 
@@ -870,7 +877,7 @@ def test_delete_addon(ctx: Context) -> None:
     call(ctx, "CreateAddon", clusterName="c1", addonName="coredns")
     gone = call(ctx, "DeleteAddon", clusterName="c1", addonName="coredns", preserve=True)["addon"]
     assert gone["status"] == "DELETING"
-    assert record(ctx, eks_common.ADDON, "c1/coredns").doc["_podwarden"]["preserve"] is True
+    assert record(ctx, kinds.EKS_ADDON, "c1/coredns").doc["_podwarden"]["preserve"] is True
     fails(
         ctx,
         "UpdateAddon",
@@ -879,7 +886,7 @@ def test_delete_addon(ctx: Context) -> None:
         addonName="coredns",
         addonVersion="v1.11.4-eksbuild.2",
     )
-    eks_common.forget_addon(ctx.store.resources, SCOPE, "c1", "coredns")
+    eks_operator.forget_addon(ctx.store.resources, SCOPE, "c1", "coredns")
     assert call(ctx, "ListAddons", clusterName="c1")["addons"] == []
 
 

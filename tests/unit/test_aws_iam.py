@@ -10,12 +10,13 @@ from urllib.parse import unquote
 
 import pytest
 
-from podwarden.control.aws import iam_policy_doc as pdoc
-from podwarden.control.aws.iam import HANDLERS
 from podwarden.control.context import Context
-from podwarden.model.errors import ServiceError
+from podwarden.control.iam import OPERATIONS as HANDLERS
+from podwarden.control.iam import policy_doc as pdoc
+from podwarden.model.errors import PodwardenError
 from podwarden.policy.aws_policies import load_aws_policies, parse_aws_policies
 from podwarden.policy.yaml_tables import TableError
+from podwarden.wire.errors import wire_error
 from tests.aws_helpers import ACCOUNT, SAGEMAKER_TRUST_POLICY, assert_shape, make_context
 
 AWS = "arn:aws:iam::aws:policy/"
@@ -37,10 +38,11 @@ def call(ctx: Context, op: str, **params: Any) -> dict[str, Any]:
 
 
 def fails(ctx: Context, op: str, code: str, status: int, **params: Any) -> str:
-    with pytest.raises(ServiceError) as info:
+    with pytest.raises(PodwardenError) as info:
         HANDLERS[op](ctx, params)
-    assert (info.value.code, info.value.status) == (code, status), info.value.message
-    return info.value.message
+    err = wire_error("iam", info.value)  # as IAM answers it (podwarden.wire.errors_iam)
+    assert (err.code, err.status) == (code, status), err.message
+    return err.message
 
 
 def decoded(text: str) -> Any:
@@ -181,6 +183,28 @@ def test_list_roles_pages_and_filters(ctx: Context) -> None:
     team = call(ctx, "ListRoles", PathPrefix="/team/")["Roles"]
     assert [r["RoleName"] for r in team] == ["a", "b"]
     fails(ctx, "ListRoles", "InvalidInput", 400, Marker="not-a-marker")
+
+
+def test_a_marker_pages_only_the_listing_that_issued_it(ctx: Context) -> None:
+    """A Marker is bound to the request's other members (``PathPrefix``, ``RoleName``...), not
+    to ``MaxItems``: replayed with another PathPrefix, or for another role, it is refused as IAM
+    refuses an invalid Marker instead of paging a listing it was not issued for."""
+    for name in ("a", "b", "c", "d"):
+        make_role(ctx, name, Path="/team/" if name in "abc" else "/")
+        call(ctx, "TagRole", RoleName=name, Tags=[{"Key": "k1"}, {"Key": "k2"}])
+    marker = call(ctx, "ListRoles", PathPrefix="/team/", MaxItems=1)["Marker"]
+    rest = call(ctx, "ListRoles", PathPrefix="/team/", Marker=marker, MaxItems=5)["Roles"]
+    assert [r["RoleName"] for r in rest] == ["b", "c"]
+    for other in ({"PathPrefix": "/"}, {}, {"PathPrefix": "/team/a/"}):
+        message = fails(ctx, "ListRoles", "InvalidInput", 400, Marker=marker, **other)
+        assert message == "Invalid Marker."
+    tags = call(ctx, "ListRoleTags", RoleName="a", MaxItems=1)
+    assert tags["IsTruncated"]
+    assert call(ctx, "ListRoleTags", RoleName="a", Marker=tags["Marker"])["Tags"] == [
+        {"Key": "k2", "Value": ""}
+    ]
+    message = fails(ctx, "ListRoleTags", "InvalidInput", 400, RoleName="b", Marker=tags["Marker"])
+    assert message == "Invalid Marker."
 
 
 def test_delete_role_needs_it_bare(ctx: Context) -> None:
@@ -631,9 +655,10 @@ def test_documents_iam_accepts(text: str) -> None:
 
 @pytest.mark.parametrize(("text", "message"), PERMISSIONS_CASES)
 def test_permissions_policy_checks(text: str, message: str) -> None:
-    with pytest.raises(ServiceError) as info:
+    with pytest.raises(PodwardenError) as info:
         pdoc.check(text, pdoc.PERMISSIONS)
-    assert (info.value.code, info.value.status, info.value.message) == (
+    err = wire_error("iam", info.value)
+    assert (err.code, err.status, err.message) == (
         "MalformedPolicyDocument",
         400,
         message,
@@ -669,9 +694,9 @@ TRUST_CASES = [
 
 @pytest.mark.parametrize(("text", "message"), TRUST_CASES)
 def test_trust_policy_checks(text: str, message: str) -> None:
-    with pytest.raises(ServiceError) as info:
+    with pytest.raises(PodwardenError) as info:
         pdoc.check(text, pdoc.TRUST)
-    assert info.value.message == message
+    assert wire_error("iam", info.value).message == message
 
 
 def test_trust_policy_accepts_the_old_version_and_one_statement() -> None:
@@ -763,6 +788,6 @@ def test_table_errors_name_the_entry(change: tuple[str, str], expected: str) -> 
 def test_a_deeply_nested_document_is_malformed_not_a_crash(depth: int) -> None:
     """A Statement nested thousands deep raised RecursionError (HTTP 500) in the rule walk."""
     text = '{"Version": "2012-10-17", "Statement": ' + "[" * depth + "]" * depth + "}"
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(PodwardenError) as err:
         pdoc.check(text, pdoc.PERMISSIONS)
-    assert err.value.code == "MalformedPolicyDocument"
+    assert wire_error("iam", err.value).code == "MalformedPolicyDocument"

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from podwarden.control.aws.iam import HANDLERS
 from podwarden.control.context import Context
-from podwarden.model.errors import ServiceError
+from podwarden.control.iam import OPERATIONS as HANDLERS
+from podwarden.model.errors import PodwardenError
+from podwarden.wire.errors import wire_error
 from tests.aws_helpers import ACCOUNT, assert_shape, make_context
 
 ISSUER = "https://oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
@@ -31,10 +32,11 @@ def call(ctx: Context, op: str, **params: Any) -> dict[str, Any]:
 
 
 def fails(ctx: Context, op: str, code: str, status: int, **params: Any) -> str:
-    with pytest.raises(ServiceError) as info:
+    with pytest.raises(PodwardenError) as info:
         HANDLERS[op](ctx, params)
-    assert (info.value.code, info.value.status) == (code, status), info.value.message
-    return info.value.message
+    err = wire_error("iam", info.value)  # as IAM answers it (podwarden.wire.errors_iam)
+    assert (err.code, err.status) == (code, status), err.message
+    return err.message
 
 
 def test_irsa_provider_for_an_eks_issuer(ctx: Context) -> None:

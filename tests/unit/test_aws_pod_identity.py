@@ -10,11 +10,15 @@ from typing import Any
 
 import pytest
 
-from podwarden.control.aws import eks_common, eks_pod_identity
-from podwarden.control.aws.eks import HANDLERS
-from podwarden.control.aws.iam import HANDLERS as IAM
 from podwarden.control.context import Context
-from podwarden.model.errors import ServiceError
+from podwarden.control.eks import OPERATIONS as HANDLERS
+from podwarden.control.eks import pod_identity as eks_pod_identity
+from podwarden.control.iam import OPERATIONS as IAM
+from podwarden.logic import eks_lifecycle
+from podwarden.model.aws import kinds
+from podwarden.model.errors import PodwardenError
+from podwarden.operator import eks as eks_operator
+from podwarden.wire.errors import wire_error
 from tests.aws_helpers import ACCOUNT, REGION, SAGEMAKER_TRUST_POLICY, assert_shape, make_context
 
 SCOPE = f"{ACCOUNT}/{REGION}"
@@ -57,12 +61,13 @@ def call(ctx: Context, op: str, **params: Any) -> dict[str, Any]:
 
 
 def fails(ctx: Context, op: str, code: str, **params: Any) -> str:
-    with pytest.raises(ServiceError) as info:
+    with pytest.raises(PodwardenError) as info:
         HANDLERS[op](ctx, params)
-    assert info.value.code == code, info.value.message
+    error = wire_error("eks", info.value)
+    assert error.code == code, error.message
     status = {"ResourceNotFoundException": 404, "ResourceInUseException": 409}.get(code, 400)
-    assert info.value.status == status
-    return info.value.message
+    assert error.status == status
+    return error.message
 
 
 def associate(ctx: Context, ns: str, sa: str, arn: str, **extra: Any) -> dict[str, Any]:
@@ -266,9 +271,9 @@ def test_addon_associations_are_real_and_owned(ctx: Context) -> None:
     assert call(ctx, "ListAddons", clusterName="c1")["addons"] == ["vpc-cni"]
 
     # UpdateAddon: re-point the kept one, add one, drop none
-    rec = ctx.store.resources.get(eks_common.ADDON, SCOPE, "c1/vpc-cni")
+    rec = ctx.store.resources.get(kinds.EKS_ADDON, SCOPE, "c1/vpc-cni")
     assert rec is not None
-    eks_common.activate_addon(rec.doc, ctx.now())
+    eks_lifecycle.activate_addon(rec.doc, ctx.now())
     ctx.store.resources.save(rec)
     other = role(ctx, "cni2")
     pairs = [
@@ -286,14 +291,14 @@ def test_addon_associations_are_real_and_owned(ctx: Context) -> None:
 
     # the add-on goes: its associations go, the hand-made one stays
     call(ctx, "DeleteAddon", clusterName="c1", addonName="vpc-cni")
-    eks_common.forget_addon(ctx.store.resources, SCOPE, "c1", "vpc-cni")
+    eks_operator.forget_addon(ctx.store.resources, SCOPE, "c1", "vpc-cni")
     listed = call(ctx, "ListPodIdentityAssociations", clusterName="c1")["associations"]
     assert [a["associationId"] for a in listed] == [mine["associationId"]]
 
 
 def test_associations_go_with_the_cluster(ctx: Context) -> None:
     associate(ctx, "ml", "t", role(ctx, "app"))
-    assert ctx.store.resources.list(eks_common.POD_IDENTITY, SCOPE)
+    assert ctx.store.resources.list(kinds.EKS_POD_IDENTITY, SCOPE)
     call(ctx, "DeleteCluster", name="c1")
-    eks_common.forget_cluster(ctx.store.resources, SCOPE, "c1")
-    assert ctx.store.resources.list(eks_common.POD_IDENTITY, SCOPE) == []
+    eks_operator.forget_cluster(ctx.store.resources, SCOPE, "c1")
+    assert ctx.store.resources.list(kinds.EKS_POD_IDENTITY, SCOPE) == []

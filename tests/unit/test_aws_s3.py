@@ -11,19 +11,21 @@ from typing import Any
 
 import pytest
 
-from podwarden.control.aws import s3_listing, s3_names
-from podwarden.control.aws.s3 import HANDLERS
-from podwarden.control.aws.s3_objects import parse_copy_source
-from podwarden.control.aws.s3_scripts import (
+from podwarden.control.context import Context
+from podwarden.control.lifecycle_scripts import (
     LIFECYCLE_SCRIPTS_FAILED,
     LifecycleScriptsFailed,
     lifecycle_script,
     parse_s3_uri,
     script_key,
 )
-from podwarden.control.context import Context
-from podwarden.model.errors import Invalid, ServiceError, TerminalError
+from podwarden.control.s3 import OPERATIONS as HANDLERS
+from podwarden.control.s3 import listing as s3_listing
+from podwarden.control.s3 import names as s3_names
+from podwarden.control.s3.objects import parse_copy_source
+from podwarden.model.errors import Invalid, PodwardenError, TerminalError
 from podwarden.store.sql import Store, sqlite_url
+from podwarden.wire.errors import WireError, wire_error
 from tests.aws_helpers import assert_shape, make_context
 
 BUCKET = "sagemaker-lifecycle"
@@ -35,10 +37,10 @@ def call(ctx: Context, op: str, **params: Any) -> dict[str, Any]:
     return out
 
 
-def error(ctx: Context, op: str, **params: Any) -> ServiceError:
-    with pytest.raises(ServiceError) as info:
+def error(ctx: Context, op: str, **params: Any) -> WireError:
+    with pytest.raises(PodwardenError) as info:
         HANDLERS[op](ctx, params)
-    return info.value
+    return wire_error("s3", info.value)
 
 
 @pytest.fixture
@@ -484,9 +486,9 @@ def test_parse_copy_source() -> None:
     assert parse_copy_source("b/a%20key/x") == ("b", "a key/x")
     assert parse_copy_source("/b/k?versionId=null") == ("b", "k")
     assert parse_copy_source({"Bucket": "b", "Key": "k"}) == ("b", "k")
-    with pytest.raises(ServiceError):
+    with pytest.raises(Invalid):
         parse_copy_source("b")
-    with pytest.raises(ServiceError):
+    with pytest.raises(Invalid):
         parse_copy_source("b/k?versionId=3")
 
 

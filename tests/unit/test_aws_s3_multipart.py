@@ -14,11 +14,16 @@ from typing import Any
 
 import pytest
 
-from podwarden.control.aws import s3_completion, s3_multipart, s3_store
-from podwarden.control.aws.s3 import HANDLERS
 from podwarden.control.context import Context
-from podwarden.model.errors import ServiceError
+from podwarden.control.s3 import OPERATIONS as HANDLERS
+from podwarden.control.s3 import completion as s3_completion
+from podwarden.control.s3 import multipart as s3_multipart
+from podwarden.control.s3 import records as s3_store
+from podwarden.model.aws import kinds
+from podwarden.model.aws.scope import GLOBAL
+from podwarden.model.errors import PodwardenError
 from podwarden.store.sql import Store, sqlite_url
+from podwarden.wire.errors import WireError, wire_error
 from tests.aws_helpers import assert_shape, make_context
 
 BUCKET = "sagemaker-checkpoints"
@@ -31,10 +36,10 @@ def call(ctx: Context, op: str, **params: Any) -> dict[str, Any]:
     return out
 
 
-def error(ctx: Context, op: str, **params: Any) -> ServiceError:
-    with pytest.raises(ServiceError) as info:
+def error(ctx: Context, op: str, **params: Any) -> WireError:
+    with pytest.raises(PodwardenError) as info:
         HANDLERS[op](ctx, params)
-    return info.value
+    return wire_error("s3", info.value)
 
 
 class Clock:
@@ -98,7 +103,7 @@ def complete(
 
 def complete_error(
     ctx: Context, upload_id: str, parts: list[tuple[int, str]], key: str = "k", **params: Any
-) -> ServiceError:
+) -> WireError:
     listed = {"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]}
     return error(
         ctx,
@@ -116,7 +121,7 @@ def md5(data: bytes) -> str:
 
 
 def stored_parts(ctx: Context) -> list[Any]:
-    return ctx.store.resources.list(s3_store.PART, s3_store.SCOPE)
+    return ctx.store.resources.list(kinds.S3_PART, GLOBAL)
 
 
 # --- create, upload, complete ----------------------------------------------------------------
@@ -154,7 +159,7 @@ def test_upload_in_parts(ctx: Context) -> None:
         {"step": "1"},
         "no-cache",
     )
-    assert ctx.store.resources.list(s3_store.UPLOAD, s3_store.SCOPE) == []
+    assert ctx.store.resources.list(kinds.S3_UPLOAD, GLOBAL) == []
     assert stored_parts(ctx) == []
     e = error(ctx, "ListParts", Bucket=BUCKET, Key="ckpt/step-1.pt", UploadId=upload_id)
     assert (e.code, e.status, e.fields) == ("NoSuchUpload", 404, {"UploadId": upload_id})
@@ -422,7 +427,7 @@ def test_upload_part_copy(ctx: Context) -> None:
             **params,
         )
 
-    def copy_error(**params: Any) -> ServiceError:
+    def copy_error(**params: Any) -> WireError:
         given = {"CopySource": f"{BUCKET}/src", **params}
         return error(
             ctx, "UploadPartCopy", Bucket=BUCKET, Key="k", UploadId=upload_id, PartNumber=1, **given
@@ -559,7 +564,7 @@ def test_delete_bucket_takes_uploads_with_it(ctx: Context) -> None:
     upload_id = create(ctx)
     part(ctx, upload_id, 1, b"a")
     call(ctx, "DeleteBucket", Bucket=BUCKET)
-    assert ctx.store.resources.list(s3_store.UPLOAD, s3_store.SCOPE) == []
+    assert ctx.store.resources.list(kinds.S3_UPLOAD, GLOBAL) == []
     assert stored_parts(ctx) == []
     call(
         ctx,

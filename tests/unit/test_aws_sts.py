@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
-from podwarden.control.aws.iam import HANDLERS as IAM
-from podwarden.control.aws.sts import HANDLERS as STS
-from podwarden.control.aws.sts import SESSION, session_credential
 from podwarden.control.context import Context
-from podwarden.model.errors import ServiceError
+from podwarden.control.iam import OPERATIONS as IAM
+from podwarden.control.sts import OPERATIONS as STS
+from podwarden.control.sts import session_credential
+from podwarden.model.aws.kinds import STS_SESSION as SESSION
+from podwarden.model.errors import PodwardenError
+from podwarden.wire.errors import WireError, wire_error
 from tests.aws_helpers import ACCOUNT, assert_shape, make_context
 
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -38,18 +40,23 @@ def role(ctx: Context, name: str, policy: str, **params: Any) -> str:
     return str(out["Role"]["Arn"])
 
 
+def refused(ctx: Context, params: dict[str, Any]) -> WireError:
+    """AssumeRole's error as STS answers it (``podwarden.wire.errors_sts``)."""
+    with pytest.raises(PodwardenError) as info:
+        STS["AssumeRole"](ctx, {"RoleSessionName": "s", **params})
+    return wire_error("sts", info.value)
+
+
 def denied(ctx: Context, arn: str) -> str:
-    with pytest.raises(ServiceError) as info:
-        STS["AssumeRole"](ctx, {"RoleArn": arn, "RoleSessionName": "s"})
-    assert (info.value.code, info.value.status) == ("AccessDenied", 403)
-    return info.value.message
+    err = refused(ctx, {"RoleArn": arn})
+    assert (err.code, err.status) == ("AccessDenied", 403)
+    return err.message
 
 
 def invalid(ctx: Context, arn: str, **params: Any) -> str:
-    with pytest.raises(ServiceError) as info:
-        STS["AssumeRole"](ctx, {"RoleArn": arn, "RoleSessionName": "s", **params})
-    assert (info.value.code, info.value.status) == ("ValidationError", 400)
-    return info.value.message
+    err = refused(ctx, {"RoleArn": arn, **params})
+    assert (err.code, err.status) == ("ValidationError", 400)
+    return err.message
 
 
 def as_session(ctx: Context, creds: dict[str, Any]) -> Context:
@@ -166,9 +173,8 @@ def test_session_policy(ctx: Context) -> None:
         ctx, "AssumeRole", RoleArn=arn, RoleSessionName="s", Policy=policy, SourceIdentity="me"
     )
     assert 1 <= out["PackedPolicySize"] <= 100 and out["SourceIdentity"] == "me"
-    with pytest.raises(ServiceError) as info:
-        STS["AssumeRole"](ctx, {"RoleArn": arn, "RoleSessionName": "s", "Policy": "{"})
-    assert (info.value.code, info.value.status) == ("MalformedPolicyDocument", 400)
+    err = refused(ctx, {"RoleArn": arn, "Policy": "{"})
+    assert (err.code, err.status) == ("MalformedPolicyDocument", 400)
 
 
 def test_sessions_expire(ctx: Context) -> None:

@@ -223,7 +223,7 @@ def always_cpu(_: str) -> bool:
 
 
 def test_cpu_instances_are_never_replaced_automatically() -> None:
-    """seed R15; a reboot is still done, and the Batch API path still replaces."""
+    """R15 (docs/requirements.md); a reboot is still done, and the Batch API path still replaces."""
     g = {"InstanceCount": 1, "_status": GroupStatus.IN_SERVICE}
     a = inst(1)
     replace = {a.node_name: health(a, "UnschedulablePendingReplacement")}

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from podwarden.api.eks_authn import PREFIX, EksAuthn, cluster_webhook_url, webhook_url
-from podwarden.control.aws.eks_common import ACCESS_ENTRY, CLUSTER
+from podwarden.model.aws.kinds import EKS_ACCESS_ENTRY as ACCESS_ENTRY
+from podwarden.model.aws.kinds import EKS_CLUSTER as CLUSTER
 from podwarden.store.resources import Record
 from podwarden.store.sql import Store, sqlite_url
 from podwarden.wire.eks_token import encode_token

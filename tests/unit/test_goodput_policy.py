@@ -24,7 +24,7 @@ from podwarden.policy.goodput import (
 )
 from podwarden.policy.yaml_tables import TableError
 
-# resilience-anchors.md section 10: Llama 3 405B's 419 unexpected interruptions by cause
+# docs/sources.md, "Llama 3 interruptions": Llama 3 405B's 419 unexpected interruptions by cause
 LLAMA3 = {
     "faulty GPU": 148,
     "HBM3": 72,

@@ -11,20 +11,21 @@ from pathlib import Path
 import pynvml  # type: ignore[import-untyped]
 import pytest
 
-from podwarden.agent.sources import nvml
+from podwarden.agent.sources import nvml_api
 from podwarden.agent.sources.kernel_log import parse_line
-from podwarden.agent.sources.nvml import (
-    GpuReadings,
+from podwarden.agent.sources.nvml import NvmlSource, expected_gpus
+from podwarden.agent.sources.nvml_api import (
     NvmlEvent,
     NvmlGpuLost,
     NvmlNotAvailable,
-    NvmlSource,
     NvmlUnsupported,
     PynvmlApi,
+)
+from podwarden.agent.sources.nvml_signals import (
+    GpuReadings,
     Refresh,
     count_signals,
     event_signals,
-    expected_gpus,
     gpu_signals,
 )
 from podwarden.logic.faults import Signal, assess, classify
@@ -236,13 +237,13 @@ def test_normal_readings_report_nothing(gpu: GpuReadings) -> None:
 @pytest.mark.parametrize(
     ("action", "signal", "status"),
     [
-        (nvml.RECOVERY_GPU_RESET, "gpu_recovery_reset", "UnschedulablePendingReboot"),
-        (nvml.RECOVERY_DRAIN_AND_RESET, "gpu_recovery_reset", "UnschedulablePendingReboot"),
-        (nvml.RECOVERY_BUS_RESET, "gpu_recovery_reset", "UnschedulablePendingReboot"),
-        (nvml.RECOVERY_NODE_REBOOT, "gpu_recovery_reboot", "UnschedulablePendingReboot"),
-        (nvml.RECOVERY_SYSTEM_REBOOT, "gpu_recovery_reboot", "UnschedulablePendingReboot"),
-        (nvml.RECOVERY_DRAIN_P2P, "gpu_recovery_drain", "Schedulable"),
-        (nvml.RECOVERY_RECOVER_IMEX_DOMAIN, "gpu_recovery_imex", "Schedulable"),
+        (nvml_api.RECOVERY_GPU_RESET, "gpu_recovery_reset", "UnschedulablePendingReboot"),
+        (nvml_api.RECOVERY_DRAIN_AND_RESET, "gpu_recovery_reset", "UnschedulablePendingReboot"),
+        (nvml_api.RECOVERY_BUS_RESET, "gpu_recovery_reset", "UnschedulablePendingReboot"),
+        (nvml_api.RECOVERY_NODE_REBOOT, "gpu_recovery_reboot", "UnschedulablePendingReboot"),
+        (nvml_api.RECOVERY_SYSTEM_REBOOT, "gpu_recovery_reboot", "UnschedulablePendingReboot"),
+        (nvml_api.RECOVERY_DRAIN_P2P, "gpu_recovery_drain", "Schedulable"),
+        (nvml_api.RECOVERY_RECOVER_IMEX_DOMAIN, "gpu_recovery_imex", "Schedulable"),
     ],
 )
 def test_the_driver_recovery_action_maps_to_an_action(
@@ -250,7 +251,7 @@ def test_the_driver_recovery_action_maps_to_an_action(
 ) -> None:
     out = gpu_signals(GpuReadings(0, "d", recovery_action=action), NOW, BOOT)
     assert names(out) == [signal]
-    assert nvml.RECOVERY_NAMES[action] in out[0].message
+    assert nvml_api.RECOVERY_NAMES[action] in out[0].message
     assert verdict(*out) == status
     fault = classify(out[0], POLICY)
     assert fault is not None
@@ -259,7 +260,7 @@ def test_the_driver_recovery_action_maps_to_an_action(
 
 
 def test_xid_events_and_kernel_log_lines_of_one_fault_count_once() -> None:
-    events = [NvmlEvent(index=1, event_type=nvml.EVENT_XID, data=79)]
+    events = [NvmlEvent(index=1, event_type=nvml_api.EVENT_XID, data=79)]
     (from_nvml,) = event_signals(events, ["0000:10:00", "0000:b9:00"], NOW, BOOT)
     assert (from_nvml.xid, from_nvml.device) == (79, "0000:b9:00")
     from_kmsg = parse_line(
@@ -275,7 +276,7 @@ def test_xid_events_and_kernel_log_lines_of_one_fault_count_once() -> None:
 
 def test_double_bit_ecc_event_is_xid_48_and_other_events_are_ignored() -> None:
     events = [
-        NvmlEvent(index=0, event_type=nvml.EVENT_DOUBLE_BIT_ECC, data=0),
+        NvmlEvent(index=0, event_type=nvml_api.EVENT_DOUBLE_BIT_ECC, data=0),
         NvmlEvent(index=0, event_type=0x4, data=0),  # a P-state change
     ]
     out = event_signals(events, ["0000:10:00"], NOW, BOOT)
@@ -301,12 +302,12 @@ def test_the_source_reads_through_the_interface() -> None:
     gpus = healthy(8, links=18)
     gpus[2].rows = (0, 1, True, False)
     gpus[3].links[5] = False
-    gpus[4].recovery = nvml.RECOVERY_NODE_REBOOT
+    gpus[4].recovery = nvml_api.RECOVERY_NODE_REBOOT
     gpus[5].lost = True
     api = FakeNvml(gpus)
-    api.events.append(NvmlEvent(index=6, event_type=nvml.EVENT_XID, data=13))
+    api.events.append(NvmlEvent(index=6, event_type=nvml_api.EVENT_XID, data=13))
     source = opened(api)
-    assert set(api.registered.values()) == {nvml.EVENT_XID | nvml.EVENT_DOUBLE_BIT_ECC}
+    assert set(api.registered.values()) == {nvml_api.EVENT_XID | nvml_api.EVENT_DOUBLE_BIT_ECC}
     out = source.read(NOW)
     by_device = {(s.device, s.name or s.xid) for s in out}
     assert by_device == {
@@ -325,7 +326,7 @@ def test_devices_are_polled_every_interval_and_events_on_every_read() -> None:
     source = opened(api, expected=2)
     assert source.read(NOW) == []
     calls = api.calls
-    api.events.append(NvmlEvent(index=0, event_type=nvml.EVENT_XID, data=31))
+    api.events.append(NvmlEvent(index=0, event_type=nvml_api.EVENT_XID, data=31))
     assert names(source.read(NOW + 1)) == [31]  # the event, no device reads
     assert api.calls == calls
     api.gpus[0].rows = (0, 0, True, False)
@@ -344,7 +345,7 @@ def test_unsupported_queries_are_skipped() -> None:
 def test_an_unexpected_nvml_error_skips_the_gpu_until_the_next_poll() -> None:
     class Flaky(FakeNvml):
         def remapped_rows(self, index: int) -> tuple[int, int, bool, bool]:
-            raise nvml.NvmlError("Unknown Error")
+            raise nvml_api.NvmlError("Unknown Error")
 
     source = opened(Flaky(healthy(1)), expected=1)
     assert source.read(NOW) == []
@@ -370,18 +371,18 @@ def _nvml_loads() -> bool:
 
 
 def test_pynvml_constants_match_the_source() -> None:
-    assert pynvml.NVML_FI_DEV_GET_GPU_RECOVERY_ACTION == nvml.FI_DEV_GET_GPU_RECOVERY_ACTION
-    for name in nvml.RECOVERY_NAMES.values():
+    assert pynvml.NVML_FI_DEV_GET_GPU_RECOVERY_ACTION == nvml_api.FI_DEV_GET_GPU_RECOVERY_ACTION
+    for name in nvml_api.RECOVERY_NAMES.values():
         value = getattr(pynvml, f"NVML_GPU_RECOVERY_ACTION_{name}")
-        assert nvml.RECOVERY_NAMES[value] == name
-    assert pynvml.nvmlEventTypeXidCriticalError == nvml.EVENT_XID
-    assert pynvml.nvmlEventTypeDoubleBitEccError == nvml.EVENT_DOUBLE_BIT_ECC
-    assert pynvml.nvmlClocksEventReasonHwThermalSlowdown == nvml.CLOCKS_HW_THERMAL
-    assert pynvml.nvmlClocksEventReasonSwThermalSlowdown == nvml.CLOCKS_SW_THERMAL
-    assert pynvml.nvmlClocksEventReasonHwPowerBrakeSlowdown == nvml.CLOCKS_HW_POWER_BRAKE
-    assert pynvml.nvmlClocksEventReasonHwSlowdown == nvml.CLOCKS_HW_SLOWDOWN
-    assert pynvml.NVML_NVLINK_ERROR_DL_RECOVERY == nvml.NVLINK_ERROR_DL_RECOVERY
-    assert pynvml.NVML_NVLINK_MAX_LINKS == nvml.NVLINK_MAX_LINKS
+        assert nvml_api.RECOVERY_NAMES[value] == name
+    assert pynvml.nvmlEventTypeXidCriticalError == nvml_api.EVENT_XID
+    assert pynvml.nvmlEventTypeDoubleBitEccError == nvml_api.EVENT_DOUBLE_BIT_ECC
+    assert pynvml.nvmlClocksEventReasonHwThermalSlowdown == nvml_api.CLOCKS_HW_THERMAL
+    assert pynvml.nvmlClocksEventReasonSwThermalSlowdown == nvml_api.CLOCKS_SW_THERMAL
+    assert pynvml.nvmlClocksEventReasonHwPowerBrakeSlowdown == nvml_api.CLOCKS_HW_POWER_BRAKE
+    assert pynvml.nvmlClocksEventReasonHwSlowdown == nvml_api.CLOCKS_HW_SLOWDOWN
+    assert pynvml.NVML_NVLINK_ERROR_DL_RECOVERY == nvml_api.NVLINK_ERROR_DL_RECOVERY
+    assert pynvml.NVML_NVLINK_MAX_LINKS == nvml_api.NVLINK_MAX_LINKS
 
 
 def test_the_adapter_translates_nvml_errors() -> None:
@@ -391,7 +392,7 @@ def test_the_adapter_translates_nvml_errors() -> None:
     assert isinstance(unsupported, NvmlUnsupported)
     missing = api._error(pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND))
     assert isinstance(missing, NvmlNotAvailable)
-    assert type(api._error(pynvml.NVMLError(pynvml.NVML_ERROR_UNKNOWN))) is nvml.NvmlError
+    assert type(api._error(pynvml.NVMLError(pynvml.NVML_ERROR_UNKNOWN))) is nvml_api.NvmlError
 
 
 @pytest.mark.skipif(_nvml_loads(), reason="this machine has NVML")

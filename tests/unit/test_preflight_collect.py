@@ -17,7 +17,7 @@ from podwarden.checks.collect import OPERATIONS_USED, collect, eks_name, guarded
 from podwarden.checks.enforce import HANDLERS
 from podwarden.checks.transport import CallFailed, in_process, is_read_only
 from podwarden.logic.preflight_facts import Role, SecurityGroup, Subnet, Unknown
-from podwarden.model.errors import NotFound, ServiceError
+from podwarden.model.errors import NotFound
 from tests.aws_helpers import make_context
 
 TRUST = {
@@ -215,15 +215,13 @@ def test_in_process_transport_calls_handlers_and_maps_errors(tmp_path: Path) -> 
     odd = in_process(
         ctx,
         {
-            "x": {
-                "GetA": raising(NotFound("gone")),
-                "GetB": raising(ServiceError("InvalidGroup.NotFound", "no sg")),
-            }
+            "x": {"GetA": raising(NotFound("gone"))},
+            "ec2": {"GetB": raising(NotFound(reason="security-group-not-found", ids=["sg-1"]))},
         },
     )
     with pytest.raises(CallFailed) as err:
         odd("x", "GetA", {})
     assert (err.value.code, err.value.message) == ("NotFound", "gone")
     with pytest.raises(CallFailed) as err:
-        odd("x", "GetB", {})
-    assert err.value.missing
+        odd("ec2", "GetB", {})
+    assert (err.value.code, err.value.missing) == ("InvalidGroup.NotFound", True)

@@ -30,13 +30,14 @@ def test_kubernetes_module_and_every_staging_replace_pin_the_same_release() -> N
     )
     staging = "v0." + version.removeprefix("v1.")
     replaces = re.findall(r"^\s+(k8s\.io/\S+) => (k8s\.io/\S+) (v\S+)$", text, re.M)
-    assert len(replaces) == 31  # the 31 staging modules of 1.32 (local-kubernetes.md 4.2)
+    assert len(replaces) == 31  # 1.32 has 31 (docs/sources.md, "Kubernetes staging modules")
     assert {v for _, _, v in replaces} == {staging}
     assert all(a == b for a, b, _ in replaces)
 
 
 def test_kubernetes_is_in_hyperpods_supported_set() -> None:
-    # seed R3: HyperPod supports Kubernetes 1.28-1.32; local mode's EKS reports this version.
+    # R3 (docs/requirements.md): HyperPod supports Kubernetes 1.28-1.32; local mode's EKS reports
+    # this version.
     version = load_toolchain().component("kubernetes").version
     minor = int(version.split(".")[1])
     assert 28 <= minor <= 32
@@ -82,7 +83,8 @@ def test_cache_dirs_are_keyed_by_their_versions() -> None:
 def test_training_operator_and_helm_modules_pin_the_toolchain_versions() -> None:
     tc = load_toolchain()
     operator = tc.component("training-operator").version
-    # HyperPod's auto-resume needs training operator 1.7.0, 1.8.0 or 1.8.1 (section 10.1)
+    # HyperPod's auto-resume needs training operator 1.7.0, 1.8.0 or 1.8.1 (docs/sources.md,
+    # "Job auto-resume")
     assert operator in ("v1.7.0", "v1.8.0", "v1.8.1")
     assert re.search(
         rf"^\s+github\.com/kubeflow/training-operator {re.escape(operator)}$",

@@ -31,7 +31,8 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from podwarden.wire import sigv4_canonical as canon
 from podwarden.wire.dispatch import virtual_host_bucket
-from podwarden.wire.sigv2 import MAX_SKEW, SUBRESOURCES, is_sigv2, string_to_sign, verify_v2
+from podwarden.wire.sigv2 import MAX_SKEW, is_sigv2, verify_v2
+from podwarden.wire.sigv2_canonical import SUBRESOURCES, string_to_sign
 from podwarden.wire.sigv4 import (
     AuthFailure,
     Credential,

@@ -152,7 +152,8 @@ class LocalHealthAgent:
         pending = labels.get(INJECT_LABEL) == "true"
         consumed = simulated.consumed_patch() if pending else None
         with contextlib.suppress(PodwardenError):  # a conflict: next pass sees the new node
-            if not self.monitored(instance_type):  # seed R17: GPU and Trainium only
+            # R17 (docs/requirements.md): GPU and Trainium only
+            if not self.monitored(instance_type):
                 if consumed:
                     await self.nodes.patch(node["metadata"]["name"], consumed)
                 return

@@ -24,8 +24,8 @@ from podwarden.api import eks_authn, refusals
 from podwarden.api.body import MAX_BODY, Body, declared_length_problem, read_body
 from podwarden.api.bulk import BulkPool
 from podwarden.api.operations import JSON_TARGETS, OPERATIONS
-from podwarden.control.aws.sts import session_credential
 from podwarden.control.context import Context, InstanceTypes, Preflight
+from podwarden.control.sts import session_credential
 from podwarden.model.changes import Change
 from podwarden.model.errors import PodwardenError
 from podwarden.store.sql import Store

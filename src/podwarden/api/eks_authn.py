@@ -11,7 +11,7 @@ a bearer token no other authenticator knows, the apiserver POSTs a ``TokenReview
    ``GetCallerIdentity`` whose signed ``x-k8s-aws-id`` is this cluster's name, signed by a key
    podwarden knows (the static local keys and live STS session keys, the lookup the API uses;
    a session key's token must be the session's, as for API calls);
-2. the signer is who GetCallerIdentity would say (``control.aws.sts.caller``), and
+2. the signer is who GetCallerIdentity would say (``control.sts.caller``), and
    ``logic.eks_identity.identify`` maps it to a username and groups through the cluster's access
    entries (the module docstring there says what is mapped and what is not yet);
 3. anything else is ``authenticated: false`` (the apiserver then answers 401 Unauthorized).
@@ -33,11 +33,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
-from podwarden.control.aws import eks_common as eks
-from podwarden.control.aws.sts import caller as sts_caller
-from podwarden.control.aws.sts import session_credential
 from podwarden.control.context import Context
+from podwarden.control.sts import caller as sts_caller
+from podwarden.control.sts import session_credential
 from podwarden.logic.eks_identity import Caller, identify
+from podwarden.model.aws import kinds
+from podwarden.model.aws.private import EksPlane
 from podwarden.store.resources import Resources
 from podwarden.store.sql import Store
 from podwarden.wire.eks_token import TokenError, verify_token
@@ -68,8 +69,8 @@ def webhook_url(host: str, port: int, account: str, region: str, cluster: str) -
 def cluster_webhook_url(resources: Resources, host: str, port: int, key: str) -> str | None:
     """The webhook URL of the EKS cluster whose control plane lives in ``key`` (its
     ``_podwarden.data_dir``, what ``operator.eks`` hands the control planes), or None."""
-    for rec in resources.list(eks.CLUSTER):
-        if str(eks.private(rec.doc).get("data_dir") or rec.key) == key:
+    for rec in resources.list(kinds.EKS_CLUSTER):
+        if EksPlane.of(rec.key, rec.doc).key == key:
             account, region = rec.scope.split("/", 1)
             return webhook_url(host, port, account, region, rec.key)
     return None
@@ -120,7 +121,7 @@ class EksAuthn:
     def review(self, account: str, region: str, cluster: str, token: str) -> dict[str, Any]:
         """The TokenReview ``status`` for ``token`` on the cluster."""
         where = f"{account}/{region}"
-        rec = self.store.resources.get(eks.CLUSTER, where, cluster)
+        rec = self.store.resources.get(kinds.EKS_CLUSTER, where, cluster)
         if rec is None or rec.doc.get("status") in ("DELETING", "FAILED"):
             return _deny(cluster, f"no live EKS cluster {cluster} in {where}")
         try:
@@ -144,7 +145,7 @@ class EksAuthn:
             )
         )
         signer = Caller(who.arn, who.account, who.user_id, cred.access_key_id)
-        entries = [r.doc for r in self.store.resources.list(eks.ACCESS_ENTRY, where, cluster)]
+        entries = [r.doc for r in self.store.resources.list(kinds.EKS_ACCESS_ENTRY, where, cluster)]
         user = identify(signer, rec.doc, entries)
         if user is None:
             return _deny(cluster, f"ARN {signer.canonical_arn} is not mapped")

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from podwarden.control import sagemaker
-from podwarden.control.aws import ec2, eks, iam, s3, sts
+from podwarden.control import ec2, eks, iam, s3, sagemaker, sts
 from podwarden.control.context import Operations
 
 # awsJson services: X-Amz-Target prefix -> botocore service name
@@ -16,9 +15,9 @@ JSON_TARGETS: Mapping[str, str] = {"SageMaker": "sagemaker"}
 
 OPERATIONS: Mapping[str, Operations] = {
     "sagemaker": sagemaker.OPERATIONS,
-    "eks": eks.HANDLERS,
-    "ec2": ec2.HANDLERS,
-    "iam": iam.HANDLERS,
-    "sts": sts.HANDLERS,
-    "s3": s3.HANDLERS,
+    "eks": eks.OPERATIONS,
+    "ec2": ec2.OPERATIONS,
+    "iam": iam.OPERATIONS,
+    "sts": sts.OPERATIONS,
+    "s3": s3.OPERATIONS,
 }

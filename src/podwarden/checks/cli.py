@@ -18,13 +18,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from podwarden.checks.collect import EKS_ARN, collect, eks_name, eks_reference
+from podwarden.checks.collect import collect, eks_name, eks_reference
 from podwarden.checks.transport import TransportError, botocore_transport
 from podwarden.kube.inspect import read_cluster
 from podwarden.logic.kube_snapshot import KubeSnapshot
 from podwarden.logic.preflight import Report, Status
 from podwarden.logic.preflight_facts import Unknown
 from podwarden.logic.preflight_rules import evaluate
+from podwarden.model.aws import arns
 from podwarden.policy.preflight import load_tables
 
 STYLES = {
@@ -99,8 +100,8 @@ def check(args: argparse.Namespace) -> Report:
     if not args.cli_input_json and not args.eks_cluster:
         raise InputError("give --cli-input-json (a CreateCluster request) or --eks-cluster")
     request = load_request(args.cli_input_json) if args.cli_input_json else None
-    m = EKS_ARN.fullmatch(eks_reference(request) or "")
-    region = args.region or (m["region"] if m else None)
+    found = arns.parse_eks_cluster(eks_reference(request) or "")
+    region = args.region or (found.region if found else None)
     call = botocore_transport(region=region, endpoint_url=args.endpoint_url, profile=args.profile)
     facts = collect(
         call,

@@ -8,7 +8,6 @@ change anything in the account it checks.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +15,7 @@ from podwarden.checks import collect_aws, collect_eks
 from podwarden.checks.transport import Call, CallFailed
 from podwarden.logic.kube_snapshot import KubeSnapshot
 from podwarden.logic.preflight_facts import Facts, Unknown
+from podwarden.model.aws import arns
 from podwarden.policy.preflight import load_preflight
 
 OPERATIONS_USED = frozenset(
@@ -40,11 +40,6 @@ OPERATIONS_USED = frozenset(
         ("iam", "ListOpenIDConnectProviders"),
         ("sts", "GetCallerIdentity"),
     }
-)
-# EKS cluster ARNs in every partition (the name pattern is EKS's)
-EKS_ARN = re.compile(
-    r"arn:aws[a-z-]*:eks:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12})"
-    r":cluster/(?P<name>[0-9A-Za-z][A-Za-z0-9_-]*)"
 )
 
 
@@ -71,10 +66,10 @@ def eks_name(request: Mapping[str, Any] | None, override: str | None = None) -> 
     arn = eks_reference(request)
     if arn is None:
         return Unknown("the request names no EKS cluster (Orchestrator.Eks.ClusterArn)", True)
-    m = EKS_ARN.fullmatch(arn)
-    if m is None:
+    found = arns.parse_eks_cluster(arn)
+    if found is None:
         return Unknown(f"{arn} is not an EKS cluster ARN", missing=True)
-    return m["name"]
+    return found.name
 
 
 def account_of(call: Call) -> str:

@@ -18,23 +18,23 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from podwarden.checks.collect import EKS_ARN, collect, eks_name, eks_reference
+from podwarden.checks.collect import collect, eks_name, eks_reference
 from podwarden.checks.transport import Handler, in_process
-from podwarden.control.aws import ec2, eks, iam, sts
+from podwarden.control import ec2, eks, iam, sts
 from podwarden.control.context import Context, Preflight
 from podwarden.logic.kube_snapshot import KubeSnapshot
 from podwarden.logic.preflight import Report
 from podwarden.logic.preflight_facts import Unknown
 from podwarden.logic.preflight_rules import evaluate
+from podwarden.model.aws import arns, kinds
 from podwarden.model.errors import Invalid
 from podwarden.policy.preflight import load_tables
 
-OBSERVED = "eks:observed"
 HANDLERS: Mapping[str, Mapping[str, Handler]] = {
-    "eks": eks.HANDLERS,
-    "ec2": ec2.HANDLERS,
-    "iam": iam.HANDLERS,
-    "sts": sts.HANDLERS,
+    "eks": eks.OPERATIONS,
+    "ec2": ec2.OPERATIONS,
+    "iam": iam.OPERATIONS,
+    "sts": sts.OPERATIONS,
 }
 NOT_OBSERVED = "the EKS reconciler has not observed it yet"
 
@@ -46,7 +46,7 @@ def scope(ctx: Context) -> str:
 def observed(ctx: Context, name: str | Unknown) -> KubeSnapshot | Unknown:
     if isinstance(name, Unknown):
         return Unknown("no EKS cluster to inspect")
-    rec = ctx.store.resources.get(OBSERVED, scope(ctx), name)
+    rec = ctx.store.resources.get(kinds.EKS_OBSERVED, scope(ctx), name)
     if rec is None:
         return Unknown(NOT_OBSERVED)
     return KubeSnapshot.from_doc(rec.doc)
@@ -57,10 +57,10 @@ def local_eks_name(ctx: Context, request: Mapping[str, Any]) -> str | Unknown:
     attaches to an EKS cluster of its own account and Region)."""
     name = eks_name(request)
     arn = eks_reference(request)
-    m = EKS_ARN.fullmatch(arn or "")
-    if m is not None and (m["account"], m["region"]) != (ctx.account, ctx.region):
+    found = arns.parse_eks_cluster(arn or "")
+    if found is not None and (found.account, found.region) != (ctx.account, ctx.region):
         return Unknown(
-            f"{arn} is in account {m['account']}, Region {m['region']}; this request is for "
+            f"{arn} is in account {found.account}, Region {found.region}; this request is for "
             f"account {ctx.account}, Region {ctx.region}",
             missing=True,
         )

@@ -25,7 +25,8 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from podwarden.control.context import Context
-from podwarden.model.errors import PodwardenError, ServiceError
+from podwarden.model.errors import PodwardenError
+from podwarden.wire.errors import FAMILIES, wire_error
 
 Call = Callable[[str, str, dict[str, Any]], dict[str, Any]]
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -111,9 +112,11 @@ def in_process(ctx: Context, handlers: Mapping[str, Mapping[str, Handler]]) -> C
             )
         try:
             return handler(ctx, copy.deepcopy(params))
-        except ServiceError as exc:
-            raise CallFailed(service, operation, exc.code, exc.message) from exc
         except PodwardenError as exc:
-            raise CallFailed(service, operation, type(exc).__name__, exc.message) from exc
+            code, message = type(exc).__name__, exc.message
+            if service in FAMILIES:  # as the wire words it: what botocore_transport would see
+                wire = wire_error(service, exc)
+                code, message = wire.code, wire.message
+            raise CallFailed(service, operation, code, message) from exc
 
     return call

@@ -2,15 +2,15 @@
 EKS needs, built with the same handlers the API serves (so it is exactly what a user would get
 by making the calls), as AWS's HyperPod setup templates lay it out:
 
-- a VPC (10.1.0.0/16) with two private subnets in two zones routed to a NAT gateway and one
-  public subnet routed to an internet gateway (seed R6: HyperPod subnets are private), and a
-  security group that allows all traffic within itself (EFA needs it);
+- a VPC (10.1.0.0/16) with two private subnets in two zones routed to a NAT gateway and one public
+  subnet routed to an internet gateway (R6 in docs/requirements.md: HyperPod subnets are private),
+  and a security group that allows all traffic within itself (EFA needs it);
 - IAM: the HyperPod execution role (trusts ``sagemaker.amazonaws.com``, carries
-  ``AmazonSageMakerClusterInstanceRolePolicy``), an EKS node role (distinct, seed R9) and the
+  ``AmazonSageMakerClusterInstanceRolePolicy``), an EKS node role (distinct, R9) and the
   EKS cluster role;
 - an S3 bucket ``sagemaker-podwarden-<account>-<region>`` with ``lifecycle/on_create.sh``;
-- the EKS cluster ``podwarden`` (Kubernetes 1.32, ``API_AND_CONFIG_MAP``, seed R3/R4) *adopting*
-  the embedded control plane, with the vpc-cni (>= 1.18.3, seed R5), kube-proxy, coredns and
+- the EKS cluster ``podwarden`` (Kubernetes 1.32, ``API_AND_CONFIG_MAP``, R3/R4) *adopting*
+  the embedded control plane, with the vpc-cni (>= 1.18.3, R5), kube-proxy, coredns and
   eks-pod-identity-agent add-ons (R13: credentials without IMDS).
 
 A marker record makes it happen once per data directory: what a user deletes afterwards stays
@@ -26,8 +26,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from podwarden.api.operations import OPERATIONS
-from podwarden.control.aws.eks_common import CLUSTER, private
 from podwarden.control.context import Context, InstanceTypes
+from podwarden.model.aws.kinds import EKS_CLUSTER as CLUSTER
+from podwarden.model.aws.private import private
 from podwarden.store.resources import Duplicate, Record
 from podwarden.store.sql import Store
 

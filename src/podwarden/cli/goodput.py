@@ -47,9 +47,10 @@ SERVE_START_S = 120.0
 WIDTH = 160  # characters, when the output is not a terminal
 LOG_TAIL = 40  # lines of podwarden serve's log shown when a run fails
 # podwarden's own latency counts at its real length (logic/goodput_accounting.py), but while it
-# runs the modeled durations of other faults keep going at the scaled pace: the reconciler and
-# the agent look often so that this overlap stays small (a reboot modeled at 300 s is 15 ms at
-# 20,000x, against a default reconciler resync of 2 s and an agent read every 0.2 s)
+# runs the modeled durations of other faults keep going at the scaled pace: the agent looks often
+# and the reconciler, woken by node watches, also resyncs often, so that this overlap stays small
+# (a reboot modeled at 300 s is 15 ms at 20,000x; the defaults: an agent read every 0.2 s, a
+# reconciler resync every 30 s)
 RESYNC_S = 0.1
 AGENT_INTERVAL_S = 0.02
 _API_LINE = re.compile(r"API at (http://\S+)")

@@ -18,7 +18,8 @@ from podwarden.agent.inject import inject, signal_for
 from podwarden.agent.service import NodeAgent
 from podwarden.agent.sources import FaultSource
 from podwarden.agent.sources.kernel_log import KernelLogFollower
-from podwarden.agent.sources.nvml import NvmlNotAvailable, NvmlSource, PynvmlApi, expected_gpus
+from podwarden.agent.sources.nvml import NvmlSource, expected_gpus
+from podwarden.agent.sources.nvml_api import NvmlNotAvailable, PynvmlApi
 from podwarden.api.app import DEFAULT_REGION
 from podwarden.api.eks_authn import webhook_url
 from podwarden.checks import cli as preflight_cli
@@ -271,8 +272,9 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--resync",
         type=float,
-        default=2.0,
-        help="seconds between the HyperPod reconciler's passes when nothing is due",
+        default=30.0,
+        help="seconds between the HyperPod reconciler's passes over every cluster: a safety net "
+        "(node watches, API writes and each plan's own timing drive the passes)",
     )
     p.add_argument(
         "--agent-interval",

@@ -74,6 +74,8 @@ class KubeProviders:
         self.services = tuple(services)
         self.prune_every = prune_every
         self._kubes: dict[str, Kube] = {}
+        # told which HyperPod cluster's nodes changed (None: any); the reconciler's ``wake``
+        self.nodes_changed: Callable[[str | None], None] = lambda _cluster_id: None
         self._lock = asyncio.Lock()
         self._pruner: asyncio.Task[None] | None = None
 
@@ -136,6 +138,9 @@ class KubeProviders:
             except Exception:  # keep pruning; a failed close must not stop the others
                 log.exception("pruning Kubernetes connections failed")
 
+    def _nodes_changed(self, cluster_id: str | None) -> None:
+        self.nodes_changed(cluster_id)  # looked up at each call: set after the connections
+
     async def _connect(self, key: str, kubeconfig: Path, endpoint: str) -> Kube:
         nodes = await KubeNodes.from_kubeconfig(kubeconfig)
         task = None
@@ -143,13 +148,20 @@ class KubeProviders:
             name = "health-agent" + (f" {key}" if key else "")
             task = asyncio.create_task(self.agent(nodes).run(), name=name)
         suffix = f" {key}" if key else ""
+        instances = LocalInstances(nodes)
         services = [
-            asyncio.create_task(service(key, kubeconfig), name=f"kube-service{suffix}")
-            for service in self.services
+            asyncio.create_task(
+                instances.watch(self._nodes_changed),
+                name=f"node-watch{suffix}",
+            ),
+            *(
+                asyncio.create_task(service(key, kubeconfig), name=f"kube-service{suffix}")
+                for service in self.services
+            ),
         ]
         if key:
             log.info("HyperPod nodes on %s (%s)", key, endpoint)
-        return Kube(kubeconfig, endpoint, nodes, LocalInstances(nodes), task, services)
+        return Kube(kubeconfig, endpoint, nodes, instances, task, services)
 
     async def _disconnect(self, key: str) -> None:
         kube = self._kubes.pop(key, None)

@@ -71,7 +71,7 @@ class CatalogInstanceTypes:
         return self.catalog.get(name).is_cpu_only
 
     def monitored(self, name: str) -> bool:
-        """The health agent watches GPU and Trainium instances only (seed R17)."""
+        """The health agent watches GPU and Trainium instances only (R17, docs/requirements.md)."""
         return name in self.catalog and not self.catalog.get(name).is_cpu_only
 
     def gpus(self, name: str) -> int:
@@ -111,108 +111,130 @@ class ServerSettings:
     preflight: bool = True
 
 
-def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
-    store = Store(settings.database_url)
-    types = CatalogInstanceTypes(load_catalog())
-    state: dict[str, object] = {}
+@dataclass
+class Running:
+    """What ``Server.start`` brought up; ``Server.stop`` takes it down in reverse."""
 
-    creds = local_credentials()[0]
+    eks: EksReconciler
+    providers: KubeProviders
+    clusters: ClusterReconciler
+    tasks: list[asyncio.Task[None]]
 
-    async def webhook(key: str) -> str | None:
+
+class Server:
+    """The composition root of ``podwarden serve``: the store, the local account, the
+    reconcilers, the providers of instances and the API, wired once and typed.
+
+    ``start`` and ``stop`` run in the ASGI app's lifespan; ``notify`` routes a handler's
+    ``ctx.wake`` to the reconciler that owns the changed record."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.store = Store(settings.database_url)
+        self.types = CatalogInstanceTypes(load_catalog())
+        self.credential = local_credentials()[0]
+        self.data_root = settings.data_dir or Path(settings.kubeconfig).parent
+        self.planes = LocalControlPlanes(
+            self.data_root / "eks-planes", settings.kubeconfig, self._webhook
+        )
+        self.running: Running | None = None
+        services = Services(
+            store=self.store,
+            instance_types=self.types,
+            notify=self.notify,
+            now=time.time,
+            on_startup=[self.start],
+            on_shutdown=[self.stop],
+            # the in-server health agent watches the simulated nodes: it counts as installed (R16)
+            preflight=make_preflight(local_agent=settings.agent) if settings.preflight else None,
+        )
+        self.app = build_app(
+            ApiSettings(credentials=local_credentials(), auth=settings.auth), services
+        )
+
+    async def _webhook(self, key: str) -> str | None:
         """The EKS token webhook of the cluster in ``key``, once uvicorn has bound its port."""
         for _ in range(600):
-            port = app.eks_authn.port()
+            port = self.app.eks_authn.port()
             if port:
-                return cluster_webhook_url(store.resources, settings.host, port, key)
+                return cluster_webhook_url(self.store.resources, self.settings.host, port, key)
             await asyncio.sleep(0.05)
         return None
 
-    data_root = settings.data_dir or Path(settings.kubeconfig).parent
-    planes = LocalControlPlanes(
-        data_root / "eks-planes",
-        settings.kubeconfig,
-        webhook,
-    )
-
-    async def workloads(kubeconfig: Path) -> Workloads:
-        return await KubeWorkloads.from_kubeconfig(kubeconfig)
-
-    async def start() -> None:
-        if settings.seed:
+    async def start(self) -> None:
+        if self.settings.seed:
             seed_default_account(
-                store,
-                account=creds.account_id,
+                self.store,
+                account=self.credential.account_id,
                 region=DEFAULT_REGION,
-                principal_arn=creds.principal_arn,
-                instance_types=types,
+                principal_arn=self.credential.principal_arn,
+                instance_types=self.types,
             )
-        eks = EksReconciler(store.resources, planes, workloads)
-        state["eks"] = eks
-        state["eks_task"] = asyncio.create_task(eks.run(), name="eks-reconciler")
+        eks = EksReconciler(self.store.resources, self.planes, _workloads)
+        tasks = [asyncio.create_task(eks.run(), name="eks-reconciler")]
         # each HyperPod cluster's nodes on the Kubernetes of its EKS cluster, with one health
         # agent per Kubernetes that hosts them (cli/providers.py)
-        agent: AgentFactory | None = None
-        if settings.agent:
-            policy = load_policy(settings.fault_policy)
-
-            def local_agent(nodes: KubeNodes) -> LocalHealthAgent:
-                return LocalHealthAgent(
-                    nodes, policy, types.monitored, types.gpus, interval=settings.agent_interval
-                )
-
-            agent = local_agent
         providers = KubeProviders(
-            store.resources,
-            planes,
-            settings.kubeconfig,
-            agent,
-            services=training_services(store, data_root / "pod-logs") if settings.training else (),
+            self.store.resources,
+            self.planes,
+            self.settings.kubeconfig,
+            self._agent(),
+            services=training_services(self.store, self.data_root / "pod-logs")
+            if self.settings.training
+            else (),
         )
         await providers.start()
-        reconciler = ClusterReconciler(
-            store,
+        clusters = ClusterReconciler(
+            self.store,
             providers,
-            types.capacity,
-            settings.reconciler,
-            is_cpu_only=types.is_cpu_only,
-            limits=None if settings.repair_limits else NO_REPAIR_LIMITS,
+            self.types.capacity,
+            self.settings.reconciler,
+            is_cpu_only=self.types.is_cpu_only,
+            limits=None if self.settings.repair_limits else NO_REPAIR_LIMITS,
         )
-        state.update(providers=providers, reconciler=reconciler)
-        state["task"] = asyncio.create_task(reconciler.run(), name="cluster-reconciler")
+        providers.nodes_changed = clusters.wake  # a node's change reconciles its cluster
+        tasks.append(asyncio.create_task(clusters.run(), name="cluster-reconciler"))
+        self.running = Running(eks, providers, clusters, tasks)
 
-    async def stop() -> None:
-        for key in ("task", "eks_task"):
-            task = state.get(key)
-            if isinstance(task, asyncio.Task):
+    def _agent(self) -> AgentFactory | None:
+        if not self.settings.agent:
+            return None
+        policy = load_policy(self.settings.fault_policy)
+        types, interval = self.types, self.settings.agent_interval
+
+        def local_agent(nodes: KubeNodes) -> LocalHealthAgent:
+            return LocalHealthAgent(nodes, policy, types.monitored, types.gpus, interval=interval)
+
+        return local_agent
+
+    async def stop(self) -> None:
+        running, self.running = self.running, None
+        if running is not None:
+            for task in reversed(running.tasks):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        providers = state.get("providers")
-        if isinstance(providers, KubeProviders):  # the agents, then the clients
-            await providers.close()
-        eks = state.get("eks")
-        if isinstance(eks, EksReconciler):
-            await eks.close()
-        await planes.stop_all()
+            await running.providers.close()  # the agents, then the clients
+            await running.eks.close()
+        await self.planes.stop_all()
 
-    def notify(change: Change) -> None:
-        key = "reconciler" if change.kind == SAGEMAKER_CLUSTER else "eks"
-        reconciler = state.get(key)
-        if isinstance(reconciler, ClusterReconciler | EksReconciler):
-            reconciler.wake()
+    def notify(self, change: Change) -> None:
+        running = self.running
+        if running is None:
+            return  # not started: the reconcilers' first passes read everything anyway
+        if change.kind == SAGEMAKER_CLUSTER:
+            running.clusters.wake(change.key)
+        elif change.kind.startswith("eks:"):
+            running.eks.wake()
 
-    services = Services(
-        store=store,
-        instance_types=types,
-        notify=notify,
-        now=time.time,
-        on_startup=[start],
-        on_shutdown=[stop],
-        # the in-server health agent watches the simulated nodes: it counts as installed (R16)
-        preflight=make_preflight(local_agent=settings.agent) if settings.preflight else None,
-    )
-    app = build_app(ApiSettings(credentials=local_credentials(), auth=settings.auth), services)
-    return app, store
+
+async def _workloads(kubeconfig: Path) -> Workloads:
+    return await KubeWorkloads.from_kubeconfig(kubeconfig)
+
+
+def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
+    server = Server(settings)
+    return server.app, server.store
 
 
 def uvicorn_server(app: PodwardenApp, settings: ServerSettings) -> uvicorn.Server:

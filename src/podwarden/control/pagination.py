@@ -142,23 +142,27 @@ def _open(token: str, field: str, query: Query) -> Any:
     return value
 
 
-def decode(token: str, field: str, query: Query) -> Any:
+def decode(token: str, field: str, query: Query, **details: object) -> Any:
     """The ``field`` (``"o"`` or ``"a"``) of a token issued for ``query``, checked; otherwise
-    :class:`InvalidToken` and nothing else."""
+    :class:`InvalidToken` and nothing else, with ``details`` (what the service's error says of
+    the token: S3's ``ArgumentName``/``ArgumentValue``)."""
     try:
         return _open(token, field, query)
     except _Foreign:
-        raise InvalidToken("The pagination token does not belong to this request.") from None
+        raise InvalidToken(
+            "The pagination token does not belong to this request.", reason="", **details
+        ) from None
     except (ValueError, TypeError, RecursionError, binascii.Error, UnicodeError) as exc:
-        raise InvalidToken(f"The pagination token is not valid: {exc}.") from None
+        message = f"The pagination token is not valid: {exc}."
+        raise InvalidToken(message, reason="", **details) from None
 
 
 def decode_offset(token: str, query: Query) -> int:
     return int(decode(token, "o", query))
 
 
-def decode_marker(token: str, query: Query) -> str:
-    return str(decode(token, "a", query))
+def decode_marker(token: str, query: Query, **details: object) -> str:
+    return str(decode(token, "a", query, **details))
 
 
 # --- paging --------------------------------------------------------------------------------------

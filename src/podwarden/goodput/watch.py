@@ -8,7 +8,7 @@
 - each (re)start of the job, from the simulated trainer's checkpoint ConfigMap, with the nodes
   its pods run on.
 
-Everything is kept from list-then-watch caches (``kube.training_pods.Informer``) and updated in
+Everything is kept from list-then-watch caches (``kube.informer.Informer``) and updated in
 their change callbacks: nothing polls per node.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podwarden.kube.goodput import GoodputKube
-from podwarden.kube.training_pods import Informer
+from podwarden.kube.informer import Informer
 from podwarden.logic.auto_resume import node_fault
 from podwarden.logic.training_jobs import JobKey
 from podwarden.model import jobs

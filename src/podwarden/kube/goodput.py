@@ -1,6 +1,6 @@
 """What a goodput run reads and writes in Kubernetes (``goodput.runner``), through
 ``kubernetes.aio``: watched caches of the cluster's nodes, the job's pods and the job's checkpoint
-ConfigMap (``kube.training_pods.Informer``), the job itself, and a pod ended as a crashed rank
+ConfigMap (``kube.informer.Informer``), the job itself, and a pod ended as a crashed rank
 would be. Plain dicts in and out; HTTP errors become ``model.errors``.
 """
 
@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import ClientError
 from kubernetes.aio import client
 
+from podwarden.kube.informer import Informer
 from podwarden.kube.nodes import check_response
 from podwarden.kube.objects import KubeObjects
-from podwarden.kube.training_pods import Informer
 from podwarden.model.errors import TemporaryError
 from podwarden.model.jobs import KUBEFLOW_GROUP, KUBEFLOW_VERSION, PYTORCHJOBS
 

@@ -1,117 +1,26 @@
 """What the training simulator reads and writes in Kubernetes, through ``kubernetes.aio``:
-watched caches of job pods and nodes, pod annotations, the jobs' checkpoint ConfigMaps and
-kwok's ``Logs`` objects. Plain dicts in and out; HTTP errors become ``model.errors``.
-
-``Informer`` is a list-then-watch cache (client-go's reflector, small): it lists, then watches
-from the list's resourceVersion with bookmarks, applies each event to a dict by uid and wakes
-its owner; when the server ends the watch (``timeoutSeconds``) it watches again from the last
-resourceVersion, and when that is too old (HTTP 410, or an ERROR event with code 410) or the
-connection fails it lists again, after a bounded backoff.
+watched caches of job pods and nodes (``kube.informer``), pod annotations, the jobs' checkpoint
+ConfigMaps and kwok's ``Logs`` objects. Plain dicts in and out; HTTP errors become
+``model.errors``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 from aiohttp import ClientError
 from kubernetes.aio import client
 
+from podwarden.kube.informer import Informer
 from podwarden.kube.nodes import check_response, server_side_apply
-from podwarden.model.errors import NotFound, PodwardenError, TemporaryError
+from podwarden.model.errors import NotFound, TemporaryError
 from podwarden.model.jobs import KWOK_GROUP, KWOK_LOGS, KWOK_VERSION
 
 log = logging.getLogger("podwarden.kube.training")
 
 FIELD_MANAGER: Final = "podwarden-training"
-WATCH_SECONDS: Final = 240  # the server ends each watch after this; the client allows more
-BACKOFF: Final = (0.2, 5.0)  # first and longest wait before listing again after a failure
-
-
-class _Expired(Exception):
-    """The watch's resourceVersion is too old: list again."""
-
-
-class Informer:
-    """A cache of one kind of object (by uid), kept by list and watch. ``objects`` is complete
-    once ``synced`` is set; ``wake`` is called after every change."""
-
-    def __init__(self, what: str, call: Callable[..., Any], **params: Any) -> None:
-        self.what = what
-        self._call = call
-        self._params = params
-        self.objects: dict[str, dict[str, Any]] = {}
-        self.synced = asyncio.Event()
-
-    async def run(self, wake: Callable[[], None]) -> None:
-        """List and watch until cancelled."""
-        delay = BACKOFF[0]
-        while True:
-            try:
-                version = await self._list()
-                wake()
-                delay = BACKOFF[0]
-                while True:
-                    version = await self._watch(version, wake)
-            except _Expired:
-                continue
-            except (PodwardenError, ClientError, TimeoutError, ValueError, KeyError) as exc:
-                log.warning("%s: %s; listing again in %.1f s", self.what, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(BACKOFF[1], delay * 2)
-
-    async def _list(self) -> str:
-        resp = await self._call(**self._params)
-        body = json.loads(await check_response(resp, f"list {self.what}"))
-        self.objects = {o["metadata"]["uid"]: o for o in body.get("items", [])}
-        self.synced.set()
-        return str(body["metadata"]["resourceVersion"])
-
-    async def _watch(self, version: str, wake: Callable[[], None]) -> str:
-        """One watch request; returns the resourceVersion to watch from next."""
-        async for event in self._stream(version):
-            kind, obj = event.get("type"), event.get("object") or {}
-            if kind == "ERROR":
-                if obj.get("code") == 410:
-                    raise _Expired
-                raise TemporaryError(f"watch {self.what}: {obj.get('message', obj)}")
-            version = obj.get("metadata", {}).get("resourceVersion", version)
-            if kind == "BOOKMARK":
-                continue
-            uid = obj["metadata"]["uid"]
-            if kind == "DELETED":
-                self.objects.pop(uid, None)
-            else:
-                self.objects[uid] = obj
-            wake()
-        return version
-
-    async def _stream(self, version: str) -> AsyncIterator[dict[str, Any]]:
-        resp = await self._call(
-            watch=True,
-            resource_version=version,
-            allow_watch_bookmarks=True,
-            timeout_seconds=WATCH_SECONDS,
-            _request_timeout=WATCH_SECONDS + 30,
-            **self._params,
-        )
-        try:
-            if resp.status == 410:
-                raise _Expired
-            if resp.status >= 300:
-                await check_response(resp, f"watch {self.what}")
-            pending = b""
-            async for chunk in resp.content.iter_any():
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield json.loads(line)
-        finally:
-            resp.release()
 
 
 class TrainingKube:

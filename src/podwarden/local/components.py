@@ -2,7 +2,7 @@
 
 Pure: paths, ports and binaries in, a Plan out. ``runtime`` executes it; ``podwarden up
 --dry-run`` prints it (``Plan.render``); tests/golden pins it.
-Flags follow shared/reference/local-kubernetes.md section 5, adapted to Kubernetes 1.32.
+Flags follow docs/sources.md, "Control-plane flags", adapted to Kubernetes 1.32.
 
 A control plane that is an EKS cluster of the local account gets ``token_webhook``: the URL of
 podwarden's ``api.eks_authn`` route for that cluster. The apiserver then sends bearer tokens it
@@ -30,7 +30,8 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 ALWAYS_ALLOW = "/healthz,/readyz,/livez"
 # The Kubeflow job kinds the training operator runs: the HyperPod dependencies chart's
-# training-operators sub-chart enables every scheme but MPIJob (hyperpod-kubernetes.md section 9).
+# training-operators sub-chart enables every scheme but MPIJob (docs/sources.md,
+# "Dependencies chart").
 TRAINING_SCHEMES = ("pytorchjob", "tfjob", "mxjob", "xgboostjob", "paddlejob")
 
 
@@ -174,11 +175,30 @@ def plan(
     ``fsync=False`` adds etcd's ``--unsafe-no-fsync``: faster, for throwaway test clusters only.
     ``token_webhook``: the EKS token webhook's URL (module docstring).
     """
-    pki = layout.pki
-    etcd_url = f"http://{LOOPBACK}:{ports.etcd_client}"
+    return Plan(
+        components=(
+            _etcd(layout, ports, binaries["etcd"], fsync=fsync),
+            _apiserver(layout, ports, binaries["kube-apiserver"], token_webhook=token_webhook),
+            _controller_manager(layout, ports, binaries["kube-controller-manager"]),
+            _scheduler(layout, ports, binaries["kube-scheduler"]),
+            _kwok(layout, ports, binaries["kwok"]),
+            _training_operator(layout, ports, binaries["training-operator"]),
+        ),
+        ports=ports,
+        layout=layout,
+        token_webhook=token_webhook,
+    )
+
+
+def _etcd_url(ports: Ports) -> str:
+    return f"http://{LOOPBACK}:{ports.etcd_client}"
+
+
+def _etcd(layout: Layout, ports: Ports, binary: Path, *, fsync: bool) -> Component:
+    etcd_url = _etcd_url(ports)
     peer_url = f"http://{LOOPBACK}:{ports.etcd_peer}"
-    etcd = [
-        str(binaries["etcd"]),
+    argv = [
+        str(binary),
         "--name=podwarden",
         f"--data-dir={layout.etcd_dir}",
         f"--listen-client-urls={etcd_url}",
@@ -191,11 +211,17 @@ def plan(
         "--log-level=warn",
     ]
     if not fsync:
-        etcd.append("--unsafe-no-fsync")
+        argv.append("--unsafe-no-fsync")
+    return _component(layout, "etcd", argv, Probe(f"{etcd_url}/health"))
 
-    apiserver = [
-        str(binaries["kube-apiserver"]),
-        f"--etcd-servers={etcd_url}",
+
+def _apiserver(
+    layout: Layout, ports: Ports, binary: Path, *, token_webhook: str | None
+) -> Component:
+    pki = layout.pki
+    argv = [
+        str(binary),
+        f"--etcd-servers={_etcd_url(ports)}",
         "--etcd-prefix=/registry",
         f"--bind-address={LOOPBACK}",
         f"--advertise-address={LOOPBACK}",
@@ -203,15 +229,7 @@ def plan(
         f"--tls-cert-file={pki.serving_cert}",
         f"--tls-private-key-file={pki.serving_key}",
         f"--client-ca-file={pki.ca_cert}",
-        *(
-            [
-                f"--authentication-token-webhook-config-file={layout.token_webhook_config}",
-                "--authentication-token-webhook-version=v1",
-                "--authentication-token-webhook-cache-ttl=10s",
-            ]
-            if token_webhook
-            else []
-        ),
+        *(_token_webhook_flags(layout) if token_webhook else []),
         f"--service-account-key-file={pki.sa_public}",
         f"--service-account-signing-key-file={pki.sa_private}",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
@@ -235,24 +253,26 @@ def plan(
         "--profiling=false",
         "--v=1",
     ]
+    return _component(
+        layout,
+        "kube-apiserver",
+        argv,
+        Probe(f"https://{LOOPBACK}:{ports.apiserver}/readyz", "admin", verify_ca=True),
+    )
 
-    def component_flags(stem: str, port: int) -> list[str]:
-        kubeconfig = layout.kubeconfig(stem)
-        return [
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            f"--authorization-always-allow-paths={ALWAYS_ALLOW}",
-            f"--bind-address={LOOPBACK}",
-            f"--secure-port={port}",
-            "--leader-elect=false",
-            "--profiling=false",
-            "--v=1",
-        ]
 
-    controller_manager = [
-        str(binaries["kube-controller-manager"]),
-        *component_flags("kube-controller-manager", ports.controller_manager),
+def _token_webhook_flags(layout: Layout) -> list[str]:
+    """The apiserver's flags for the EKS token webhook (module docstring)."""
+    return [
+        f"--authentication-token-webhook-config-file={layout.token_webhook_config}",
+        "--authentication-token-webhook-version=v1",
+        "--authentication-token-webhook-cache-ttl=10s",
+    ]
+
+
+def _controller_manager(layout: Layout, ports: Ports, binary: Path) -> Component:
+    pki = layout.pki
+    extra = [
         "--use-service-account-credentials=true",
         "--controllers=*,-nodeipam",
         f"--service-account-private-key-file={pki.sa_private}",
@@ -260,13 +280,41 @@ def plan(
         f"--cluster-signing-cert-file={pki.ca_cert}",
         f"--cluster-signing-key-file={pki.ca_key}",
     ]
-    scheduler = [
-        str(binaries["kube-scheduler"]),
-        *component_flags("kube-scheduler", ports.scheduler),
+    name = "kube-controller-manager"
+    return _kube_component(layout, name, binary, ports.controller_manager, extra)
+
+
+def _scheduler(layout: Layout, ports: Ports, binary: Path) -> Component:
+    return _kube_component(layout, "kube-scheduler", binary, ports.scheduler, [])
+
+
+def _kube_component(
+    layout: Layout, name: str, binary: Path, port: int, extra: list[str]
+) -> Component:
+    """The controller manager or the scheduler: the flags they share (their identity's
+    kubeconfig, pki.CLIENTS, for everything; a secure port on loopback), then ``extra``."""
+    kubeconfig = layout.kubeconfig(name)
+    argv = [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--authorization-always-allow-paths={ALWAYS_ALLOW}",
+        f"--bind-address={LOOPBACK}",
+        f"--secure-port={port}",
+        "--leader-elect=false",
+        "--profiling=false",
+        "--v=1",
+        *extra,
     ]
+    return _component(layout, name, argv, Probe(f"https://{LOOPBACK}:{port}/healthz"))
+
+
+def _kwok(layout: Layout, ports: Ports, binary: Path) -> Component:
+    pki = layout.pki
     key, value = KWOK_NODE_ANNOTATION
-    kwok = [
-        str(binaries["kwok"]),
+    argv = [
+        str(binary),
         f"--kubeconfig={layout.kubeconfig('kwok')}",
         f"--config={layout.kwok_config}",
         "--manage-all-nodes=false",
@@ -280,8 +328,14 @@ def plan(
         f"--cidr={POD_CIDR}",
         "--node-lease-duration-seconds=40",
     ]
-    training_operator = [
-        str(binaries["training-operator"]),
+    return _component(
+        layout, "kwok", argv, Probe(f"https://{LOOPBACK}:{ports.kwok}/healthz", verify_ca=True)
+    )
+
+
+def _training_operator(layout: Layout, ports: Ports, binary: Path) -> Component:
+    argv = [
+        str(binary),
         f"--kubeconfig={layout.kubeconfig('training-operator')}",
         "--metrics-bind-address=0",
         f"--health-probe-bind-address={LOOPBACK}:{ports.training_operator_health}",
@@ -291,41 +345,14 @@ def plan(
         *(f"--enable-scheme={scheme}" for scheme in TRAINING_SCHEMES),
         "--zap-devel=false",
     ]
-    return Plan(
-        components=(
-            Component("etcd", tuple(etcd), Probe(f"{etcd_url}/health"), layout.log("etcd")),
-            Component(
-                "kube-apiserver",
-                tuple(apiserver),
-                Probe(f"https://{LOOPBACK}:{ports.apiserver}/readyz", "admin", verify_ca=True),
-                layout.log("kube-apiserver"),
-            ),
-            Component(
-                "kube-controller-manager",
-                tuple(controller_manager),
-                Probe(f"https://{LOOPBACK}:{ports.controller_manager}/healthz"),
-                layout.log("kube-controller-manager"),
-            ),
-            Component(
-                "kube-scheduler",
-                tuple(scheduler),
-                Probe(f"https://{LOOPBACK}:{ports.scheduler}/healthz"),
-                layout.log("kube-scheduler"),
-            ),
-            Component(
-                "kwok",
-                tuple(kwok),
-                Probe(f"https://{LOOPBACK}:{ports.kwok}/healthz", verify_ca=True),
-                layout.log("kwok"),
-            ),
-            Component(
-                "training-operator",
-                tuple(training_operator),
-                Probe(f"http://{LOOPBACK}:{ports.training_operator_health}/readyz"),
-                layout.log("training-operator"),
-            ),
-        ),
-        ports=ports,
-        layout=layout,
-        token_webhook=token_webhook,
+    return _component(
+        layout,
+        "training-operator",
+        argv,
+        Probe(f"http://{LOOPBACK}:{ports.training_operator_health}/readyz"),
     )
+
+
+def _component(layout: Layout, name: str, argv: list[str], probe: Probe) -> Component:
+    """One process of the plan, logging to ``logs/<name>.log``."""
+    return Component(name, tuple(argv), probe, layout.log(name))

@@ -14,7 +14,8 @@ once they run, the training operator's webhook configuration (``bootstrap``: wha
 With ``token_webhook`` (an EKS cluster of the local account: see ``components``), ``prepare``
 writes the webhook's kubeconfig (rewritten on every start: podwarden's port may change), and
 once the apiserver is ready ``start`` creates the ClusterRoleBindings that give the groups of
-EKS access policies their permissions (``logic.eks_identity.policy_bindings``).
+EKS access policies their permissions (``logic.eks_identity.policy_bindings``). Those requests
+to the apiserver go through ``admin_client``.
 """
 
 from __future__ import annotations
@@ -41,13 +42,13 @@ from types import TracebackType
 from typing import IO, Self
 
 from podwarden.local import bootstrap
+from podwarden.local.admin_client import AdminClient, ssl_context
 from podwarden.local.assets import find_binaries, find_manifests
-from podwarden.local.components import LOOPBACK, Component, Layout, Plan, Ports, Probe, plan
+from podwarden.local.components import LOOPBACK, Component, Layout, Plan, Ports, plan
 from podwarden.local.errors import BinariesNotFound, ComponentFailed, LocalK8sError
 from podwarden.local.kubeconfig import kubeconfig, write_kubeconfig
 from podwarden.local.pki import CLIENTS, ensure_pki
 from podwarden.local.toolchain import BINARIES, component_dir, load_toolchain
-from podwarden.logic.eks_identity import policy_bindings
 from podwarden.policy.kwok_stages import stages_yaml
 
 LOG_TAIL_LINES = 40
@@ -227,6 +228,7 @@ class ControlPlane:
             t0 = time.monotonic()
             the_plan = self.prepare()
             atexit.register(self.stop)
+            admin = AdminClient(the_plan.apiserver_url, self.layout.pki)
             first, second, *rest = the_plan.components
             for group in ([first], [second], rest):  # etcd, then apiserver, then the others
                 for comp in group:
@@ -237,12 +239,12 @@ class ControlPlane:
                     self.ready_after[comp.name] = time.monotonic() - t0
                 if group[0].name == "kube-apiserver":
                     if self.token_webhook:
-                        self._create_policy_bindings()
-                    self._bootstrap(bootstrap.before_components(self._manifests), deadline)
+                        admin.create_policy_bindings()
+                    admin.bootstrap(bootstrap.before_components(self._manifests), deadline)
             webhook = f"https://{LOOPBACK}:{the_plan.ports.training_operator_webhook}"
             ca = self.layout.pki.ca_cert.read_bytes()
             after = bootstrap.after_components(self._manifests, webhook, ca)
-            self._bootstrap(after, time.monotonic() + self._ready_timeout)
+            admin.bootstrap(after, time.monotonic() + self._ready_timeout)
         except BaseException:
             self.stop()
             raise
@@ -324,7 +326,7 @@ class ControlPlane:
 
     def _await_ready(self, comp: Component, deadline: float) -> None:
         proc = self._procs[comp.name]
-        context = self._ssl_context(comp.probe)
+        context = ssl_context(comp.probe, self.layout.pki)
         last_error = "no answer yet"
         while True:
             code = proc.poll()
@@ -349,94 +351,3 @@ class ControlPlane:
                     log_tail(comp.log),
                 )
             time.sleep(0.1)
-
-    def _create_policy_bindings(self) -> None:
-        """POST each access-policy ClusterRoleBinding as the admin; one that exists is kept."""
-        url = f"{self.url}/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
-        context = self._ssl_context(Probe(url, "admin", verify_ca=True))
-        for obj in policy_bindings():
-            request = urllib.request.Request(  # noqa: S310 - the apiserver on loopback
-                url,
-                data=json.dumps(obj).encode(),
-                headers={"Content-Type": "application/json"},
-                method="POST",
-            )
-            try:
-                with urllib.request.urlopen(request, context=context, timeout=10):  # noqa: S310
-                    pass
-            except urllib.error.HTTPError as e:
-                if e.code != 409:  # AlreadyExists
-                    body = e.read()[:300].decode("utf-8", "replace")
-                    raise LocalK8sError(
-                        f"creating ClusterRoleBinding {obj['metadata']['name']}: "
-                        f"HTTP {e.code}: {body}"
-                    ) from None
-
-    def _bootstrap(self, applies: list[bootstrap.Apply], deadline: float) -> None:
-        """Server-side apply each object as the admin (idempotent), then wait until the
-        CRDs among them are Established, so the components that watch them can start."""
-        context = self._ssl_context(Probe(self.url, "admin", verify_ca=True))
-        for item in applies:
-            self._apply(item, context, deadline)
-        for name in bootstrap.crd_names(applies):
-            self._await_established(name, context, deadline)
-
-    def _apply(
-        self, item: bootstrap.Apply, context: ssl.SSLContext | None, deadline: float
-    ) -> None:
-        """One server-side apply, tried again until ``deadline`` while the apiserver is slow or
-        busy (a fresh apiserver on a loaded machine can take over 10 s for a large CRD);
-        refusals other than 429 and 5xx end it at once."""
-        request = urllib.request.Request(  # noqa: S310 - the apiserver on loopback
-            f"{self.url}{item.path}?fieldManager=podwarden&force=true",
-            data=json.dumps(item.body).encode(),
-            headers={"Content-Type": "application/apply-patch+yaml"},
-            method="PATCH",
-        )
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                with urllib.request.urlopen(request, context=context, timeout=max(left, 1)):  # noqa: S310
-                    return
-            except urllib.error.HTTPError as e:
-                body = e.read()[:300].decode("utf-8", "replace")
-                if (e.code != 429 and e.code < 500) or left <= 0:
-                    raise LocalK8sError(f"applying {item.name}: HTTP {e.code}: {body}") from None
-            except (OSError, TimeoutError) as e:
-                if left <= 0:
-                    raise LocalK8sError(f"applying {item.name}: {e}") from None
-            time.sleep(0.2)
-
-    def _await_established(
-        self, name: str, context: ssl.SSLContext | None, deadline: float
-    ) -> None:
-        url = f"{self.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
-        conditions: list[dict[str, str]] = []
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                with urllib.request.urlopen(url, context=context, timeout=max(left, 1)) as r:  # noqa: S310
-                    conditions = json.loads(r.read()).get("status", {}).get("conditions", [])
-            except (OSError, TimeoutError):  # a busy apiserver: ask again until the deadline
-                conditions = []
-            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-                return
-            if left <= 0:
-                raise LocalK8sError(
-                    f"CustomResourceDefinition {name} not Established in time ({conditions})"
-                )
-            time.sleep(0.05)
-
-    def _ssl_context(self, probe: Probe) -> ssl.SSLContext | None:
-        if not probe.url.startswith("https"):
-            return None
-        pki = self.layout.pki
-        if probe.verify_ca:
-            ctx = ssl.create_default_context(cafile=str(pki.ca_cert))
-        else:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        if probe.client:
-            ctx.load_cert_chain(pki.client_cert(probe.client), pki.client_key(probe.client))
-        return ctx

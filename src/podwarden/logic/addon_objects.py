@@ -1,8 +1,9 @@
 """The Kubernetes object an EKS add-on row is (pure): a DaemonSet or Deployment in the add-on's
 namespace whose one container runs the add-on's image, the version in its tag, so a
 live-cluster inspection sees what it would see on EKS (the ``aws-node`` DaemonSet's image tag is
-how tools read the VPC CNI's version, seed R5); or one of the other objects an add-on installs
-(``policy.eks_addon_objects``): a Namespace, a ServiceAccount, a CRD from its packaged manifest.
+how tools read the VPC CNI's version, R5 in docs/requirements.md); or one of the other objects an
+add-on installs (``policy.eks_addon_objects``): a Namespace, a ServiceAccount, a CRD from its
+packaged manifest.
 
 Labels follow EKS's own objects where they are known (``k8s-app: <name>``, as aws-node,
 kube-proxy and coredns carry); ``app.kubernetes.io/managed-by: EKS`` marks add-on objects as on

@@ -1,4 +1,4 @@
-"""HyperPod's job auto-resume for Kubeflow PyTorchJobs (hyperpod-kubernetes.md section 10.1):
+"""HyperPod's job auto-resume for Kubeflow PyTorchJobs (docs/sources.md, "Job auto-resume"):
 ``plan(jobs, pods, nodes, now) -> actions``, pure.
 
 A job takes part when it is annotated ``sagemaker.amazonaws.com/enable-job-auto-resume: "true"``,

@@ -64,7 +64,7 @@ class Replace:
 @dataclass(frozen=True)
 class StartDeepCheck:
     """Deep health checks begin: the instance is DeepHealthCheckInProgress, its node
-    Unschedulable, InProgress and tainted (seed R18)."""
+    Unschedulable, InProgress and tainted (R18 in docs/requirements.md)."""
 
     instance_id: str
 

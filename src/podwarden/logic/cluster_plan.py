@@ -62,14 +62,14 @@ class ObservedNode:
 
 
 # a health label that asks for a recovery (set by the health agent, a failed deep check or a
-# user; hyperpod-kubernetes.md sections 3, 5, 6)
+# user; docs/sources.md, "Health label values" and "Node recovery")
 LABEL_RECOVERY = {PENDING_REBOOT: Recovery.REBOOT, PENDING_REPLACEMENT: Recovery.REPLACE}
 
 
 @dataclass(frozen=True)
 class RecoveryPolicy:
     """Whether health labels trigger recovery (NodeRecovery Automatic), and which instance
-    types may be replaced automatically (seed R15: never CPU instances)."""
+    types may be replaced automatically (R15 in docs/requirements.md: never CPU instances)."""
 
     automatic: bool
     is_cpu_only: Callable[[str], bool]

@@ -71,7 +71,7 @@ def group_problems(
             )
         taints = g.get("KubernetesConfig", {}).get("Taints", [])
         if g.get("OnStartDeepHealthChecks") and taints:
-            problems.append(  # seed R19
+            problems.append(  # R19 (docs/requirements.md)
                 f"Instance group {name}: custom taints cannot be added to an instance group with "
                 "OnStartDeepHealthChecks enabled."
             )

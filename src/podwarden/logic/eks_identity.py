@@ -23,8 +23,9 @@ EKS's own rules on top (EKS user guide, "Grant IAM users access to Kubernetes wi
 entries" and "Set a custom username for EKS access entries"):
 
 * an access entry's ``username`` defaults to the user's ARN, or for a role to
-  ``arn:aws:sts::<acct>:assumed-role/<role>/{{SessionName}}`` (``control.aws.eks_access`` stores
-  that default on the entry; here it is only rendered); its ``kubernetesGroups`` are the groups;
+  ``arn:aws:sts::<acct>:assumed-role/<role>/{{SessionName}}`` (:attr:`Principal.default_username`;
+  ``control.eks.access`` stores that default on the entry, here it is only rendered); its
+  ``kubernetesGroups`` are the groups;
 * an entry for a role matches its sessions whatever the role's path (EKS keys entries by the
   principal, not by the path-less session ARN);
 * ``CONFIG_MAP`` clusters have no access entries: the cluster's creator is an administrator
@@ -51,11 +52,11 @@ them through groups instead, whose permissions are plain RBAC (:data:`POLICY_GRO
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from podwarden.model.aws import arns
 from podwarden.policy import eks_catalog
 
 UID_PREFIX = "aws-iam-authenticator"
@@ -70,14 +71,6 @@ POLICY_GROUPS: Mapping[str, str] = {
     "view": POLICY_GROUP_PREFIX + "view",
 }
 EC2_DNS_TEMPLATE = "{{EC2PrivateDNSName}}"
-
-_ASSUMED = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):sts::(?P<account>[0-9]{12}):assumed-role/(?P<rest>.+)"
-)
-_IAM = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>[0-9]{12}):"
-    r"(?:(?P<kind>user|role)/(?:[^/]+/)*(?P<name>[^/]+)|root)"
-)
 
 
 @dataclass(frozen=True)
@@ -121,13 +114,38 @@ class KubeUser:
         }
 
 
+@dataclass(frozen=True)
+class Principal:
+    """An IAM principal an access entry can name: a user, a role or the account's root."""
+
+    arn: str
+    account: str
+    kind: str  # user | role | root
+    name: str
+
+    @property
+    def default_username(self) -> str:
+        """A user's ARN; for a role its assumed-role ARN, path dropped, with {{SessionName}}."""
+        if self.kind == "role":
+            return arns.assumed_role(self.account, self.name, "{{SessionName}}")
+        return self.arn
+
+
+def principal(arn: str) -> Principal | None:
+    """An IAM user, role or account root ARN; None for anything else (an STS session too)."""
+    found = arns.parse_iam(arn, "user", "role")
+    if found is not None:
+        return Principal(arn, found.account, found.type, found.name)
+    parts = arns.parse(arn)
+    if parts is None or not arns.is_account_root(arn):
+        return None
+    return Principal(arn, parts.account, "root", "root")
+
+
 def canonical_arn(arn: str) -> str:
     """An assumed-role session's role ARN (path-less); any other ARN unchanged."""
-    m = _ASSUMED.fullmatch(arn)
-    if m is None:
-        return arn
-    role = m["rest"].rsplit("/", 1)[0] if "/" in m["rest"] else m["rest"]
-    return f"arn:{m['partition']}:iam::{m['account']}:role/{role}"
+    session = arns.parse_assumed_role(arn)
+    return session.role_arn if session is not None else arn
 
 
 def render(template: str, caller: Caller) -> str | None:
@@ -145,10 +163,8 @@ def render(template: str, caller: Caller) -> str | None:
 
 def _principal_key(arn: str) -> tuple[str, str, str] | None:
     """(account, kind, name) of an IAM ARN, lowercased, path dropped."""
-    m = _IAM.fullmatch(arn)
-    if m is None:
-        return None
-    return (m["account"], m["kind"] or "root", (m["name"] or "root").lower())
+    found = principal(arn)
+    return None if found is None else (found.account, found.kind, found.name.lower())
 
 
 def matching_entry(

@@ -8,7 +8,7 @@ operator applies the status first and the pod actions only when that write succe
 restarted operator plans again from the same facts and neither counts a fault twice nor creates
 a pod twice (names are deterministic, ``logic.hpto_pods``).
 
-What a pass decides (hyperpod-kubernetes.md section 10.2):
+What a pass decides (docs/sources.md, "HyperPod training operator"):
 
 - a worker fault: a worker pod Failed, or its node is gone, NotReady or not Schedulable, or a
   pod the status lists (``jobPods``) was deleted or evicted while its rank is left without a

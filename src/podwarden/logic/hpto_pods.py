@@ -161,7 +161,7 @@ def node_fault(name: str, nodes: Mapping[str, Mapping[str, Any]]) -> tuple[str |
     """Why a pod on node ``name`` cannot go on (None: it can), and whether its deletion needs
     no grace period (the node is gone or not Ready, so no kubelet will confirm it). A node that
     HyperPod's health agent or a recovery marked anything but Schedulable is faulty: the job
-    must leave it (hyperpod-kubernetes.md section 3)."""
+    must leave it (docs/sources.md, "Health label values")."""
     node = nodes.get(name)
     if node is None:
         return f"node {name}, which is gone", True

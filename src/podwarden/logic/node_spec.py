@@ -1,7 +1,7 @@
 """The Kubernetes Node a HyperPod instance should be: labels, taints, capacity, annotations.
 
-HyperPod's label keys (hyperpod-kubernetes.md section 2); capacity from the instance catalog,
-whose ``pods`` is the max-pods table of seed R12.
+HyperPod's label keys (docs/sources.md, "Node labels and taints"); capacity from the instance
+catalog, whose ``pods`` is the max-pods table of R12 (docs/requirements.md).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def desired_labels(cluster: Cluster, group: InstanceGroup, inst: Instance) -> di
     return labels
 
 
-# the health label and taint value of a node under deep health checks (seed R18)
+# the health label and taint value of a node under deep health checks (R18 in docs/requirements.md)
 UNDER_CHECK = HEALTH_TAINT_VALUE
 
 

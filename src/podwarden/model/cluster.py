@@ -113,7 +113,7 @@ class Cluster:
 
 @dataclass
 class Volume:
-    """An EBS volume of an instance (InstanceStorageConfigs, seed R10)."""
+    """An EBS volume of an instance (InstanceStorageConfigs, R10 in docs/requirements.md)."""
 
     volume_id: str
     size_gib: int

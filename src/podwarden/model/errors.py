@@ -68,18 +68,3 @@ class Unsupported(PodwardenError):
 
 class TerminalError(PodwardenError):
     """Retrying cannot help: a reconciler records the failure and stops."""
-
-
-class ServiceError(PodwardenError):
-    """An error a service models by name: ``code`` is the wire code (EKS's
-    ``ResourceNotFoundException``, EC2's ``InvalidVpcID.NotFound``, IAM's ``NoSuchEntity``),
-    ``status`` the HTTP status, ``fields`` the modeled exception's other members (EKS's
-    ``clusterName``, ``addonName``...). Handlers of the local AWS account raise it directly, as
-    each service documents its own codes; the protocol layer renders it in the service's format.
-    """
-
-    def __init__(self, code: str, message: str, status: int = 400, **fields: object) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
-        self.fields = fields

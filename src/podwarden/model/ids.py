@@ -1,4 +1,4 @@
-"""The one place ids and ARNs are made and parsed (hyperpod-api.md section 5)."""
+"""The one place ids and ARNs are made and parsed (docs/sources.md, "IDs and ARNs")."""
 
 from __future__ import annotations
 

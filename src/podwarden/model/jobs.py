@@ -1,6 +1,7 @@
 """Training jobs: the Kubernetes keys and resource names HyperPod's job features use
-(hyperpod-kubernetes.md sections 10 and 11; docs/requirements.md), and podwarden's own keys for
-the simulated training that runs on kwok nodes.
+(docs/sources.md, "Job auto-resume", "HyperPod training operator" and "The hyp CLI";
+docs/requirements.md), and podwarden's own keys for the simulated training that runs on kwok
+nodes.
 
 One place for every string a job reconciler, the training simulator, the HyperPod training
 operator and the tests share.
@@ -19,7 +20,7 @@ KUBEFLOW_REPLICA_TYPE = "training.kubeflow.org/replica-type"
 KUBEFLOW_REPLICA_INDEX = "training.kubeflow.org/replica-index"
 KUBEFLOW_OPERATOR_NAME = "training.kubeflow.org/operator-name"
 
-# --- HyperPod job auto-resume (section 10.1) ----------------------------------------------------
+# --- HyperPod job auto-resume (docs/sources.md, "Job auto-resume") --------------------------------
 AUTO_RESUME = "sagemaker.amazonaws.com/enable-job-auto-resume"  # "true"
 MAX_RETRY = "sagemaker.amazonaws.com/job-max-retry-count"  # "<n>", a string
 # Namespaces where auto-resume applies: "kubeflow" or a name starting with "hyperpod".
@@ -28,7 +29,7 @@ AUTO_RESUME_NAMESPACE_PREFIX = "hyperpod"
 # The Kubernetes user HyperPod's restart watcher acts as (Helm sub-chart job-auto-restart).
 SERVICE_LINKED_USER = "hyperpod-service-linked-role"
 
-# --- HyperPod training operator (HPTO, section 10.2) -------------------------------------------
+# --- HyperPod training operator (HPTO; docs/sources.md, "HyperPod training operator") ---------
 HPTO_GROUP = "sagemaker.amazonaws.com"
 HPTO_VERSION = "v1"
 HPTO_PLURAL = "hyperpodpytorchjobs"

@@ -1,5 +1,5 @@
-"""Kubernetes label, annotation and taint keys HyperPod uses (hyperpod-kubernetes.md section 2),
-and podwarden's own bookkeeping keys."""
+"""Kubernetes label, annotation and taint keys HyperPod uses (docs/sources.md,
+"Node labels and taints"), and podwarden's own bookkeeping keys."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ COMPUTE_TYPE = "sagemaker.amazonaws.com/compute-type"
 GROUP_NAME = "sagemaker.amazonaws.com/instance-group-name"
 CLUSTER_NAME = "sagemaker.amazonaws.com/cluster-name"
 HEALTH = "sagemaker.amazonaws.com/node-health-status"
-# node-health-status values (hyperpod-kubernetes.md section 3)
+# node-health-status values (docs/sources.md, "Health label values")
 SCHEDULABLE = "Schedulable"
 PENDING_REBOOT = "UnschedulablePendingReboot"
 PENDING_REPLACEMENT = "UnschedulablePendingReplacement"
@@ -18,17 +18,18 @@ REGION = "topology.kubernetes.io/region"
 ZONE = "topology.kubernetes.io/zone"
 
 # podwarden's own: which cluster record a node belongs to (cluster names can be reused), and
-# the EBS volumes of the instance (InstanceStorageConfigs, seed R10)
+# the EBS volumes of the instance (InstanceStorageConfigs, R10 in docs/requirements.md)
 CLUSTER_ID = "podwarden.io/cluster-id"
 VOLUMES = "podwarden.io/ebs-volumes"
 # kwok manages only nodes with this annotation
 KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 
-# written by the health agent (hyperpod-kubernetes.md section 2)
+# written by the health agent (docs/sources.md, "Node labels and taints")
 FAULT_TYPES = "sagemaker.amazonaws.com/fault-types"
 FAULT_REASONS = "sagemaker.amazonaws.com/fault-reasons"
 FAULT_DETAILS = "sagemaker.amazonaws.com/fault-details"
-# the quarantine taint: key HEALTH, value Unschedulable, effect NoSchedule (seed R18)
+# the quarantine taint: key HEALTH, value Unschedulable, effect NoSchedule (R18 in
+# docs/requirements.md)
 HEALTH_TAINT_VALUE = "Unschedulable"
 HEALTH_TAINT_EFFECT = "NoSchedule"
 # labels the agent owns on a node: the reconciler never resets them while syncing

@@ -1,7 +1,9 @@
-"""The cluster reconciler: one level-triggered loop over every HyperPod cluster in the store.
+"""The cluster reconciler: level-triggered, one HyperPod cluster (by id) at a time.
 
-Each pass re-reads desired state (store) and observed state (nodes), plans with
-``logic.cluster_plan`` and applies the actions. It keeps nothing between passes, so a restart
+A pass over a cluster re-reads desired state (store) and observed state (nodes), plans with
+``logic.cluster_plan`` and applies the actions; the plan says when it wants the next pass. Passes
+are driven by ``operator.queue``: a handler's wake-up, a change to one of the cluster's nodes,
+the plan's own requeue, and a slow resync. It keeps nothing between passes, so a restart
 converges from whatever a crash left: an instance record is written before its node is created
 and a node is deleted before its record, so no node is ever unaccounted for.
 """
@@ -12,22 +14,17 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import random
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from podwarden.control.aws.lifecycle_role import check_read_access
-from podwarden.control.aws.s3_scripts import LifecycleScriptsFailed, lifecycle_script
+from podwarden.control.lifecycle_access import check_read_access
+from podwarden.control.lifecycle_scripts import LifecycleScriptsFailed, lifecycle_script
 from podwarden.logic import cluster_actions as ca
 from podwarden.logic import cluster_plan as cp
 from podwarden.logic.node_spec import (
-    Taint,
-    desired_labels,
     desired_node,
-    kubernetes_labels,
-    kubernetes_taints,
 )
 from podwarden.logic.operations import IN_PROGRESS, finished
 from podwarden.model import ids
@@ -40,12 +37,12 @@ from podwarden.model.cluster import (
     InstanceGroup,
     InstanceStatus,
     Recovery,
-    Volume,
 )
-from podwarden.model.errors import Conflict, PodwardenError, TerminalError
-from podwarden.model.labels import AGENT_LABELS
+from podwarden.model.errors import Conflict, TerminalError
 from podwarden.operator.events import cluster_event, failure_event
+from podwarden.operator.instances import MESSAGES, config_patch, new_instance, observe
 from podwarden.operator.providers import InstanceProvider, Providers
+from podwarden.operator.queue import WorkQueue, drive
 from podwarden.policy.remediation import RemediationLimits, load_limits
 from podwarden.store.sql import Store
 
@@ -53,11 +50,6 @@ log = logging.getLogger("podwarden.operator")
 
 # (instance type, extra EBS GiB) -> Kubernetes capacity
 CapacityFn = Callable[[str, int], dict[str, str]]
-MESSAGES = {
-    InstanceStatus.PENDING: "Launching the instance",
-    InstanceStatus.RUNNING: "Node is Ready",
-    InstanceStatus.SHUTTING_DOWN: "Terminating the instance",
-}
 
 
 # pause after a pass that acted, so a step that cannot progress yet does not spin
@@ -70,19 +62,11 @@ class ReconcilerSettings:
     reboot_delay: float = 5.0  # seconds a reboot keeps the node NotReady
     deep_check_duration: float = 10.0  # simulated deep health checks (about 2 h on HyperPod)
     time_scale: float = 1.0  # multiplies simulated durations (1.0 = as configured)
-    resync: float = 2.0  # seconds between passes when nothing is due
+    # seconds between passes over every cluster: a safety net for a lost wake-up (node watches,
+    # API writes and each plan's requeue drive the passes)
+    resync: float = 30.0
     concurrency: int = 32  # parallel Kubernetes calls per pass
-
-
-def observe(node: dict[str, Any]) -> cp.ObservedNode:
-    conditions = node.get("status", {}).get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    taints = tuple(
-        Taint(t["key"], t.get("value"), t["effect"])
-        for t in node.get("spec", {}).get("taints") or []
-    )
-    meta = node["metadata"]
-    return cp.ObservedNode(meta["name"], ready, meta.get("labels") or {}, taints)
+    workers: int = 4  # clusters reconciled at once
 
 
 class ClusterReconciler:
@@ -108,35 +92,34 @@ class ClusterReconciler:
         window = base.repair_window_seconds * self.settings.time_scale
         self.limits = dataclasses.replace(base, repair_window_seconds=window)
         self.clock = clock
-        self._wake = asyncio.Event()
+        self.queue: WorkQueue[str] = WorkQueue()
         self._sem = asyncio.Semaphore(self.settings.concurrency)
 
-    def wake(self) -> None:
-        """Called after a write to the store: plan again now instead of at the next resync."""
-        self._wake.set()
+    def wake(self, cluster_id: str | None = None) -> None:
+        """Desired or observed state of a cluster changed (a handler wrote it, one of its nodes
+        changed): reconcile it now. None: every cluster."""
+        if cluster_id is None:
+            for key in self.all_keys():
+                self.queue.add(key)
+        else:
+            self.queue.add(cluster_id)
+
+    def all_keys(self) -> list[str]:
+        return [c.cluster_id for c in self.store.list_clusters()]
+
+    def failed(self, key: str, error: TerminalError) -> None:
+        self._fail(key, error.message)
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            delay = self.settings.resync
-            for cluster in self.store.list_clusters():
-                try:
-                    after = await self.reconcile(cluster.cluster_id)
-                except TerminalError as exc:
-                    log.warning("cluster %s failed: %s", cluster.name, exc)
-                    self._fail(cluster.cluster_id, exc.message)
-                    after = None
-                except PodwardenError as exc:
-                    log.warning("reconcile %s: %s", cluster.name, exc)
-                    after = 1.0
-                except Exception:  # a bug must not stop every other cluster's reconciliation
-                    log.exception("reconcile %s failed", cluster.name)
-                    after = 5.0
-                if after is not None:
-                    delay = min(delay, after)
-            with contextlib.suppress(TimeoutError):  # not wait_for: it can lose a cancel on 3.11
-                async with asyncio.timeout(max(delay, 0.01)):
-                    await self._wake.wait()
+        """Reconcile clusters as they are woken, each again when its plan asks, every cluster
+        each ``resync`` seconds, until cancelled (``operator.queue``)."""
+        await drive(
+            self,
+            self.queue,
+            workers=self.settings.workers,
+            resync=self.settings.resync,
+            name="cluster",
+        )
 
     async def reconcile(self, cluster_id: str) -> float | None:
         """One pass over one cluster; returns seconds until it wants another pass."""
@@ -218,7 +201,7 @@ class ClusterReconciler:
                 call = provider.launch(desired_node(cluster, group, inst, capacity))
             case ca.SyncNode(instance_id, keep):
                 inst = by_id[instance_id]
-                patch = _config_patch(cluster, cluster.groups[inst.group], inst, keep)
+                patch = config_patch(cluster, cluster.groups[inst.group], inst, keep)
                 call = provider.update(inst.node_name, patch)
             case ca.DeleteNode(name):
                 call = provider.terminate(name)
@@ -276,7 +259,7 @@ class ClusterReconciler:
         match action:
             case ca.Launch(group, count):
                 script = self._on_create(cluster.groups[group])
-                new = [self._new_instance(cluster, cluster.groups[group]) for _ in range(count)]
+                new = [self._new_instance(cluster, group) for _ in range(count)]
                 for inst in new:
                     inst.on_create = script
                 self.store.add_instances(new)
@@ -295,7 +278,7 @@ class ClusterReconciler:
     def _on_create(self, group: InstanceGroup) -> dict[str, str]:
         """The group's OnCreate script from the local account's S3, as AWS reads it when it
         provisions an instance: with the group's ExecutionRole, whose policies must allow
-        reading it (``control.aws.lifecycle_role``). A script the role may not read, or one
+        reading it (``control.lifecycle_access``). A script the role may not read, or one
         that is missing, fails the cluster with AWS's message."""
         config = group.spec.get("LifeCycleConfig")
         if not config:
@@ -326,7 +309,7 @@ class ClusterReconciler:
     def _replace(self, cluster: Cluster, old: Instance) -> None:
         """New instance (new id, node and volumes; same NodeLogicalId and group configuration)
         and the old one terminating, in one transaction; the old volumes go with the old record."""
-        fresh = self._new_instance(cluster, cluster.groups[old.group])
+        fresh = self._new_instance(cluster, old.group)
         fresh.logical_id = old.logical_id
         fresh.on_create = old.on_create  # the script as read when the group was provisioned
         old.status = InstanceStatus.SHUTTING_DOWN
@@ -360,42 +343,15 @@ class ClusterReconciler:
         with contextlib.suppress(Conflict):
             self.store.save_cluster(cluster)
 
+    def _new_instance(self, cluster: Cluster, group: str) -> Instance:
+        delay = self.settings.launch_delay * self.settings.time_scale
+        return new_instance(cluster, cluster.groups[group], self.clock(), delay)
+
     def _set_status(self, inst: Instance, status: InstanceStatus) -> None:
         inst.status = status
         inst.message = MESSAGES[status]
         with contextlib.suppress(Conflict):
             self.store.save_instance(inst)
-
-    def _new_instance(self, cluster: Cluster, group: InstanceGroup) -> Instance:
-        now = self.clock()
-        zones = cluster.spec.get("_AvailabilityZones") or [f"{cluster.region}a"]
-        volumes = [
-            Volume(
-                volume_id="vol-" + ids.new_instance_id()[2:],
-                size_gib=int(cfg["EbsVolumeConfig"].get("VolumeSizeInGB", 0)),
-                mount_path="/" if cfg["EbsVolumeConfig"].get("RootVolume") else "/opt/sagemaker",
-                root=bool(cfg["EbsVolumeConfig"].get("RootVolume", False)),
-            )
-            for cfg in group.spec.get("InstanceStorageConfigs", [])
-            if "EbsVolumeConfig" in cfg
-        ]
-        rnd = random.Random()  # noqa: S311 - simulated addresses, not secrets
-        checks = bool(group.spec.get("OnStartDeepHealthChecks"))
-        return Instance(
-            instance_id=ids.new_instance_id(),
-            cluster_id=cluster.cluster_id,
-            group=group.name,
-            logical_id=ids.new_logical_id(group.name),
-            instance_type=group.instance_type,
-            status=InstanceStatus.PENDING,
-            message=MESSAGES[InstanceStatus.PENDING],
-            launch_time=now,
-            ready_at=now + self.settings.launch_delay * self.settings.time_scale,
-            private_ip=f"10.1.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}",
-            availability_zone=rnd.choice(zones),
-            volumes=volumes,
-            deep_check=DeepCheck.REQUESTED if checks else DeepCheck.NONE,
-        )
 
 
 def _close(calls: list[Coroutine[Any, Any, None]]) -> None:
@@ -420,21 +376,3 @@ def _cluster_change(cluster: Cluster, action: ca.Action) -> bool:
         case _:
             return False
     return True
-
-
-def _config_patch(
-    cluster: Cluster, group: InstanceGroup, inst: Instance, keep: tuple[Taint, ...]
-) -> dict[str, Any]:
-    """Merge patch that sets the group's KubernetesConfig labels and taints on the node and
-    removes labels the previous config had set; the health agent's labels and taints stay."""
-    labels: dict[str, str | None] = {
-        k: v for k, v in desired_labels(cluster, group, inst).items() if k not in AGENT_LABELS
-    }
-    previous = kubernetes_labels({"KubernetesConfig": group.applied_kubernetes_config})
-    for key in previous:
-        if key not in kubernetes_labels(group.spec):
-            labels[key] = None
-    return {
-        "metadata": {"labels": labels},
-        "spec": {"taints": [t.manifest() for t in (*kubernetes_taints(group.spec), *keep)]},
-    }

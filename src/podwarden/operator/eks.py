@@ -1,6 +1,7 @@
 """The EKS reconciler: makes the local account's EKS records true.
 
-Level-triggered over ``eks:cluster`` records (see ``control.aws.eks_common`` for the layout):
+Level-triggered over ``eks:cluster`` records (``model.aws.kinds``; the transitions of their
+documents are ``logic.eks_lifecycle``):
 
 - a cluster that is not ``DELETING`` or ``FAILED`` has a running control plane (started on
   ``CREATING``, and started again after podwarden restarts); a ``CREATING`` one turns ``ACTIVE``
@@ -9,7 +10,8 @@ Level-triggered over ``eks:cluster`` records (see ``control.aws.eks_common`` for
 - add-ons: a ``CREATING`` or updating add-on's workloads are applied to the cluster (server-side
   apply, so repeating is harmless), then it turns ``ACTIVE``; a ``DELETING`` one's workloads are
   removed (unless ``preserve``) and its record forgotten;
-- ``DELETING``: the control plane is stopped, its data directory removed, the records forgotten;
+- ``DELETING``: the control plane is stopped, its data directory removed, the records forgotten
+  (:func:`forget_cluster`; a deleted add-on's: :func:`forget_addon`);
 - an ``ACTIVE`` cluster's live state is read every few seconds and stored as ``eks:observed``
   (a ``KubeSnapshot``), the live-cluster facts of the preflight.
 
@@ -30,9 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from podwarden.control.aws import eks_common as eks
+from podwarden.control.eks.records import child_key
+from podwarden.logic import eks_lifecycle as lifecycle
 from podwarden.logic.addon_objects import workload_object
 from podwarden.logic.kube_snapshot import KubeSnapshot
+from podwarden.model.aws import kinds
+from podwarden.model.aws.private import EksPlane, peek
 from podwarden.model.errors import Conflict, PodwardenError
 from podwarden.policy.eks_catalog import addon_workloads
 from podwarden.store.resources import Record, Resources
@@ -42,7 +47,6 @@ log = logging.getLogger("podwarden.eks")
 RESYNC_SECONDS = 2.0
 # how often an ACTIVE cluster's live state is read for the preflight (``eks:observed``)
 OBSERVE_SECONDS = 5.0
-OBSERVED = "eks:observed"
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ class EksReconciler:
         self._clients.clear()
 
     async def reconcile_all(self) -> None:
-        for rec in self.resources.list(eks.CLUSTER):
+        for rec in self.resources.list(kinds.EKS_CLUSTER):
             try:
                 await self.reconcile(rec)
             except Conflict:
@@ -120,14 +124,14 @@ class EksReconciler:
 
     async def reconcile(self, rec: Record) -> None:
         doc = rec.doc
-        private = eks.private(doc)
-        key, adopted = str(private.get("data_dir") or rec.key), bool(private.get("adopted"))
+        plane = EksPlane.of(rec.key, doc)
+        key, adopted = plane.key, plane.adopted
         status = doc["status"]
         if status == "DELETING":
             await self._drop_client(key)
             await self.planes.remove(key, adopted=adopted)
-            eks.forget_cluster(self.resources, rec.scope, rec.key)
-            self.resources.delete(OBSERVED, rec.scope, rec.key)
+            forget_cluster(self.resources, rec.scope, rec.key)
+            self.resources.delete(kinds.EKS_OBSERVED, rec.scope, rec.key)
             self._observed_at.pop(key, None)
             return
         if status == "FAILED":
@@ -139,7 +143,7 @@ class EksReconciler:
             return
         client = await self._client(key, info)
         if status == "CREATING":
-            eks.activate_cluster(
+            lifecycle.activate_cluster(
                 doc,
                 endpoint=info.endpoint,
                 certificate_authority=info.certificate_authority,
@@ -147,7 +151,7 @@ class EksReconciler:
             )
             self.resources.save(rec)
         self._finish_update(rec)
-        for addon in self.resources.list(eks.ADDON, rec.scope, parent=rec.key):
+        for addon in self.resources.list(kinds.EKS_ADDON, rec.scope, parent=rec.key):
             await self._addon(rec, addon, client)
         await self._observe(rec, key, client)
 
@@ -159,21 +163,22 @@ class EksReconciler:
             return
         snap = await client.snapshot()
         doc = {**snap.to_doc(), "observed_at": now}
-        self.resources.put(Record(OBSERVED, rec.scope, rec.key, doc, parent="", created=now))
+        observed = Record(kinds.EKS_OBSERVED, rec.scope, rec.key, doc, parent="", created=now)
+        self.resources.put(observed)
         self._observed_at[key] = now
 
     def _finish_update(self, target: Record) -> None:
         """Carry out a pending update that needs no I/O here (authentication mode, version
         within what the running apiserver is)."""
-        pending = eks.private(target.doc).get("pending_update")
+        pending = lifecycle.pending_update(target.doc)
         if not pending:
             return
         cluster = target.parent or target.key
-        update = self.resources.get(eks.UPDATE, target.scope, eks.child_key(cluster, pending))
+        update = self.resources.get(kinds.EKS_UPDATE, target.scope, child_key(cluster, pending))
         if update is None:
-            eks.private(target.doc)["pending_update"] = None
+            lifecycle.forget_update(target.doc)
         else:
-            eks.finish_update(target.doc, update.doc, self.clock())
+            lifecycle.finish_update(target.doc, update.doc, self.clock())
             self.resources.save(update)
         self.resources.save(target)
 
@@ -182,37 +187,32 @@ class EksReconciler:
         name = doc["addonName"]
         status = doc["status"]
         if status == "DELETING":
-            if not eks.private(doc).get("preserve"):
+            if not peek(doc).get("preserve"):
                 for w in addon_workloads(name, doc["addonVersion"], cluster.scope.split("/")[1]):
                     await client.delete(w["kind"], w["namespace"], w["name"])
-            eks.forget_addon(self.resources, addon.scope, cluster.key, name)
+            forget_addon(self.resources, addon.scope, cluster.key, name)
             return
-        pending = eks.private(doc).get("pending_update")
+        pending = lifecycle.pending_update(doc)
         if status != "CREATING" and not pending:
             return
         version = doc["addonVersion"]
         if pending:
             update = self.resources.get(
-                eks.UPDATE, addon.scope, eks.child_key(cluster.key, pending)
+                kinds.EKS_UPDATE, addon.scope, child_key(cluster.key, pending)
             )
             if update is not None:
-                version = eks.pending_changes(update.doc).get("addonVersion", version)
+                version = lifecycle.pending_changes(update.doc).get("addonVersion", version)
         for w in addon_workloads(name, version, cluster.scope.split("/")[1]):
             await client.apply(workload_object(w, name))
         if pending:
             self._finish_update(addon)
         else:
-            eks.activate_addon(doc, self.clock())
+            lifecycle.activate_addon(doc, self.clock())
             self.resources.save(addon)
 
     def _fail(self, rec: Record, reason: str) -> None:
         log.warning("EKS cluster %s failed: %s", rec.key, reason)
-        rec.doc["status"] = "FAILED"
-        rec.doc["health"] = {
-            "issues": [
-                {"code": "InternalFailure", "message": reason[:1000], "resourceIds": [rec.key]}
-            ]
-        }
+        lifecycle.fail_cluster(rec.doc, reason)
         with contextlib.suppress(Conflict):
             self.resources.save(rec)
 
@@ -226,3 +226,28 @@ class EksReconciler:
         client = self._clients.pop(key, None)
         if client is not None:
             await client.close()
+
+
+def forget_addon(resources: Resources, scope: str, cluster: str, addon: str) -> None:
+    """A ``DELETING`` add-on is gone: drop its record, its updates and the Pod Identity
+    associations it owns (their ``ownerArn`` is the add-on's ARN)."""
+    key = child_key(cluster, addon)
+    rec = resources.get(kinds.EKS_ADDON, scope, key)
+    if rec is not None:
+        for owned in resources.list(kinds.EKS_POD_IDENTITY, scope, parent=cluster):
+            if owned.doc.get("ownerArn") == rec.doc["addonArn"]:
+                resources.delete(kinds.EKS_POD_IDENTITY, scope, owned.key)
+    resources.delete(kinds.EKS_ADDON, scope, key)
+    for update in resources.list(kinds.EKS_UPDATE, scope, parent=cluster):
+        if lifecycle.updated_addon(update.doc) == addon:
+            resources.delete(kinds.EKS_UPDATE, scope, update.key)
+
+
+def forget_cluster(resources: Resources, scope: str, cluster: str) -> None:
+    """A ``DELETING`` cluster is gone: drop it with its add-ons, access entries, updates and
+    Pod Identity associations (EKS deletes add-ons, access entries and associations with the
+    cluster)."""
+    for kind in kinds.EKS_CHILDREN:
+        for rec in resources.list(kind, scope, parent=cluster):
+            resources.delete(kind, scope, rec.key)
+    resources.delete(kinds.EKS_CLUSTER, scope, cluster)

@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from podwarden.control.aws import eks_common as eks
+from podwarden.model.aws import arns, kinds
+from podwarden.model.aws.private import EksPlane
 from podwarden.model.cluster import Cluster
 from podwarden.store.resources import Resources
 
@@ -84,16 +85,13 @@ def eks_arn(cluster: Cluster) -> str | None:
 def eks_target(resources: Resources, cluster: Cluster) -> EksTarget | None:
     """The EKS cluster behind ``cluster``, or None when the local account has none by that ARN
     (the caller falls back to the Kubernetes podwarden was started with)."""
-    m = eks.CLUSTER_ARN.fullmatch(eks_arn(cluster) or "")
-    if m is None:
+    target = arns.parse_eks_cluster(eks_arn(cluster) or "")
+    if target is None:
         return None
-    rec = resources.get(eks.CLUSTER, f"{m['account']}/{m['region']}", m["name"])
+    rec = resources.get(kinds.EKS_CLUSTER, target.scope, target.name)
     if rec is None:
         return None
-    private = rec.doc.get(eks.PRIVATE) or {}
+    plane = EksPlane.of(rec.key, rec.doc)
     return EksTarget(
-        name=rec.key,
-        status=str(rec.doc.get("status", "")),
-        key=str(private.get("data_dir") or rec.key),
-        adopted=bool(private.get("adopted")),
+        name=rec.key, status=str(rec.doc.get("status", "")), key=plane.key, adopted=plane.adopted
     )

@@ -2,8 +2,8 @@
 
 Data lives in ``tables/instance_types.yaml``; this module holds its schema and loader. A table
 that breaks the schema fails at start-up with a :class:`TableError` naming the file, line, entry
-and field. Max pods follow seed R12 (one ENI per HyperPod instance: IPv4 addresses of that ENI
-minus one); see the table's header for sources.
+and field. Max pods follow R12 (docs/requirements.md: one ENI per HyperPod instance, so IPv4
+addresses of that ENI minus one); see the table's header for sources.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """HyperPod's job-auto-restart RBAC (``tables/job_auto_restart_rbac.yaml``): the ClusterRole and
 ClusterRoleBinding that give the Kubernetes user ``hyperpod-service-linked-role`` exactly the
-permissions of HyperPod's restart watcher (hyperpod-kubernetes.md section 10.1).
+permissions of HyperPod's restart watcher (docs/sources.md, "Job auto-resume").
 
 The objects stay plain dicts (what server-side apply sends); the loader only checks the shape
 the auto-resume service relies on: one role, one binding of that role to that user, rules made

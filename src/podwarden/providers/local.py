@@ -7,8 +7,10 @@ terminating deletes it. The instance records themselves live in podwarden's stor
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
+from podwarden.kube.informer import node_informer
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.pods import KubePods
 from podwarden.model.cluster import DeepCheck
@@ -28,11 +30,50 @@ from podwarden.model.labels import (
     SCHEDULABLE,
 )
 
+# what the cluster reconciler reads of a node (``operator.instances.observe``): readiness,
+# labels, taints. A change to anything else (kwok's heartbeats) wakes nobody.
+Seen = tuple[bool, tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]
+
+
+def seen(node: dict[str, Any]) -> Seen:
+    conditions = node.get("status", {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    labels = tuple(sorted((node["metadata"].get("labels") or {}).items()))
+    taints = tuple(
+        (str(t.get("key")), str(t.get("value")), str(t.get("effect")))
+        for t in node.get("spec", {}).get("taints") or []
+    )
+    return ready, labels, taints
+
 
 class LocalInstances:
     def __init__(self, nodes: KubeNodes) -> None:
         self._nodes = nodes
         self._pods = KubePods(nodes.api)
+        self._cache = node_informer(nodes.api, CLUSTER_ID)  # every HyperPod node
+        self._seen: dict[str, Seen] = {}
+
+    async def watch(self, changed: Callable[[str | None], None]) -> None:
+        """Keep a watched cache of the HyperPod nodes, until cancelled. ``changed(cluster_id)``
+        when one of a cluster's nodes appears, goes, or changes what the reconciler reads of it;
+        ``changed(None)`` after each (re)list, which may have missed changes of every cluster."""
+
+        def on_event(kind: str, node: dict[str, Any]) -> None:
+            meta = node["metadata"]
+            now = None if kind == "DELETED" else seen(node)
+            if self._seen.get(meta["name"]) == now:
+                return
+            if now is None:
+                self._seen.pop(meta["name"], None)
+            else:
+                self._seen[meta["name"]] = now
+            changed((meta.get("labels") or {}).get(CLUSTER_ID))
+
+        def on_list() -> None:
+            self._seen = {n["metadata"]["name"]: seen(n) for n in self._cache.objects.values()}
+            changed(None)
+
+        await self._cache.run(lambda: None, on_event, on_list)
 
     async def drain(self, name: str) -> int:
         """Evict the node's pods (DaemonSet pods stay, as with ``kubectl drain``); returns how
@@ -47,6 +88,13 @@ class LocalInstances:
         return evicted
 
     async def nodes_of(self, cluster_id: str) -> list[dict[str, Any]]:
+        """The cluster's nodes: from the watched cache once it has listed, else listed now."""
+        if self._cache.synced.is_set():
+            return [
+                n
+                for n in self._cache.objects.values()
+                if (n["metadata"].get("labels") or {}).get(CLUSTER_ID) == cluster_id
+            ]
         return await self._nodes.list(f"{CLUSTER_ID}={cluster_id}")
 
     async def launch(self, manifest: dict[str, Any]) -> None:
@@ -64,7 +112,7 @@ class LocalInstances:
         the quarantine taint, as the agent sets them for a fault. A recovery requested through
         the API (BatchReboot/BatchReplaceClusterNodes, or a node removed) then looks to job
         auto-resume exactly like an automatic one, so a job restarts whole rather than one
-        evicted pod at a time (hyperpod-kubernetes.md section 10.1). A node already labelled
+        evicted pod at a time (docs/sources.md, "Job auto-resume"). A node already labelled
         unschedulable keeps its label."""
         node = await self._nodes.get(name)
         labels = node["metadata"].get("labels") or {}

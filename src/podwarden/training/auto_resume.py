@@ -1,5 +1,5 @@
 """HyperPod's job auto-resume for Kubeflow PyTorchJobs on one Kubernetes
-(hyperpod-kubernetes.md section 10.1; the rules are ``logic.auto_resume``).
+(docs/sources.md, "Job auto-resume"; the rules are ``logic.auto_resume``).
 
 ``JobAutoResume.run`` applies HyperPod's job-auto-restart ClusterRole and binding as the admin,
 then acts only as the Kubernetes user ``hyperpod-service-linked-role`` (impersonated), so it

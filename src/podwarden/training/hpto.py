@@ -1,7 +1,7 @@
 """podwarden's HyperPod training operator: serves HyperPodPyTorchJobs on one Kubernetes.
 
 AWS's operator (EKS add-on ``amazon-sagemaker-hyperpod-training-operator``) is closed source;
-this one does what hyperpod-kubernetes.md section 10.2 describes, deciding in
+this one does what docs/sources.md, "HyperPod training operator", describes, deciding in
 ``logic.hpto_plan``. It runs only where the add-on is installed: each pass first checks that the
 CRD and the operator's Deployment in ``aws-hyperpod`` exist, and idles otherwise, so CreateAddon
 starts it and DeleteAddon stops it without anyone telling it (level-triggered).

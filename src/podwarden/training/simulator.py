@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podwarden.kube.training_pods import BACKOFF, TrainingKube
+from podwarden.kube.informer import BACKOFF
+from podwarden.kube.training_pods import TrainingKube
 from podwarden.logic.training_jobs import (
     JobKey,
     JobPod,

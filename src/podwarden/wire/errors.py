@@ -25,7 +25,6 @@ from podwarden.model.errors import (
     LimitExceeded,
     NotFound,
     PodwardenError,
-    ServiceError,
     TemporaryError,
 )
 from podwarden.wire import errors_ec2, errors_eks, errors_iam, errors_s3, errors_sts
@@ -84,8 +83,6 @@ FAMILIES: Mapping[str, Family] = {
 def wire_error(service: str, error: PodwardenError) -> WireError:
     """The wire form of a domain error raised while serving ``service`` (e.g. "sagemaker"):
     the family's entry for the error's reason, else for its class, else the common errors'."""
-    if isinstance(error, ServiceError):  # transitional: a handler that names its own code
-        return WireError(error.code, error.message, error.status, error.fields)
     family = FAMILIES.get(service)
     found = (family.code_for(error) if family else None) or COMMON.code_for(error)
     code = found or INTERNAL_FAILURE

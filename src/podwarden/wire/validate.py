@@ -298,7 +298,7 @@ _TYPES: Final[dict[str, type | tuple[type, ...]]] = {
 _SIZED: Final = frozenset({"string", "blob", "list", "map"})
 # enums whose out-of-set values the service answers with its own error, not a validation error:
 # S3's CreateBucket refuses a bad LocationConstraint as InvalidLocationConstraint /
-# IllegalLocationConstraintException (control.aws.s3_names.bucket_region), e.g. for us-east-1,
+# IllegalLocationConstraintException (control.s3.names.bucket_region), e.g. for us-east-1,
 # which the model's BucketLocationConstraint enum does not list
 SERVICE_CHECKED_ENUMS: Final = frozenset({"BucketLocationConstraint"})
 _NUMERIC: Final = frozenset({"integer", "long", "float", "double"})

@@ -1,7 +1,7 @@
 """Hardware errors in the kernel log (``/dev/kmsg``, ``/var/log/messages`` or a file): NVIDIA
 Xid lines and the Neuron driver's ``NEURON_HW_ERR=`` lines (``neuron.py``).
 
-Example line (hyperpod-kubernetes.md section 8):
+Example line (docs/sources.md, "Health-monitoring agent"):
 ``NVRM: Xid (PCI:0000:b9:00): 74, pid=<unknown>, name=<unknown>, NVLink: fatal error ...``
 The GPU is named by its PCI address as the driver prints it (domain:bus:device, lower-case hex),
 the form the NVML source uses too, so one Xid seen by both sources counts once.

@@ -1,0 +1,90 @@
+"""What the cluster reconciler writes about one instance: a new instance's record, the merge
+patch that puts its group's configuration on its node, and what it reads back from the node."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from podwarden.logic import cluster_plan as cp
+from podwarden.logic.node_spec import Taint, desired_labels, kubernetes_labels, kubernetes_taints
+from podwarden.model import ids
+from podwarden.model.cluster import (
+    Cluster,
+    DeepCheck,
+    Instance,
+    InstanceGroup,
+    InstanceStatus,
+    Volume,
+)
+from podwarden.model.labels import AGENT_LABELS
+
+MESSAGES = {
+    InstanceStatus.PENDING: "Launching the instance",
+    InstanceStatus.RUNNING: "Node is Ready",
+    InstanceStatus.SHUTTING_DOWN: "Terminating the instance",
+}
+
+
+def observe(node: dict[str, Any]) -> cp.ObservedNode:
+    conditions = node.get("status", {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    taints = tuple(
+        Taint(t["key"], t.get("value"), t["effect"])
+        for t in node.get("spec", {}).get("taints") or []
+    )
+    meta = node["metadata"]
+    return cp.ObservedNode(meta["name"], ready, meta.get("labels") or {}, taints)
+
+
+def new_instance(
+    cluster: Cluster, group: InstanceGroup, now: float, launch_delay: float
+) -> Instance:
+    """A new Pending instance of ``group``: its id, logical id, volumes, address and zone; its
+    node joins ``launch_delay`` (simulated) seconds from ``now``."""
+    zones = cluster.spec.get("_AvailabilityZones") or [f"{cluster.region}a"]
+    volumes = [
+        Volume(
+            volume_id="vol-" + ids.new_instance_id()[2:],
+            size_gib=int(cfg["EbsVolumeConfig"].get("VolumeSizeInGB", 0)),
+            mount_path="/" if cfg["EbsVolumeConfig"].get("RootVolume") else "/opt/sagemaker",
+            root=bool(cfg["EbsVolumeConfig"].get("RootVolume", False)),
+        )
+        for cfg in group.spec.get("InstanceStorageConfigs", [])
+        if "EbsVolumeConfig" in cfg
+    ]
+    rnd = random.Random()  # noqa: S311 - simulated addresses, not secrets
+    checks = bool(group.spec.get("OnStartDeepHealthChecks"))
+    return Instance(
+        instance_id=ids.new_instance_id(),
+        cluster_id=cluster.cluster_id,
+        group=group.name,
+        logical_id=ids.new_logical_id(group.name),
+        instance_type=group.instance_type,
+        status=InstanceStatus.PENDING,
+        message=MESSAGES[InstanceStatus.PENDING],
+        launch_time=now,
+        ready_at=now + launch_delay,
+        private_ip=f"10.1.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}",
+        availability_zone=rnd.choice(zones),
+        volumes=volumes,
+        deep_check=DeepCheck.REQUESTED if checks else DeepCheck.NONE,
+    )
+
+
+def config_patch(
+    cluster: Cluster, group: InstanceGroup, inst: Instance, keep: tuple[Taint, ...]
+) -> dict[str, Any]:
+    """Merge patch that sets the group's KubernetesConfig labels and taints on the node and
+    removes labels the previous config had set; the health agent's labels and taints stay."""
+    labels: dict[str, str | None] = {
+        k: v for k, v in desired_labels(cluster, group, inst).items() if k not in AGENT_LABELS
+    }
+    previous = kubernetes_labels({"KubernetesConfig": group.applied_kubernetes_config})
+    for key in previous:
+        if key not in kubernetes_labels(group.spec):
+            labels[key] = None
+    return {
+        "metadata": {"labels": labels},
+        "spec": {"taints": [t.manifest() for t in (*kubernetes_taints(group.spec), *keep)]},
+    }
