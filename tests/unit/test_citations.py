@@ -11,7 +11,6 @@ The files checked are the ones git tracks or would track (untracked but not igno
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import subprocess
 from collections.abc import Iterator
@@ -24,10 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = "docs/sources.md"
 REQUIREMENTS = "docs/requirements.md"
 SCOPE = ("src", "tests", "bench", "docs", "README.md", "BENCHMARKS.md")
-
-# Paths other helpers are moving right now: their citations are rewritten after the move. The
-# lead empties this tuple once they are; until then these paths may still name the notes.
-NOT_YET_CLEARED: tuple[str, ...] = ("src/podwarden/control/*", "src/podwarden/wire/errors_*")
 
 # This file spells out what it forbids, so it is not checked against itself.
 SELF = "tests/unit/test_citations.py"
@@ -87,10 +82,6 @@ def _line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def _cleared(path: str) -> bool:
-    return not any(fnmatch.fnmatch(path, pattern) for pattern in NOT_YET_CLEARED)
-
-
 def _headings() -> list[str]:
     text = (ROOT / SOURCES).read_text()
     return re.findall(r"^#{2,6} (.+?)\s*$", text, re.M)
@@ -123,7 +114,6 @@ def test_no_file_cites_the_reference_notes_outside_the_repository() -> None:
     found = [
         f"{path}:{_line(text, m.start())}: {m.group(0)}"
         for path, text in _texts().items()
-        if _cleared(path)
         for m in OUTSIDE.finditer(text)
     ]
     assert found == [], "cite docs/sources.md or docs/requirements.md instead:\n" + "\n".join(found)
