@@ -18,11 +18,10 @@ from podwarden.api.app import DEFAULT_REGION, ApiSettings, PodwardenApp, Service
 from podwarden.api.eks_authn import cluster_webhook_url
 from podwarden.checks.enforce import make_preflight
 from podwarden.cli.account import seed_default_account
-from podwarden.cli.eks_planes import LocalControlPlanes
-from podwarden.cli.providers import AgentFactory, KubeProviders
 from podwarden.cli.training import training_services
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.workloads import KubeWorkloads
+from podwarden.local.eks_planes import LocalControlPlanes
 from podwarden.model.changes import SAGEMAKER_CLUSTER, Change
 from podwarden.model.errors import Invalid
 from podwarden.operator.clusters import ClusterReconciler, ReconcilerSettings
@@ -30,6 +29,7 @@ from podwarden.operator.eks import EksReconciler, Workloads
 from podwarden.policy.catalog import Catalog, load_catalog
 from podwarden.policy.fault_policy import load_policy
 from podwarden.policy.remediation import RemediationLimits
+from podwarden.providers.kubes import AgentFactory, KubeProviders
 from podwarden.store.sql import Store, sqlite_url
 from podwarden.wire.sigv4 import Credential
 
@@ -173,7 +173,7 @@ class Server:
         eks = EksReconciler(self.store.resources, self.planes, _workloads)
         tasks = [asyncio.create_task(eks.run(), name="eks-reconciler")]
         # each HyperPod cluster's nodes on the Kubernetes of its EKS cluster, with one health
-        # agent per Kubernetes that hosts them (cli/providers.py)
+        # agent per Kubernetes that hosts them (providers/kubes.py)
         providers = KubeProviders(
             self.store.resources,
             self.planes,
@@ -225,7 +225,7 @@ class Server:
         if change.kind == SAGEMAKER_CLUSTER:
             running.clusters.wake(change.key)
         elif change.kind.startswith("eks:"):
-            running.eks.wake()
+            running.eks.wake(change)
 
 
 async def _workloads(kubeconfig: Path) -> Workloads:

@@ -1,5 +1,5 @@
 """The training services podwarden runs against each Kubernetes that hosts HyperPod nodes
-(``cli.providers.KubeService``): the simulated trainer of job pods on kwok nodes
+(``providers.kubes.KubeService``): the simulated trainer of job pods on kwok nodes
 (``training.simulator``: progress, checkpoints, log files kwok serves), and HyperPod's job
 auto-resume for Kubeflow PyTorchJobs (``training.auto_resume``), wired to the store for the
 HyperPod cluster events it records, and the HyperPod training operator for HyperPodPyTorchJobs
@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from podwarden.cli.providers import KubeService
 from podwarden.kube.nodes import api_client
 from podwarden.model.cluster import ClusterEvent
+from podwarden.providers.kubes import KubeService
 from podwarden.store.sql import Store
 from podwarden.training.auto_resume import JobAutoResume
 from podwarden.training.hpto import HyperPodTrainingOperator

@@ -1,7 +1,9 @@
-"""The EKS reconciler: makes the local account's EKS records true.
+"""The EKS reconciler: makes the local account's EKS records true, one cluster at a time.
 
-Level-triggered over ``eks:cluster`` records (``model.aws.kinds``; the transitions of their
-documents are ``logic.eks_lifecycle``):
+Level-triggered over ``eks:cluster`` records (``model.aws.kinds``): each pass plans with
+``logic.eks_plan`` (the transitions of the documents are ``logic.eks_lifecycle``) and applies
+the plan here; passes are driven by ``operator.queue`` (a handler's ``ctx.wake``, the plan's own
+requeue for the next reading of live state, a slow resync). What a pass does:
 
 - a cluster that is not ``DELETING`` or ``FAILED`` has a running control plane (started on
   ``CREATING``, and started again after podwarden restarts); a ``CREATING`` one turns ``ACTIVE``
@@ -17,13 +19,13 @@ documents are ``logic.eks_lifecycle``):
 
 The default cluster ``podwarden up`` seeds is *adopted*: it is the embedded control plane that
 already runs, so nothing is started or stopped for it. Control planes are behind the
-``ControlPlanes`` protocol (the CLI layer provides local ones), Kubernetes objects behind
-``Workloads``; a failing start marks the cluster ``FAILED`` with the reason as a health issue.
+``ControlPlanes`` protocol (``model.planes``; ``local.eks_planes`` provides local ones),
+Kubernetes objects behind ``Workloads``; a failing start marks the cluster ``FAILED`` with the
+reason as a health issue.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -34,34 +36,27 @@ from typing import Any, Protocol
 
 from podwarden.control.eks.records import child_key
 from podwarden.logic import eks_lifecycle as lifecycle
+from podwarden.logic import eks_plan as ep
 from podwarden.logic.addon_objects import workload_object
 from podwarden.logic.kube_snapshot import KubeSnapshot
 from podwarden.model.aws import kinds
-from podwarden.model.aws.private import EksPlane, peek
-from podwarden.model.errors import Conflict, PodwardenError
+from podwarden.model.aws.private import EksPlane
+from podwarden.model.aws.scope import Region
+from podwarden.model.changes import Change
+from podwarden.model.errors import Conflict, PodwardenError, TerminalError
+from podwarden.model.planes import ControlPlanes, PlaneInfo
+from podwarden.operator.queue import WorkQueue, drive
 from podwarden.policy.eks_catalog import addon_workloads
 from podwarden.store.resources import Record, Resources
 
 log = logging.getLogger("podwarden.eks")
 
-RESYNC_SECONDS = 2.0
+# a safety net: wake-ups and each plan's requeue drive the passes
+RESYNC_SECONDS = 30.0
 # how often an ACTIVE cluster's live state is read for the preflight (``eks:observed``)
 OBSERVE_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class PlaneInfo:
-    endpoint: str  # https://127.0.0.1:<port>
-    certificate_authority: str  # base64 PEM, as kubeconfig's certificate-authority-data
-    kubeconfig: Path
-
-
-class ControlPlanes(Protocol):
-    async def ensure(self, key: str, *, adopted: bool) -> PlaneInfo:
-        """The cluster's control plane, started if it is not running (idempotent)."""
-
-    async def remove(self, key: str, *, adopted: bool) -> None:
-        """Stop the control plane and delete its data (an adopted one is left alone)."""
+WORKERS = 4
+Key = tuple[str, str]  # (scope, cluster name)
 
 
 class Workloads(Protocol):
@@ -79,6 +74,25 @@ class Workloads(Protocol):
 WorkloadsFactory = Callable[[Path], Awaitable[Workloads]]
 
 
+@dataclass
+class _Pass:
+    """What one pass over a cluster has read and reached."""
+
+    cluster: Record
+    addons: dict[str, Record]
+    updates: dict[str, Record]
+    plane: EksPlane
+    info: PlaneInfo | None = None
+    client: Workloads | None = None
+
+    @property
+    def region(self) -> str:
+        return Region.of_scope(self.cluster.scope).region
+
+    def target(self, addon: str | None) -> Record:
+        return self.cluster if addon is None else self.addons[addon]
+
+
 class EksReconciler:
     def __init__(
         self,
@@ -91,124 +105,135 @@ class EksReconciler:
         self.planes = planes
         self.workloads = workloads
         self.clock = clock
-        self._wake = asyncio.Event()
+        self.queue: WorkQueue[Key] = WorkQueue()
         self._clients: dict[str, Workloads] = {}
         self._observed_at: dict[str, float] = {}
 
-    def wake(self) -> None:
-        self._wake.set()
+    def wake(self, change: Change | None = None) -> None:
+        """An EKS record changed (``change.key``: its cluster's name); None: every cluster."""
+        if change is None:
+            for key in self.all_keys():
+                self.queue.add(key)
+        else:
+            self.queue.add((change.scope, change.key))
+
+    def all_keys(self) -> list[Key]:
+        return [(r.scope, r.key) for r in self.resources.list(kinds.EKS_CLUSTER)]
+
+    def failed(self, key: Key, error: TerminalError) -> None:
+        rec = self.resources.get(kinds.EKS_CLUSTER, *key)
+        if rec is not None:
+            self._fail(rec, error.message)
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            await self.reconcile_all()
-            with contextlib.suppress(TimeoutError):  # not wait_for: it can lose a cancel on 3.11
-                async with asyncio.timeout(RESYNC_SECONDS):
-                    await self._wake.wait()
+        await drive(self, self.queue, workers=WORKERS, resync=RESYNC_SECONDS, name="EKS cluster")
 
     async def close(self) -> None:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
 
-    async def reconcile_all(self) -> None:
-        for rec in self.resources.list(kinds.EKS_CLUSTER):
-            try:
-                await self.reconcile(rec)
-            except Conflict:
-                pass  # a handler wrote the record meanwhile: next pass
-            except PodwardenError as exc:
-                log.warning("EKS cluster %s: %s", rec.key, exc)
-            except Exception:  # a bug must not stop the other clusters
-                log.exception("EKS cluster %s failed", rec.key)
+    async def reconcile(self, key: Key) -> float | None:
+        """One pass over the cluster ``key``; seconds until it wants the next."""
+        scope, name = key
+        rec = self.resources.get(kinds.EKS_CLUSTER, scope, name)
+        if rec is None:
+            return None
+        addons = self.resources.list(kinds.EKS_ADDON, scope, parent=name)
+        updates = self.resources.list(kinds.EKS_UPDATE, scope, parent=name)
+        state = _Pass(
+            rec,
+            {a.doc["addonName"]: a for a in addons},
+            {u.doc["id"]: u for u in updates},
+            EksPlane.of(name, rec.doc),
+        )
+        plan = ep.plan_eks_cluster(
+            rec.doc,
+            [a.doc for a in addons],
+            {i: u.doc for i, u in state.updates.items()},
+            observed_at=self._observed_at.get(state.plane.key),
+            now=self.clock(),
+            observe_every=OBSERVE_SECONDS,
+        )
+        for action in plan.actions:
+            if not await self._apply(state, action):
+                return None
+        return plan.requeue_after
 
-    async def reconcile(self, rec: Record) -> None:
-        doc = rec.doc
-        plane = EksPlane.of(rec.key, doc)
-        key, adopted = plane.key, plane.adopted
-        status = doc["status"]
-        if status == "DELETING":
-            await self._drop_client(key)
-            await self.planes.remove(key, adopted=adopted)
-            forget_cluster(self.resources, rec.scope, rec.key)
-            self.resources.delete(kinds.EKS_OBSERVED, rec.scope, rec.key)
-            self._observed_at.pop(key, None)
-            return
-        if status == "FAILED":
-            return
+    async def _apply(self, state: _Pass, action: ep.Action) -> bool:
+        """Carry out one action; False ends the pass (the plane could not start)."""
+        match action:
+            case ep.EnsurePlane():
+                return await self._ensure(state)
+            case ep.StopPlane():
+                await self._drop_client(state.plane.key)
+                await self.planes.remove(state.plane.key, adopted=state.plane.adopted)
+            case ep.ForgetCluster():
+                forget_cluster(self.resources, state.cluster.scope, state.cluster.key)
+                self.resources.delete(kinds.EKS_OBSERVED, state.cluster.scope, state.cluster.key)
+                self._observed_at.pop(state.plane.key, None)
+            case ep.ActivateCluster():
+                await self._activate(state)
+            case ep.FinishUpdate(addon, update_id):
+                target, update = state.target(addon), state.updates[update_id]
+                lifecycle.finish_update(target.doc, update.doc, self.clock())
+                self.resources.save(update)
+                self.resources.save(target)
+            case ep.ForgetUpdate(addon):
+                target = state.target(addon)
+                lifecycle.forget_update(target.doc)
+                self.resources.save(target)
+            case _:
+                await self._addon_action(state, action)
+        return True
+
+    async def _addon_action(self, state: _Pass, action: ep.Action) -> None:
+        client = state.client
+        assert client is not None, "add-on actions come after EnsurePlane"
+        match action:
+            case ep.ApplyAddon(name, version):
+                for w in addon_workloads(name, version, state.region):
+                    await client.apply(workload_object(w, name))
+            case ep.RemoveAddonWorkloads(name, version):
+                for w in addon_workloads(name, version, state.region):
+                    await client.delete(w["kind"], w["namespace"], w["name"])
+            case ep.ForgetAddon(name):
+                forget_addon(self.resources, state.cluster.scope, state.cluster.key, name)
+            case ep.ActivateAddon(name):
+                addon = state.addons[name]
+                lifecycle.activate_addon(addon.doc, self.clock())
+                self.resources.save(addon)
+            case ep.Observe():
+                await self._observe(state, client)
+
+    async def _ensure(self, state: _Pass) -> bool:
         try:
-            info = await self.planes.ensure(key, adopted=adopted)
+            state.info = await self.planes.ensure(state.plane.key, adopted=state.plane.adopted)
         except PodwardenError as exc:
-            self._fail(rec, str(exc))
-            return
-        client = await self._client(key, info)
-        if status == "CREATING":
-            lifecycle.activate_cluster(
-                doc,
-                endpoint=info.endpoint,
-                certificate_authority=info.certificate_authority,
-                kubernetes_version=await client.version(),
-            )
-            self.resources.save(rec)
-        self._finish_update(rec)
-        for addon in self.resources.list(kinds.EKS_ADDON, rec.scope, parent=rec.key):
-            await self._addon(rec, addon, client)
-        await self._observe(rec, key, client)
+            self._fail(state.cluster, str(exc))
+            return False
+        state.client = await self._client(state.plane.key, state.info)
+        return True
 
-    async def _observe(self, rec: Record, key: str, client: Workloads) -> None:
+    async def _activate(self, state: _Pass) -> None:
+        assert state.info is not None and state.client is not None
+        lifecycle.activate_cluster(
+            state.cluster.doc,
+            endpoint=state.info.endpoint,
+            certificate_authority=state.info.certificate_authority,
+            kubernetes_version=await state.client.version(),
+        )
+        self.resources.save(state.cluster)
+
+    async def _observe(self, state: _Pass, client: Workloads) -> None:
         """Store the cluster's live state (DaemonSets, Deployments, Pods, ServiceAccounts
-        reduced to a ``KubeSnapshot``) for the preflight, at most every ``OBSERVE_SECONDS``."""
+        reduced to a ``KubeSnapshot``) for the preflight."""
         now = self.clock()
-        if now - self._observed_at.get(key, 0.0) < OBSERVE_SECONDS:
-            return
         snap = await client.snapshot()
         doc = {**snap.to_doc(), "observed_at": now}
-        observed = Record(kinds.EKS_OBSERVED, rec.scope, rec.key, doc, parent="", created=now)
-        self.resources.put(observed)
-        self._observed_at[key] = now
-
-    def _finish_update(self, target: Record) -> None:
-        """Carry out a pending update that needs no I/O here (authentication mode, version
-        within what the running apiserver is)."""
-        pending = lifecycle.pending_update(target.doc)
-        if not pending:
-            return
-        cluster = target.parent or target.key
-        update = self.resources.get(kinds.EKS_UPDATE, target.scope, child_key(cluster, pending))
-        if update is None:
-            lifecycle.forget_update(target.doc)
-        else:
-            lifecycle.finish_update(target.doc, update.doc, self.clock())
-            self.resources.save(update)
-        self.resources.save(target)
-
-    async def _addon(self, cluster: Record, addon: Record, client: Workloads) -> None:
-        doc = addon.doc
-        name = doc["addonName"]
-        status = doc["status"]
-        if status == "DELETING":
-            if not peek(doc).get("preserve"):
-                for w in addon_workloads(name, doc["addonVersion"], cluster.scope.split("/")[1]):
-                    await client.delete(w["kind"], w["namespace"], w["name"])
-            forget_addon(self.resources, addon.scope, cluster.key, name)
-            return
-        pending = lifecycle.pending_update(doc)
-        if status != "CREATING" and not pending:
-            return
-        version = doc["addonVersion"]
-        if pending:
-            update = self.resources.get(
-                kinds.EKS_UPDATE, addon.scope, child_key(cluster.key, pending)
-            )
-            if update is not None:
-                version = lifecycle.pending_changes(update.doc).get("addonVersion", version)
-        for w in addon_workloads(name, version, cluster.scope.split("/")[1]):
-            await client.apply(workload_object(w, name))
-        if pending:
-            self._finish_update(addon)
-        else:
-            lifecycle.activate_addon(doc, self.clock())
-            self.resources.save(addon)
+        rec = state.cluster
+        self.resources.put(Record(kinds.EKS_OBSERVED, rec.scope, rec.key, doc, created=now))
+        self._observed_at[state.plane.key] = now
 
     def _fail(self, rec: Record, reason: str) -> None:
         log.warning("EKS cluster %s failed: %s", rec.key, reason)

@@ -1,9 +1,8 @@
-"""Where a HyperPod cluster's instances live: the Kubernetes behind the EKS cluster that its
-``Orchestrator.Eks.ClusterArn`` names.
+"""What the cluster reconciler needs of where instances live: a :class:`Providers` gives each
+HyperPod cluster's :class:`InstanceProvider` at the start of every pass.
 
-The cluster reconciler asks a :class:`Providers` for each cluster's :class:`InstanceProvider`
-at the start of every pass (the composition root implements it: ``cli.providers``). The rules
-of the mapping are here, as :func:`eks_target`:
+``providers.kubes.KubeProviders`` implements it: the Kubernetes behind the EKS cluster that the
+cluster's ``Orchestrator.Eks.ClusterArn`` names, by the rules of ``providers.eks_target``:
 
 - an EKS cluster of the local account that podwarden started (its record has no
   ``_podwarden.adopted``): that cluster's control plane, once the EKS reconciler runs it (until
@@ -17,13 +16,9 @@ of the mapping are here, as :func:`eks_target`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from podwarden.model.aws import arns, kinds
-from podwarden.model.aws.private import EksPlane
 from podwarden.model.cluster import Cluster
-from podwarden.store.resources import Resources
 
 
 class InstanceProvider(Protocol):
@@ -64,34 +59,3 @@ class OneProvider:
 
     async def provider_for(self, cluster: Cluster) -> InstanceProvider:
         return self.provider
-
-
-@dataclass(frozen=True)
-class EksTarget:
-    """The local account's EKS cluster a HyperPod cluster names."""
-
-    name: str
-    status: str
-    key: str  # the control plane's key (``_podwarden.data_dir``), as the EKS reconciler uses it
-    adopted: bool  # the embedded control plane (nothing of its own)
-
-
-def eks_arn(cluster: Cluster) -> str | None:
-    orchestrator = cluster.spec.get("Orchestrator") or {}
-    arn = (orchestrator.get("Eks") or {}).get("ClusterArn")
-    return arn if isinstance(arn, str) else None
-
-
-def eks_target(resources: Resources, cluster: Cluster) -> EksTarget | None:
-    """The EKS cluster behind ``cluster``, or None when the local account has none by that ARN
-    (the caller falls back to the Kubernetes podwarden was started with)."""
-    target = arns.parse_eks_cluster(eks_arn(cluster) or "")
-    if target is None:
-        return None
-    rec = resources.get(kinds.EKS_CLUSTER, target.scope, target.name)
-    if rec is None:
-        return None
-    plane = EksPlane.of(rec.key, rec.doc)
-    return EksTarget(
-        name=rec.key, status=str(rec.doc.get("status", "")), key=plane.key, adopted=plane.adopted
-    )

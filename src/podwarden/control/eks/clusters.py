@@ -15,8 +15,8 @@ Decisions:
   default (1.32).
 * Authentication mode: without ``accessConfig.authenticationMode`` it is ``CONFIG_MAP``, as
   botocore's CreateCluster doc says for the API and SDKs (the console defaults to
-  API_AND_CONFIG_MAP). HyperPod needs API or API_AND_CONFIG_MAP (R4 in docs/requirements.md), so a cluster meant
-  for HyperPod must ask for one (``podwarden up`` should).
+  API_AND_CONFIG_MAP). HyperPod needs API or API_AND_CONFIG_MAP (R4 in docs/requirements.md),
+  so a cluster meant for HyperPod must ask for one (``podwarden up`` should).
   ``bootstrapClusterCreatorAdminPermissions`` defaults to true; false with CONFIG_MAP is EKS's
   InvalidParameterException "...must be true if cluster authentication mode is set to
   CONFIG_MAP". With an API mode and true, the caller (its role, for an assumed-role session)

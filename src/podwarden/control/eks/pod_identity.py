@@ -2,11 +2,11 @@
 ListPodIdentityAssociations, UpdatePodIdentityAssociation and DeletePodIdentityAssociation.
 
 An association gives the pods of one service account (``namespace``/``serviceAccount``) the
-credentials of an IAM role through the eks-pod-identity-agent (R13 in docs/requirements.md: pods off hostNetwork
-cannot reach IMDS). Records are ``kinds.EKS_POD_IDENTITY``, keyed ``<cluster>/<associationId>``
-under the cluster, and go with it (``operator.eks.forget_cluster``). Add-ons make theirs with
-:func:`add_association` (``ownerArn`` the add-on's ARN) and drop them when they go
-(``operator.eks.forget_addon``).
+credentials of an IAM role through the eks-pod-identity-agent (R13 in docs/requirements.md:
+pods off hostNetwork cannot reach IMDS). Records are ``kinds.EKS_POD_IDENTITY``, keyed
+``<cluster>/<associationId>`` under the cluster, and go with it
+(``operator.eks.forget_cluster``). Add-ons make theirs with :func:`add_association`
+(``ownerArn`` the add-on's ARN) and drop them when they go (``operator.eks.forget_addon``).
 
 As EKS (botocore's model and docs, and the errors users report):
 

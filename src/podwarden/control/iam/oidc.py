@@ -1,8 +1,8 @@
 """IAM OpenID Connect (OIDC) identity providers: create, read, list, delete, client IDs,
 thumbprints and tags.
 
-An IRSA setup (IAM roles for service accounts, R13 in docs/requirements.md) registers the EKS cluster's issuer
-(DescribeCluster ``identity.oidc.issuer``) as a provider: ``aws iam
+An IRSA setup (IAM roles for service accounts, R13 in docs/requirements.md) registers the EKS
+cluster's issuer (DescribeCluster ``identity.oidc.issuer``) as a provider: ``aws iam
 create-open-id-connect-provider --url <issuer> --client-id-list sts.amazonaws.com``. The
 preflight's ``pod-credentials`` rule looks for a provider whose ARN ends with the issuer.
 

@@ -1,13 +1,14 @@
 """The HyperPod reconciler's providers (``operator.providers.Providers``): each HyperPod cluster's
 instances are kwok nodes on the Kubernetes behind the EKS cluster its
-``Orchestrator.Eks.ClusterArn`` names (``operator.providers.eks_target`` has the rules).
+``Orchestrator.Eks.ClusterArn`` names (``providers.eks_target``).
 
 One ``KubeNodes`` client, one ``LocalInstances``, (with the in-server agent on) one
 ``LocalHealthAgent`` and one task per ``KubeService`` per Kubernetes that hosts HyperPod
 nodes: the one podwarden was started with from ``start()`` on (as before EKS clusters had
 planes of their own), an EKS cluster's control plane from the first time a HyperPod cluster
 needs it. The EKS reconciler owns the
-planes (``LocalControlPlanes.ensure``); here they are only looked up (``running``): a plane
+planes (``local.eks_planes.LocalControlPlanes.ensure``); here they are only looked up
+(``running``): a plane
 that is not up yet makes the pass retry (``TemporaryError``), and a plane that stopped (its
 EKS cluster deleted) or came back at another address loses its client, agent and services
 within ``prune_every`` seconds. ``close()`` stops every agent and service and closes every
@@ -22,14 +23,13 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from podwarden.agent.service import LocalHealthAgent
-from podwarden.cli.eks_planes import LocalControlPlanes
 from podwarden.kube.nodes import KubeNodes
 from podwarden.model.cluster import Cluster
 from podwarden.model.errors import TemporaryError
-from podwarden.operator.providers import eks_target
+from podwarden.model.planes import RunningPlanes
+from podwarden.providers.eks_target import eks_target
 from podwarden.providers.local import LocalInstances
 from podwarden.store.resources import Resources
 
@@ -37,7 +37,15 @@ log = logging.getLogger("podwarden.providers")
 
 # the key of the Kubernetes podwarden was started with (plane keys are ``eks/<name>-<id8>``)
 EMBEDDED = ""
-AgentFactory = Callable[[KubeNodes], LocalHealthAgent]
+
+
+class Runs(Protocol):
+    async def run(self) -> None:
+        """Run until cancelled."""
+
+
+# the health agent for one Kubernetes (``agent.service.LocalHealthAgent``)
+AgentFactory = Callable[[KubeNodes], Runs]
 # A service run against each Kubernetes that hosts HyperPod nodes besides the agent (the training
 # simulator, job auto-resume, the HyperPod training operator): given the plane's key and its admin
 # kubeconfig, a coroutine that runs until cancelled (and closes what it opened).
@@ -60,7 +68,7 @@ class KubeProviders:
     def __init__(
         self,
         resources: Resources,
-        planes: LocalControlPlanes,
+        planes: RunningPlanes,
         embedded: Path,
         agent: AgentFactory | None = None,
         *,

@@ -1,4 +1,4 @@
-"""EKS clusters of the local account as local control planes (``operator.eks.ControlPlanes``).
+"""EKS clusters of the local account as local control planes (``model.planes.ControlPlanes``).
 
 Each non-adopted EKS cluster is a ``local.ControlPlane`` in ``<data dir>/<key>`` (the record's
 ``_podwarden.data_dir``, ``eks/<name>-<id8>``) with its own ports and PKI; starting one takes a
@@ -24,7 +24,7 @@ import yaml
 from podwarden.local.errors import LocalK8sError
 from podwarden.local.runtime import ControlPlane
 from podwarden.model.errors import TemporaryError, TerminalError
-from podwarden.operator.eks import PlaneInfo
+from podwarden.model.planes import PlaneInfo
 
 
 def plane_info(kubeconfig: Path) -> PlaneInfo:

@@ -1,0 +1,205 @@
+"""The EKS lifecycle as a plan (``logic.eks_plan``) and the reconciler that applies it
+(``operator.eks``), over records the real handlers write in a real SQLite store; control planes
+and Kubernetes objects are fakes at their protocols (the integration tests run real ones)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from podwarden.control.context import Context
+from podwarden.control.eks import OPERATIONS
+from podwarden.logic import eks_plan as ep
+from podwarden.logic.kube_snapshot import KubeSnapshot
+from podwarden.model.aws import kinds
+from podwarden.model.errors import TerminalError
+from podwarden.model.planes import PlaneInfo
+from podwarden.operator.eks import OBSERVE_SECONDS, EksReconciler, Workloads
+from tests.aws_helpers import ACCOUNT, REGION, make_context
+
+SCOPE = f"{ACCOUNT}/{REGION}"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks-cluster"
+KEY = (SCOPE, "c1")
+VPC = {"subnetIds": ["subnet-a", "subnet-b"]}
+
+
+def doc(status: str, **extra: Any) -> dict[str, Any]:
+    return {"status": status, **extra}
+
+
+def addon(name: str, status: str, version: str = "v1", **private: Any) -> dict[str, Any]:
+    return {"addonName": name, "status": status, "addonVersion": version, "_podwarden": private}
+
+
+def plan(cluster: dict[str, Any], *addons: dict[str, Any], **kw: Any) -> ep.EksPlan:
+    updates = kw.pop("updates", {})
+    observed_at = kw.pop("observed_at", None)
+    return ep.plan_eks_cluster(
+        cluster, list(addons), updates, observed_at=observed_at, now=100.0, observe_every=5.0
+    )
+
+
+def test_a_deleting_cluster_stops_its_plane_then_forgets_its_records() -> None:
+    assert plan(doc("DELETING")).actions == [ep.StopPlane(), ep.ForgetCluster()]
+    assert plan(doc("DELETING")).requeue_after is None
+
+
+def test_a_failed_cluster_is_left_alone() -> None:
+    assert plan(doc("FAILED"), addon("coredns", "CREATING")) == ep.EksPlan()
+
+
+def test_a_creating_cluster_gets_its_plane_is_activated_and_observed() -> None:
+    found = plan(doc("CREATING"))
+    assert found.actions == [ep.EnsurePlane(), ep.ActivateCluster(), ep.Observe()]
+    assert found.requeue_after == 5.0
+
+
+def test_live_state_is_read_when_due_and_the_next_pass_asked_for_then() -> None:
+    assert ep.Observe() not in plan(doc("ACTIVE"), observed_at=98.0).actions
+    assert plan(doc("ACTIVE"), observed_at=98.0).requeue_after == pytest.approx(3.0)
+    assert plan(doc("ACTIVE"), observed_at=95.0).actions == [ep.EnsurePlane(), ep.Observe()]
+
+
+def test_a_pending_update_is_finished_or_forgotten_when_its_record_is_gone() -> None:
+    cluster = doc("UPDATING", _podwarden={"pending_update": "u1"})
+    found = plan(cluster, updates={"u1": {"id": "u1"}}, observed_at=99.0).actions
+    assert found == [ep.EnsurePlane(), ep.FinishUpdate(None, "u1")]
+    assert plan(cluster, observed_at=99.0).actions == [ep.EnsurePlane(), ep.ForgetUpdate(None)]
+
+
+def test_addons_are_applied_activated_updated_and_removed() -> None:
+    updating = addon("vpc-cni", "UPDATING", "v1", pending_update="u2")
+    update = {"id": "u2", "_podwarden": {"changes": {"addonVersion": "v2"}}}
+    found = plan(
+        doc("ACTIVE"),
+        addon("coredns", "CREATING", "v7"),
+        updating,
+        addon("kube-proxy", "DELETING", "v3"),
+        addon("metrics", "DELETING", "v4", preserve=True),
+        addon("quiet", "ACTIVE"),
+        updates={"u2": update},
+        observed_at=99.0,
+    ).actions
+    assert found == [
+        ep.EnsurePlane(),
+        ep.ApplyAddon("coredns", "v7"),
+        ep.ActivateAddon("coredns"),
+        ep.ApplyAddon("vpc-cni", "v2"),
+        ep.FinishUpdate("vpc-cni", "u2"),
+        ep.RemoveAddonWorkloads("kube-proxy", "v3"),
+        ep.ForgetAddon("kube-proxy"),
+        ep.ForgetAddon("metrics"),  # preserved: its workloads stay
+    ]
+
+
+# ---------------------------------------------------------------- the reconciler
+
+
+class Planes:
+    def __init__(self, tmp_path: Path) -> None:
+        self.info = PlaneInfo("https://127.0.0.1:16443", "Q0E=", tmp_path / "kubeconfig")
+        self.started: list[str] = []
+        self.removed: list[str] = []
+        self.broken = False
+
+    async def ensure(self, key: str, *, adopted: bool) -> PlaneInfo:
+        if self.broken:
+            raise TerminalError("etcd would not start")
+        self.started.append(key)
+        return self.info
+
+    async def remove(self, key: str, *, adopted: bool) -> None:
+        self.removed.append(key)
+
+
+class Objects:
+    def __init__(self) -> None:
+        self.applied: list[str] = []
+        self.deleted: list[str] = []
+        self.closed = False
+
+    async def version(self) -> str:
+        return "v1.32.9"
+
+    async def snapshot(self) -> KubeSnapshot:
+        return KubeSnapshot()
+
+    async def apply(self, obj: dict[str, Any]) -> None:
+        self.applied.append(f"{obj['kind']}/{obj['metadata']['name']}")
+
+    async def delete(self, kind: str, namespace: str, name: str) -> None:
+        self.deleted.append(f"{kind}/{name}")
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Context:
+    return make_context(tmp_path)
+
+
+def call(ctx: Context, op: str, **params: Any) -> dict[str, Any]:
+    return OPERATIONS[op](ctx, params)
+
+
+def reconciler(ctx: Context, planes: Planes, objects: Objects) -> EksReconciler:
+    async def workloads(_kubeconfig: Path) -> Workloads:
+        return objects
+
+    return EksReconciler(ctx.store.resources, planes, workloads, clock=ctx.now)
+
+
+def status(ctx: Context, kind: str, key: str) -> str | None:
+    rec = ctx.store.resources.get(kind, SCOPE, key)
+    return None if rec is None else str(rec.doc["status"])
+
+
+def test_a_cluster_is_started_activated_observed_and_its_addon_installed(
+    ctx: Context, tmp_path: Path
+) -> None:
+    planes, objects = Planes(tmp_path), Objects()
+    call(ctx, "CreateCluster", name="c1", roleArn=ROLE, resourcesVpcConfig=VPC)
+    call(ctx, "CreateAddon", clusterName="c1", addonName="coredns")
+    eks = reconciler(ctx, planes, objects)
+    after = asyncio.run(eks.reconcile(KEY))
+    assert status(ctx, kinds.EKS_CLUSTER, "c1") == "ACTIVE"
+    assert status(ctx, kinds.EKS_ADDON, "c1/coredns") == "ACTIVE"
+    assert any(a.startswith("Deployment/coredns") for a in objects.applied)
+    assert ctx.store.resources.get(kinds.EKS_OBSERVED, SCOPE, "c1") is not None
+    assert after == OBSERVE_SECONDS
+    assert len(planes.started) == 1
+    asyncio.run(eks.reconcile(KEY))  # nothing more to do: the plane is ensured, nothing applied
+    assert len(planes.started) == 2
+    assert sum(a.startswith("Deployment/coredns") for a in objects.applied) == 1
+
+
+def test_a_plane_that_cannot_start_fails_the_cluster_with_its_reason(
+    ctx: Context, tmp_path: Path
+) -> None:
+    planes, objects = Planes(tmp_path), Objects()
+    planes.broken = True
+    call(ctx, "CreateCluster", name="c1", roleArn=ROLE, resourcesVpcConfig=VPC)
+    assert asyncio.run(reconciler(ctx, planes, objects).reconcile(KEY)) is None
+    cluster = call(ctx, "DescribeCluster", name="c1")["cluster"]
+    assert cluster["status"] == "FAILED"
+    assert cluster["health"]["issues"][0]["message"] == "etcd would not start"
+
+
+def test_a_deleted_cluster_loses_its_plane_client_and_records(ctx: Context, tmp_path: Path) -> None:
+    planes, objects = Planes(tmp_path), Objects()
+    call(ctx, "CreateCluster", name="c1", roleArn=ROLE, resourcesVpcConfig=VPC)
+    call(ctx, "CreateAddon", clusterName="c1", addonName="coredns")
+    eks = reconciler(ctx, planes, objects)
+    asyncio.run(eks.reconcile(KEY))
+    call(ctx, "DeleteCluster", name="c1")
+    assert asyncio.run(eks.reconcile(KEY)) is None
+    assert planes.removed == planes.started[:1]
+    assert objects.closed
+    for kind in (kinds.EKS_CLUSTER, kinds.EKS_OBSERVED):
+        assert ctx.store.resources.get(kind, SCOPE, "c1") is None
+    assert ctx.store.resources.list(kinds.EKS_ADDON, SCOPE) == []
+    assert eks.all_keys() == []
