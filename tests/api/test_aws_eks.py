@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from podwarden.control.eks import records
 from podwarden.logic import eks_lifecycle
 from podwarden.model.aws import kinds
 from podwarden.store.resources import Record
@@ -99,16 +98,16 @@ def activate(aws: AwsServer, name: str) -> None:
 
 def finish(aws: AwsServer, name: str, update_id: str, addon: str | None = None) -> None:
     """The reconciler's part once an update is carried out."""
-    key = records.child_key(name, addon) if addon else name
+    key = kinds.child_key(name, addon) if addon else name
     target = record(aws, kinds.EKS_ADDON if addon else kinds.EKS_CLUSTER, key)
-    update = record(aws, kinds.EKS_UPDATE, records.child_key(name, update_id))
+    update = record(aws, kinds.EKS_UPDATE, kinds.child_key(name, update_id))
     eks_lifecycle.finish_update(target.doc, update.doc, time.time())
     aws.store.resources.save(update)
     aws.store.resources.save(target)
 
 
 def activate_addon(aws: AwsServer, cluster: str, addon: str) -> None:
-    rec = record(aws, kinds.EKS_ADDON, records.child_key(cluster, addon))
+    rec = record(aws, kinds.EKS_ADDON, kinds.child_key(cluster, addon))
     eks_lifecycle.activate_addon(rec.doc, time.time())
     aws.store.resources.save(rec)
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
+from podwarden.api.operations import OPERATIONS
 from podwarden.checks.enforce import make_preflight
 from podwarden.cli.account import SeededAccount, seed_default_account
 from podwarden.cli.main import main
@@ -47,7 +48,7 @@ SCOPE = f"{ACCOUNT}/{REGION}"
 def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsServer]:
     """A server that enforces the preflight, over the seeded default account."""
     server = AwsServer(Path(tmp_path_factory.mktemp("preflight")))
-    server.app.services.preflight = make_preflight()
+    server.app.services.preflight = make_preflight(OPERATIONS)
     server.start()
     yield server
     server.stop()

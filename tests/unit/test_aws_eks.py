@@ -12,7 +12,6 @@ import pytest
 
 from podwarden.control.context import Context
 from podwarden.control.eks import OPERATIONS as HANDLERS
-from podwarden.control.eks import records
 from podwarden.logic import eks_lifecycle
 from podwarden.model.aws import arns, kinds
 from podwarden.model.errors import PodwardenError
@@ -92,9 +91,9 @@ def activate(ctx: Context, name: str = "c1") -> None:
 
 def finish(ctx: Context, name: str, update_id: str, addon: str | None = None) -> None:
     """What the reconciler does once an update is carried out."""
-    target_key = records.child_key(name, addon) if addon else name
+    target_key = kinds.child_key(name, addon) if addon else name
     target = record(ctx, kinds.EKS_ADDON if addon else kinds.EKS_CLUSTER, target_key)
-    update = record(ctx, kinds.EKS_UPDATE, records.child_key(name, update_id))
+    update = record(ctx, kinds.EKS_UPDATE, kinds.child_key(name, update_id))
     eks_lifecycle.finish_update(target.doc, update.doc, ctx.now())
     ctx.store.resources.save(update)
     ctx.store.resources.save(target)
@@ -718,7 +717,7 @@ def test_version_updates_one_minor_at_a_time_to_runnable_versions(
     update = call(ctx, "UpdateClusterVersion", name="c1", version="1.33")["update"]
     assert update["type"] == "VersionUpdate"
     assert {"type": "Version", "value": "1.33"} in update["params"]
-    rec = record(ctx, kinds.EKS_UPDATE, records.child_key("c1", update["id"]))
+    rec = record(ctx, kinds.EKS_UPDATE, kinds.child_key("c1", update["id"]))
     assert eks_lifecycle.pending_changes(rec.doc)["_podwarden.kubernetes"] == "v1.33.5"
     assert call(ctx, "DescribeCluster", name="c1")["cluster"]["version"] == "1.32"
     finish(ctx, "c1", update["id"])
@@ -731,7 +730,7 @@ def test_failed_update(ctx: Context) -> None:
     api_cluster(ctx)
     update = call(ctx, "UpdateClusterConfig", name="c1", deletionProtection=True)["update"]
     cluster = record(ctx, kinds.EKS_CLUSTER, "c1")
-    rec = record(ctx, kinds.EKS_UPDATE, records.child_key("c1", update["id"]))
+    rec = record(ctx, kinds.EKS_UPDATE, kinds.child_key("c1", update["id"]))
     eks_lifecycle.fail_update(cluster.doc, rec.doc, ctx.now(), "Unknown", "boom")
     ctx.store.resources.save(rec)
     ctx.store.resources.save(cluster)

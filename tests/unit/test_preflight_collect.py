@@ -12,9 +12,9 @@ from urllib.parse import quote
 
 import pytest
 
+from podwarden.api.operations import OPERATIONS as HANDLERS
 from podwarden.checks import collect_aws, collect_eks
 from podwarden.checks.collect import OPERATIONS_USED, collect, eks_name, guarded
-from podwarden.checks.enforce import HANDLERS
 from podwarden.checks.transport import CallFailed, in_process, is_read_only
 from podwarden.logic.preflight_facts import Role, SecurityGroup, Subnet, Unknown
 from podwarden.model.errors import NotFound

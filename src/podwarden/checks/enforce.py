@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from podwarden.checks.collect import collect, eks_name, eks_reference
-from podwarden.checks.transport import Handler, in_process
-from podwarden.control import ec2, eks, iam, sts
-from podwarden.control.context import Context, Preflight
+from podwarden.checks.transport import in_process
+from podwarden.control.context import Context, Operations, Preflight
 from podwarden.logic.kube_snapshot import KubeSnapshot
 from podwarden.logic.preflight import Report
 from podwarden.logic.preflight_facts import Unknown
@@ -30,23 +29,15 @@ from podwarden.model.aws import arns, kinds
 from podwarden.model.errors import Invalid
 from podwarden.policy.preflight import load_tables
 
-HANDLERS: Mapping[str, Mapping[str, Handler]] = {
-    "eks": eks.OPERATIONS,
-    "ec2": ec2.OPERATIONS,
-    "iam": iam.OPERATIONS,
-    "sts": sts.OPERATIONS,
-}
+# the services the preflight reads (``checks.collect.OPERATIONS_USED``)
+SERVICES = ("eks", "ec2", "iam", "sts")
 NOT_OBSERVED = "the EKS reconciler has not observed it yet"
-
-
-def scope(ctx: Context) -> str:
-    return f"{ctx.account}/{ctx.region}"
 
 
 def observed(ctx: Context, name: str | Unknown) -> KubeSnapshot | Unknown:
     if isinstance(name, Unknown):
         return Unknown("no EKS cluster to inspect")
-    rec = ctx.store.resources.get(kinds.EKS_OBSERVED, scope(ctx), name)
+    rec = ctx.store.resources.get(kinds.EKS_OBSERVED, ctx.scope, name)
     if rec is None:
         return Unknown(NOT_OBSERVED)
     return KubeSnapshot.from_doc(rec.doc)
@@ -67,10 +58,16 @@ def local_eks_name(ctx: Context, request: Mapping[str, Any]) -> str | Unknown:
     return name
 
 
-def check(ctx: Context, request: Mapping[str, Any], *, local_agent: bool = False) -> Report:
+def check(
+    ctx: Context,
+    request: Mapping[str, Any],
+    operations: Mapping[str, Operations],
+    *,
+    local_agent: bool = False,
+) -> Report:
     name = local_eks_name(ctx, request)
     facts = collect(
-        in_process(ctx, HANDLERS),
+        in_process(ctx, {s: operations[s] for s in SERVICES}),
         request,
         name,
         kube=observed(ctx, name),
@@ -81,17 +78,24 @@ def check(ctx: Context, request: Mapping[str, Any], *, local_agent: bool = False
     return evaluate(facts, load_tables())
 
 
-def enforce(ctx: Context, request: dict[str, Any], *, local_agent: bool = False) -> list[str]:
+def enforce(
+    ctx: Context,
+    request: dict[str, Any],
+    operations: Mapping[str, Operations],
+    *,
+    local_agent: bool = False,
+) -> list[str]:
     """Refuse ``request`` (Invalid, naming every failed requirement with its evidence) or
     return the warnings to record as cluster events."""
-    report = check(ctx, request, local_agent=local_agent)
+    report = check(ctx, request, operations, local_agent=local_agent)
     if not report.ok:
         raise Invalid(report.refusal())
     return report.warning_texts()
 
 
-def make_preflight(*, local_agent: bool = False) -> Preflight:
-    """What ``Services.preflight`` takes. ``local_agent``: podwarden's in-server health agent
-    serves the simulated nodes (``podwarden up``/``serve`` without ``--no-agent``), which
-    meets the health-agent requirement (R16)."""
-    return functools.partial(enforce, local_agent=local_agent)
+def make_preflight(operations: Mapping[str, Operations], *, local_agent: bool = False) -> Preflight:
+    """What ``Services.preflight`` takes. ``operations``: the API's operation table (the
+    preflight reads the local account through the same handlers, in process). ``local_agent``:
+    podwarden's in-server health agent serves the simulated nodes (``podwarden up``/``serve``
+    without ``--no-agent``), which meets the health-agent requirement (R16)."""
+    return functools.partial(enforce, operations=operations, local_agent=local_agent)

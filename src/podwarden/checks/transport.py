@@ -24,12 +24,11 @@ from botocore import xform_name
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
-from podwarden.control.context import Context
+from podwarden.control.context import Context, Handler
 from podwarden.model.errors import PodwardenError
 from podwarden.wire.errors import FAMILIES, wire_error
 
 Call = Callable[[str, str, dict[str, Any]], dict[str, Any]]
-Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
 READ_ONLY = re.compile(r"(Describe|List|Get)[A-Z][A-Za-z]*")
 # codes that say the named resource does not exist (EC2's are "<Resource>.NotFound")
 MISSING_CODES = frozenset(

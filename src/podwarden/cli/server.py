@@ -16,6 +16,7 @@ import uvicorn
 from podwarden.agent.service import LocalHealthAgent
 from podwarden.api.app import DEFAULT_REGION, ApiSettings, PodwardenApp, Services, build_app
 from podwarden.api.eks_authn import cluster_webhook_url
+from podwarden.api.operations import OPERATIONS
 from podwarden.checks.enforce import make_preflight
 from podwarden.cli.account import seed_default_account
 from podwarden.cli.training import training_services
@@ -146,7 +147,9 @@ class Server:
             on_startup=[self.start],
             on_shutdown=[self.stop],
             # the in-server health agent watches the simulated nodes: it counts as installed (R16)
-            preflight=make_preflight(local_agent=settings.agent) if settings.preflight else None,
+            preflight=make_preflight(OPERATIONS, local_agent=settings.agent)
+            if settings.preflight
+            else None,
         )
         self.app = build_app(
             ApiSettings(credentials=local_credentials(), auth=settings.auth), services

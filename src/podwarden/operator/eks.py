@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from podwarden.control.eks.records import child_key
 from podwarden.logic import eks_lifecycle as lifecycle
 from podwarden.logic import eks_plan as ep
 from podwarden.logic.addon_objects import workload_object
@@ -256,7 +255,7 @@ class EksReconciler:
 def forget_addon(resources: Resources, scope: str, cluster: str, addon: str) -> None:
     """A ``DELETING`` add-on is gone: drop its record, its updates and the Pod Identity
     associations it owns (their ``ownerArn`` is the add-on's ARN)."""
-    key = child_key(cluster, addon)
+    key = kinds.child_key(cluster, addon)
     rec = resources.get(kinds.EKS_ADDON, scope, key)
     if rec is not None:
         for owned in resources.list(kinds.EKS_POD_IDENTITY, scope, parent=cluster):

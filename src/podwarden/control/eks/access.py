@@ -56,7 +56,7 @@ def api_cluster(ctx: Context, name: str) -> Record:
 
 
 def get_entry(ctx: Context, cluster: str, principal_arn: str) -> Record:
-    key = records.child_key(cluster, principal_arn)
+    key = kinds.child_key(cluster, principal_arn)
     rec = ctx.store.resources.get(kinds.EKS_ACCESS_ENTRY, ctx.scope, key)
     if rec is None:
         raise NotFound(reason="access-entry-not-found", clusterName=cluster)
@@ -103,7 +103,7 @@ def add_entry(
         "type": kind.name,
         KEY: {"associatedAccessPolicies": []},
     }
-    key = records.child_key(cluster, principal_arn)
+    key = kinds.child_key(cluster, principal_arn)
     taken = InUse(reason="access-entry-exists", clusterName=cluster)
     return records.create(
         ctx, kinds.EKS_ACCESS_ENTRY, key, doc, created=now, parent=cluster, taken=taken

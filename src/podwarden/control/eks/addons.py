@@ -74,7 +74,7 @@ def _configuration(values: str | None, cluster: str, addon: str) -> None:
 
 def get_addon(ctx: Context, cluster: str, name: str) -> Record:
     records.get_cluster(ctx, cluster)
-    rec = ctx.store.resources.get(kinds.EKS_ADDON, ctx.scope, records.child_key(cluster, name))
+    rec = ctx.store.resources.get(kinds.EKS_ADDON, ctx.scope, kinds.child_key(cluster, name))
     if rec is None:
         raise NotFound(reason="addon-not-found", clusterName=cluster, addonName=name)
     return rec
@@ -139,7 +139,7 @@ def create_addon(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     _configuration(params.get("configurationValues"), cluster, name)
     pairs = list(params.get("podIdentityAssociations") or [])
     doc = _addon_doc(ctx, params, addon, version, pairs)
-    key = records.child_key(cluster, name)
+    key = kinds.child_key(cluster, name)
     taken = InUse(reason="addon-exists", clusterName=cluster, addonName=name)
     if ctx.store.resources.get(kinds.EKS_ADDON, ctx.scope, key) is not None:
         raise taken

@@ -168,7 +168,7 @@ def add_association(
         doc["ownerArn"] = owner
     if doc.get("targetRoleArn"):
         doc["externalId"] = str(uuid.uuid4())
-    key = records.child_key(cluster, association_id)
+    key = kinds.child_key(cluster, association_id)
     # the same id drawn twice: astronomically unlikely
     taken = InUse(reason="association-exists", associationId=association_id)
     return records.create(
@@ -180,7 +180,7 @@ def get_association(ctx: Context, cluster: str, association_id: str) -> Record:
     records.get_cluster(ctx, cluster)
     if len(association_id) != ID_LENGTH:
         raise Invalid(reason="invalid-association-id", length=ID_LENGTH)
-    key = records.child_key(cluster, association_id)
+    key = kinds.child_key(cluster, association_id)
     rec = ctx.store.resources.get(kinds.EKS_POD_IDENTITY, ctx.scope, key)
     if rec is None:
         raise NotFound(

@@ -29,10 +29,6 @@ from podwarden.store.resources import Duplicate, Record
 TIMESTAMPS = frozenset({"createdAt", "modifiedAt", "associatedAt", "activationExpiry"})
 
 
-def child_key(cluster: str, name: str) -> str:
-    return f"{cluster}/{name}"
-
-
 # ---------------------------------------------------------------- output
 
 
@@ -124,7 +120,9 @@ def start_update(
     cluster = target.parent or target.key
     update_id, now = str(uuid.uuid4()), ctx.now()
     doc = eks_lifecycle.new_update(update_id, update_type, shown, changes, now, addon=addon)
-    rec = Record(kinds.EKS_UPDATE, ctx.scope, child_key(cluster, update_id), doc, cluster, now)
+    rec = Record(
+        kinds.EKS_UPDATE, ctx.scope, kinds.child_key(cluster, update_id), doc, cluster, now
+    )
     ctx.store.resources.create(rec)
     eks_lifecycle.start_update(target.doc, update_id)
     ctx.store.resources.save(target)

@@ -33,7 +33,6 @@ from podwarden.control.context import Context, Operations
 from podwarden.control.eks import versions
 from podwarden.control.eks.network import subnets_vpc
 from podwarden.control.eks.records import (
-    child_key,
     children,
     get_cluster,
     page,
@@ -240,7 +239,7 @@ def _updates(ctx: Context, cluster: str, addon: str | None) -> list[Record]:
 def describe_update(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     name, update_id = params["name"], params["updateId"]
     get_cluster(ctx, name)
-    rec = ctx.store.resources.get(kinds.EKS_UPDATE, ctx.scope, child_key(name, update_id))
+    rec = ctx.store.resources.get(kinds.EKS_UPDATE, ctx.scope, kinds.child_key(name, update_id))
     if rec is None or eks_lifecycle.updated_addon(rec.doc) != params.get("addonName"):
         raise NotFound(reason="update-not-found", updateId=update_id, clusterName=name)
     return {"update": public(rec.doc)}

@@ -61,3 +61,8 @@ S3_PART = "s3:part"
 
 # the marker that the default account (``podwarden up``) was seeded
 ACCOUNT_SEEDED = "podwarden:seed"
+
+
+def child_key(parent: str, name: str) -> str:
+    """The key of a record that lives under another: ``<cluster>/<add-on>`` and the like."""
+    return f"{parent}/{name}"
