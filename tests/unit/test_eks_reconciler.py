@@ -43,7 +43,7 @@ def plan(cluster: dict[str, Any], *addons: dict[str, Any], **kw: Any) -> ep.EksP
 
 
 def test_a_deleting_cluster_stops_its_plane_then_forgets_its_records() -> None:
-    assert plan(doc("DELETING")).actions == [ep.StopPlane(), ep.ForgetCluster()]
+    assert plan(doc("DELETING")).actions == [ep.Step.STOP_PLANE, ep.Step.FORGET_CLUSTER]
     assert plan(doc("DELETING")).requeue_after is None
 
 
@@ -53,21 +53,24 @@ def test_a_failed_cluster_is_left_alone() -> None:
 
 def test_a_creating_cluster_gets_its_plane_is_activated_and_observed() -> None:
     found = plan(doc("CREATING"))
-    assert found.actions == [ep.EnsurePlane(), ep.ActivateCluster(), ep.Observe()]
+    assert found.actions == [ep.Step.ENSURE_PLANE, ep.Step.ACTIVATE_CLUSTER, ep.Step.OBSERVE]
     assert found.requeue_after == 5.0
 
 
 def test_live_state_is_read_when_due_and_the_next_pass_asked_for_then() -> None:
-    assert ep.Observe() not in plan(doc("ACTIVE"), observed_at=98.0).actions
+    assert ep.Step.OBSERVE not in plan(doc("ACTIVE"), observed_at=98.0).actions
     assert plan(doc("ACTIVE"), observed_at=98.0).requeue_after == pytest.approx(3.0)
-    assert plan(doc("ACTIVE"), observed_at=95.0).actions == [ep.EnsurePlane(), ep.Observe()]
+    assert plan(doc("ACTIVE"), observed_at=95.0).actions == [ep.Step.ENSURE_PLANE, ep.Step.OBSERVE]
 
 
 def test_a_pending_update_is_finished_or_forgotten_when_its_record_is_gone() -> None:
     cluster = doc("UPDATING", _podwarden={"pending_update": "u1"})
     found = plan(cluster, updates={"u1": {"id": "u1"}}, observed_at=99.0).actions
-    assert found == [ep.EnsurePlane(), ep.FinishUpdate(None, "u1")]
-    assert plan(cluster, observed_at=99.0).actions == [ep.EnsurePlane(), ep.ForgetUpdate(None)]
+    assert found == [ep.Step.ENSURE_PLANE, ep.FinishUpdate(None, "u1")]
+    assert plan(cluster, observed_at=99.0).actions == [
+        ep.Step.ENSURE_PLANE,
+        ep.FinishUpdate(None, None),
+    ]
 
 
 def test_addons_are_applied_activated_updated_and_removed() -> None:
@@ -84,14 +87,14 @@ def test_addons_are_applied_activated_updated_and_removed() -> None:
         observed_at=99.0,
     ).actions
     assert found == [
-        ep.EnsurePlane(),
-        ep.ApplyAddon("coredns", "v7"),
-        ep.ActivateAddon("coredns"),
-        ep.ApplyAddon("vpc-cni", "v2"),
+        ep.Step.ENSURE_PLANE,
+        ep.Addon(ep.AddonStep.APPLY, "coredns", "v7"),
+        ep.Addon(ep.AddonStep.ACTIVATE, "coredns"),
+        ep.Addon(ep.AddonStep.APPLY, "vpc-cni", "v2"),
         ep.FinishUpdate("vpc-cni", "u2"),
-        ep.RemoveAddonWorkloads("kube-proxy", "v3"),
-        ep.ForgetAddon("kube-proxy"),
-        ep.ForgetAddon("metrics"),  # preserved: its workloads stay
+        ep.Addon(ep.AddonStep.REMOVE, "kube-proxy", "v3"),
+        ep.Addon(ep.AddonStep.FORGET, "kube-proxy"),
+        ep.Addon(ep.AddonStep.FORGET, "metrics"),  # preserved: its workloads stay
     ]
 
 

@@ -40,30 +40,24 @@ def _each(
     return out
 
 
-def _route_table(call: Call, subnet: str, vpc: str, main: dict[str, Any]) -> dict[str, Any]:
-    filters = [{"Name": "association.subnet-id", "Values": [subnet]}]
-    tables = pages(
-        call,
-        "ec2",
-        "DescribeRouteTables",
-        {"Filters": filters},
-        items="RouteTables",
-        cursor="NextToken",
+def _route_tables(call: Call, filters: list[dict[str, Any]]) -> list[Any]:
+    params = {"Filters": filters}
+    return pages(
+        call, "ec2", "DescribeRouteTables", params, items="RouteTables", cursor="NextToken"
     )
+
+
+def _route_table(call: Call, subnet: str, vpc: str, main: dict[str, Any]) -> dict[str, Any]:
+    tables = _route_tables(call, [{"Name": "association.subnet-id", "Values": [subnet]}])
     if tables:
         return dict(tables[0])
     if vpc not in main:
-        filters = [
-            {"Name": "vpc-id", "Values": [vpc]},
-            {"Name": "association.main", "Values": ["true"]},
-        ]
-        found = pages(
+        found = _route_tables(
             call,
-            "ec2",
-            "DescribeRouteTables",
-            {"Filters": filters},
-            items="RouteTables",
-            cursor="NextToken",
+            [
+                {"Name": "vpc-id", "Values": [vpc]},
+                {"Name": "association.main", "Values": ["true"]},
+            ],
         )
         main[vpc] = dict(found[0]) if found else {"RouteTableId": "(none)", "Routes": []}
     return dict(main[vpc])

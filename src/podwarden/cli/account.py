@@ -27,6 +27,7 @@ from typing import Any
 
 from podwarden.api.operations import OPERATIONS
 from podwarden.control.context import Context, InstanceTypes
+from podwarden.model.aws import arns
 from podwarden.model.aws.kinds import EKS_CLUSTER as CLUSTER
 from podwarden.model.aws.private import private
 from podwarden.store.resources import Duplicate, Record
@@ -35,6 +36,11 @@ from podwarden.store.sql import Store
 MARKER_KIND = "podwarden:seed"
 EKS_CLUSTER = "podwarden"
 ADDONS = ("vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent")
+NODE_POLICIES = (
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEKS_CNI_Policy",
+    "AmazonEC2ContainerRegistryReadOnly",
+)
 ON_CREATE = """#!/bin/bash
 # A HyperPod lifecycle script (OnCreate). podwarden stores it with each instance's record;
 # on a real HyperPod cluster it runs as root when the instance is created.
@@ -115,7 +121,7 @@ def seed_default_account(
         now=time.time,
         principal_arn=principal_arn,
     )
-    seeded = _build(_Caller(ctx), account, region)
+    seeded = _Seeder(_Caller(ctx), account, region).build()
     _adopt(store, scope)
     marker = Record(MARKER_KIND, scope, "default", seeded.to_doc(), created=time.time())
     try:
@@ -127,128 +133,141 @@ def seed_default_account(
     return seeded
 
 
-def _build(call: _Caller, account: str, region: str) -> SeededAccount:
-    vpc = call(
-        "ec2",
-        "CreateVpc",
-        CidrBlock="10.1.0.0/16",
-        TagSpecifications=[{"ResourceType": "vpc", "Tags": _name("podwarden-vpc")}],
-    )["Vpc"]["VpcId"]
+@dataclass(frozen=True)
+class _Network:
+    """The network part of ``SeededAccount`` (same field names)."""
 
-    def subnet(cidr: str, zone: str, name: str) -> str:
+    vpc_id: str
+    private_subnets: list[str]
+    public_subnet: str
+    security_group: str
+
+
+class _Seeder:
+    """The default account's resources, one service at a time, through ``call``."""
+
+    def __init__(self, call: _Caller, account: str, region: str) -> None:
+        self.call, self.account, self.region = call, account, region
+
+    def build(self) -> SeededAccount:
+        net = self.network()
+        execution = self.role(
+            "podwarden-hyperpod-execution",
+            "sagemaker.amazonaws.com",
+            ("AmazonSageMakerClusterInstanceRolePolicy",),
+        )
+        node = self.role(
+            "podwarden-eks-node",
+            "ec2.amazonaws.com",
+            NODE_POLICIES,
+        )
+        bucket = self.lifecycle_bucket()
+        return SeededAccount(
+            account=self.account,
+            region=self.region,
+            **asdict(net),
+            execution_role_arn=execution,
+            node_role_arn=node,
+            eks_cluster_arn=self.eks_cluster(net),
+            bucket=bucket,
+            lifecycle_uri=f"s3://{bucket}/lifecycle/",
+        )
+
+    def network(self) -> _Network:
+        """The VPC, two private subnets behind a NAT gateway, a public one behind an internet
+        gateway, and the nodes' security group."""
+        spec = [{"ResourceType": "vpc", "Tags": _name("podwarden-vpc")}]
+        vpc = self.call("ec2", "CreateVpc", CidrBlock="10.1.0.0/16", TagSpecifications=spec)
+        vpc_id = str(vpc["Vpc"]["VpcId"])
+        private = [
+            self.subnet(vpc_id, "10.1.0.0/20", "a", "podwarden-private-a"),
+            self.subnet(vpc_id, "10.1.16.0/20", "b", "podwarden-private-b"),
+        ]
+        public = self.subnet(vpc_id, "10.1.128.0/24", "a", "podwarden-public-a")
+        igw = self.call("ec2", "CreateInternetGateway")["InternetGateway"]["InternetGatewayId"]
+        self.call("ec2", "AttachInternetGateway", InternetGatewayId=igw, VpcId=vpc_id)
+        self.routed(vpc_id, [public], GatewayId=igw)
+        eip = self.call("ec2", "AllocateAddress", Domain="vpc")["AllocationId"]
+        nat = self.call("ec2", "CreateNatGateway", SubnetId=public, AllocationId=eip)
+        self.routed(vpc_id, private, NatGatewayId=nat["NatGateway"]["NatGatewayId"])
+        return _Network(vpc_id, private, public, self.security_group(vpc_id))
+
+    def subnet(self, vpc: str, cidr: str, zone: str, name: str) -> str:
         spec = [{"ResourceType": "subnet", "Tags": _name(name)}]
-        out = call(
+        zone = f"{self.region}{zone}"
+        out = self.call(
             "ec2",
             "CreateSubnet",
             VpcId=vpc,
             CidrBlock=cidr,
-            AvailabilityZone=f"{region}{zone}",
+            AvailabilityZone=zone,
             TagSpecifications=spec,
         )
         return str(out["Subnet"]["SubnetId"])
 
-    private_subnets = [
-        subnet("10.1.0.0/20", "a", "podwarden-private-a"),
-        subnet("10.1.16.0/20", "b", "podwarden-private-b"),
-    ]
-    public = subnet("10.1.128.0/24", "a", "podwarden-public-a")
-    igw = call("ec2", "CreateInternetGateway")["InternetGateway"]["InternetGatewayId"]
-    call("ec2", "AttachInternetGateway", InternetGatewayId=igw, VpcId=vpc)
-    public_rt = call("ec2", "CreateRouteTable", VpcId=vpc)["RouteTable"]["RouteTableId"]
-    call(
-        "ec2",
-        "CreateRoute",
-        RouteTableId=public_rt,
-        DestinationCidrBlock="0.0.0.0/0",
-        GatewayId=igw,
-    )
-    call("ec2", "AssociateRouteTable", RouteTableId=public_rt, SubnetId=public)
-    eip = call("ec2", "AllocateAddress", Domain="vpc")["AllocationId"]
-    nat = call("ec2", "CreateNatGateway", SubnetId=public, AllocationId=eip)["NatGateway"][
-        "NatGatewayId"
-    ]
-    private_rt = call("ec2", "CreateRouteTable", VpcId=vpc)["RouteTable"]["RouteTableId"]
-    call(
-        "ec2",
-        "CreateRoute",
-        RouteTableId=private_rt,
-        DestinationCidrBlock="0.0.0.0/0",
-        NatGatewayId=nat,
-    )
-    for s in private_subnets:
-        call("ec2", "AssociateRouteTable", RouteTableId=private_rt, SubnetId=s)
-    sg = call(
-        "ec2",
-        "CreateSecurityGroup",
-        GroupName="podwarden-hyperpod",
-        Description="HyperPod nodes: all traffic within the group (EFA)",
-        VpcId=vpc,
-    )["GroupId"]
-    call(
-        "ec2",
-        "AuthorizeSecurityGroupIngress",
-        GroupId=sg,
-        IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": sg}]}],
-    )
-
-    def role(name: str, service: str, policies: tuple[str, ...]) -> str:
-        arn = str(
-            call("iam", "CreateRole", RoleName=name, AssumeRolePolicyDocument=_trust(service))[
-                "Role"
-            ]["Arn"]
+    def routed(self, vpc: str, subnets: list[str], **target: str) -> None:
+        """A route table whose default route goes to ``target``, for ``subnets``."""
+        table = self.call("ec2", "CreateRouteTable", VpcId=vpc)["RouteTable"]["RouteTableId"]
+        everywhere = "0.0.0.0/0"
+        self.call(
+            "ec2", "CreateRoute", RouteTableId=table, DestinationCidrBlock=everywhere, **target
         )
-        for p in policies:
-            call("iam", "AttachRolePolicy", RoleName=name, PolicyArn=f"arn:aws:iam::aws:policy/{p}")
-        return arn
+        for subnet in subnets:
+            self.call("ec2", "AssociateRouteTable", RouteTableId=table, SubnetId=subnet)
 
-    execution = role(
-        "podwarden-hyperpod-execution",
-        "sagemaker.amazonaws.com",
-        ("AmazonSageMakerClusterInstanceRolePolicy",),
-    )
-    node = role(
-        "podwarden-eks-node",
-        "ec2.amazonaws.com",
-        ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"),
-    )
-    cluster_role = role("podwarden-eks-cluster", "eks.amazonaws.com", ("AmazonEKSClusterPolicy",))
+    def security_group(self, vpc: str) -> str:
+        sg = str(
+            self.call(
+                "ec2",
+                "CreateSecurityGroup",
+                GroupName="podwarden-hyperpod",
+                Description="HyperPod nodes: all traffic within the group (EFA)",
+                VpcId=vpc,
+            )["GroupId"]
+        )
+        within = [{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": sg}]}]
+        self.call("ec2", "AuthorizeSecurityGroupIngress", GroupId=sg, IpPermissions=within)
+        return sg
 
-    bucket = f"sagemaker-podwarden-{account}-{region}"
-    config = {} if region == "us-east-1" else {"LocationConstraint": region}
-    call("s3", "CreateBucket", Bucket=bucket, CreateBucketConfiguration=config)
-    call(
-        "s3",
-        "PutObject",
-        Bucket=bucket,
-        Key="lifecycle/on_create.sh",
-        Body=ON_CREATE.encode(),
-        ContentType="text/x-shellscript",
-    )
+    def role(self, name: str, service: str, policies: tuple[str, ...]) -> str:
+        trust = _trust(service)
+        out = self.call("iam", "CreateRole", RoleName=name, AssumeRolePolicyDocument=trust)
+        for policy in policies:
+            arn = arns.iam("aws", "policy", policy)
+            self.call("iam", "AttachRolePolicy", RoleName=name, PolicyArn=arn)
+        return str(out["Role"]["Arn"])
 
-    eks = call(
-        "eks",
-        "CreateCluster",
-        name=EKS_CLUSTER,
-        version="1.32",
-        roleArn=cluster_role,
-        resourcesVpcConfig={"subnetIds": private_subnets, "securityGroupIds": [sg]},
-        accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"},
-    )["cluster"]
-    for addon in ADDONS:
-        call("eks", "CreateAddon", clusterName=EKS_CLUSTER, addonName=addon)
-    return SeededAccount(
-        account=account,
-        region=region,
-        vpc_id=vpc,
-        private_subnets=private_subnets,
-        public_subnet=public,
-        security_group=sg,
-        execution_role_arn=execution,
-        node_role_arn=node,
-        eks_cluster_arn=eks["arn"],
-        bucket=bucket,
-        lifecycle_uri=f"s3://{bucket}/lifecycle/",
-    )
+    def lifecycle_bucket(self) -> str:
+        bucket = f"sagemaker-podwarden-{self.account}-{self.region}"
+        config = {} if self.region == "us-east-1" else {"LocationConstraint": self.region}
+        self.call("s3", "CreateBucket", Bucket=bucket, CreateBucketConfiguration=config)
+        self.call(
+            "s3",
+            "PutObject",
+            Bucket=bucket,
+            Key="lifecycle/on_create.sh",
+            Body=ON_CREATE.encode(),
+            ContentType="text/x-shellscript",
+        )
+        return bucket
+
+    def eks_cluster(self, net: _Network) -> str:
+        cluster_role = self.role(
+            "podwarden-eks-cluster", "eks.amazonaws.com", ("AmazonEKSClusterPolicy",)
+        )
+        vpc_config = {"subnetIds": net.private_subnets, "securityGroupIds": [net.security_group]}
+        eks = self.call(
+            "eks",
+            "CreateCluster",
+            name=EKS_CLUSTER,
+            version="1.32",
+            roleArn=cluster_role,
+            resourcesVpcConfig=vpc_config,
+            accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"},
+        )["cluster"]
+        for addon in ADDONS:
+            self.call("eks", "CreateAddon", clusterName=EKS_CLUSTER, addonName=addon)
+        return str(eks["arn"])
 
 
 def _adopt(store: Store, scope: str) -> None:

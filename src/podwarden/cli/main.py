@@ -307,6 +307,38 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fault-policy", type=Path, help="a fault -> action policy YAML to use")
 
 
+def _agent_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    agent = sub.add_parser("agent", help="the health-monitoring agent of one node")
+    agent.add_argument("--node", required=True, help="the Kubernetes node name")
+    agent.add_argument("--kubeconfig", required=True)
+    agent.add_argument("--kernel-log", default="/dev/kmsg", help="kernel log to follow")
+    agent.add_argument(
+        "--nvml",
+        action="store_true",
+        help="also watch the GPUs through NVML (count, ECC, row remaps, Xid events, NVLink, "
+        "throttling, recovery action); exits if NVML is not available",
+    )
+    agent.add_argument("--from-start", action="store_true", help="read the log from its start")
+    agent.add_argument("--fault-policy", type=Path, help="a fault -> action policy YAML")
+    agent.add_argument("--interval", type=float, default=0.5, help="seconds between reads")
+    agent.set_defaults(func=cmd_agent)
+
+
+def _fault_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fault = sub.add_parser("fault", help="fault injection for simulated nodes")
+    fault_sub = fault.add_subparsers(dest="fault_command", required=True)
+    inject_cmd = fault_sub.add_parser("inject", help="queue a fault on a node for the agent")
+    inject_cmd.add_argument("--node", required=True, help="instance id (i-...) or node name")
+    inject_cmd.add_argument("--cluster", help="HyperPod cluster name (informational)")
+    inject_cmd.add_argument("--xid", type=int, help="an NVIDIA Xid code, e.g. 79")
+    inject_cmd.add_argument("--gpu-count", type=int, help="the GPU count nvidia-smi would report")
+    inject_cmd.add_argument("--node-down", action="store_true")
+    inject_cmd.add_argument("--dhc-fail", action="store_true", help="a failed deep health check")
+    inject_cmd.add_argument("--kubeconfig", help="default: the local control plane's")
+    inject_cmd.add_argument("--data-dir", default=str(default_data_dir()))
+    inject_cmd.set_defaults(func=cmd_fault_inject)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="podwarden", description=__doc__)
     p.add_argument("--version", action="version", version=f"podwarden {__version__}")
@@ -330,35 +362,11 @@ def parser() -> argparse.ArgumentParser:
     _server_arguments(serve_cmd)
     serve_cmd.set_defaults(func=cmd_serve)
 
-    agent = sub.add_parser("agent", help="the health-monitoring agent of one node")
-    agent.add_argument("--node", required=True, help="the Kubernetes node name")
-    agent.add_argument("--kubeconfig", required=True)
-    agent.add_argument("--kernel-log", default="/dev/kmsg", help="kernel log to follow")
-    agent.add_argument(
-        "--nvml",
-        action="store_true",
-        help="also watch the GPUs through NVML (count, ECC, row remaps, Xid events, NVLink, "
-        "throttling, recovery action); exits if NVML is not available",
-    )
-    agent.add_argument("--from-start", action="store_true", help="read the log from its start")
-    agent.add_argument("--fault-policy", type=Path, help="a fault -> action policy YAML")
-    agent.add_argument("--interval", type=float, default=0.5, help="seconds between reads")
-    agent.set_defaults(func=cmd_agent)
+    _agent_parser(sub)
 
     goodput.add_parser(sub)
 
-    fault = sub.add_parser("fault", help="fault injection for simulated nodes")
-    fault_sub = fault.add_subparsers(dest="fault_command", required=True)
-    inject_cmd = fault_sub.add_parser("inject", help="queue a fault on a node for the agent")
-    inject_cmd.add_argument("--node", required=True, help="instance id (i-...) or node name")
-    inject_cmd.add_argument("--cluster", help="HyperPod cluster name (informational)")
-    inject_cmd.add_argument("--xid", type=int, help="an NVIDIA Xid code, e.g. 79")
-    inject_cmd.add_argument("--gpu-count", type=int, help="the GPU count nvidia-smi would report")
-    inject_cmd.add_argument("--node-down", action="store_true")
-    inject_cmd.add_argument("--dhc-fail", action="store_true", help="a failed deep health check")
-    inject_cmd.add_argument("--kubeconfig", help="default: the local control plane's")
-    inject_cmd.add_argument("--data-dir", default=str(default_data_dir()))
-    inject_cmd.set_defaults(func=cmd_fault_inject)
+    _fault_parser(sub)
 
     preflight = sub.add_parser(
         "preflight", help="check HyperPod-on-EKS prerequisites of a CreateCluster request"

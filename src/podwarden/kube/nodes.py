@@ -59,6 +59,22 @@ async def server_side_apply(
         raise TemporaryError(f"{what}: {exc}") from exc
 
 
+async def read_object(
+    read: Callable[..., Awaitable[ClientResponse]], *args: str, what: str
+) -> dict[str, Any] | None:
+    """The object a generated ``read_*_without_preload_content`` call (``args``: what it takes:
+    name, then namespace where the kind has one) answers, or None when there is none (404)."""
+    try:
+        resp = await read(*args)
+        body = await check_response(resp, what, ok_statuses=(404,))
+    except ClientError as exc:
+        raise TemporaryError(f"{what}: {exc}") from exc
+    if resp.status == 404:
+        return None
+    found: dict[str, Any] = json.loads(body)
+    return found
+
+
 async def api_client(kubeconfig: Path) -> Any:
     """A ``kubernetes.aio`` ``ApiClient`` for the current context of ``kubeconfig``; the caller
     closes it."""

@@ -9,13 +9,12 @@ repeat it. Deleting what is gone already counts as deleted. Plain dicts in and o
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 from aiohttp import ClientError
 from kubernetes.aio import client
 
-from podwarden.kube.nodes import check_response, server_side_apply
+from podwarden.kube.nodes import check_response, read_object, server_side_apply
 from podwarden.model.errors import TemporaryError
 
 # kind -> (API class, the method stem after ``patch_``/``delete_``/``read_``, namespaced)
@@ -61,12 +60,4 @@ class KubeObjects:
         method, namespaced = self._method("read", kind)
         where = (namespace,) if namespaced else ()
         what = f"read {kind} {'/'.join((*where, name))}"
-        try:
-            resp = await method(name, *where)
-            body = await check_response(resp, what, ok_statuses=(404,))
-        except ClientError as exc:
-            raise TemporaryError(f"{what}: {exc}") from exc
-        if resp.status == 404:
-            return None
-        found: dict[str, Any] = json.loads(body)
-        return found
+        return await read_object(method, name, *where, what=what)

@@ -18,7 +18,7 @@ from typing import Any, Final
 from aiohttp import ClientError, ClientResponse
 from kubernetes.aio import client
 
-from podwarden.kube.nodes import check_response, server_side_apply
+from podwarden.kube.nodes import check_response, read_object, server_side_apply
 from podwarden.model.errors import TemporaryError
 from podwarden.model.jobs import KUBEFLOW_GROUP, KUBEFLOW_VERSION, PYTORCHJOBS
 
@@ -195,16 +195,8 @@ class KubeTrainingJobs:
 
     async def node(self, name: str) -> dict[str, Any] | None:
         """The node, or None when it does not exist."""
-        what = f"read node {name}"
-        try:
-            resp = await self._core.read_node_without_preload_content(name)
-            body = await check_response(resp, what, ok_statuses=(404,))
-        except ClientError as exc:
-            raise TemporaryError(f"{what}: {exc}") from exc
-        if resp.status == 404:
-            return None
-        found: dict[str, Any] = json.loads(body)
-        return found
+        read = self._core.read_node_without_preload_content
+        return await read_object(read, name, what=f"read node {name}")
 
     async def event(self, namespace: str, body: dict[str, Any]) -> None:
         """Create a core/v1 Event; one of the same name exists already (409) counts as made,

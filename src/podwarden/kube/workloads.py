@@ -16,7 +16,7 @@ from aiohttp import ClientError
 from kubernetes.aio import client
 
 from podwarden.kube.inspect import read_api
-from podwarden.kube.nodes import api_client, check_response, server_side_apply
+from podwarden.kube.nodes import api_client, check_response, read_object, server_side_apply
 from podwarden.kube.objects import KINDS as OBJECT_KINDS
 from podwarden.kube.objects import KubeObjects
 from podwarden.logic.kube_snapshot import KubeSnapshot
@@ -77,14 +77,5 @@ class KubeWorkloads:
     async def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         if kind in OBJECT_KINDS:
             return await self._objects.get(kind, namespace, name)
-        what = f"read {kind} {namespace}/{name}"
         method = getattr(self._apps, f"read_namespaced_{_PLURAL[kind]}_without_preload_content")
-        try:
-            resp = await method(name, namespace)
-            body = await check_response(resp, what, ok_statuses=(404,))
-        except ClientError as exc:
-            raise TemporaryError(f"{what}: {exc}") from exc
-        if resp.status == 404:
-            return None
-        found: dict[str, Any] = json.loads(body)
-        return found
+        return await read_object(method, name, namespace, what=f"read {kind} {namespace}/{name}")

@@ -15,85 +15,47 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from podwarden.logic import eks_lifecycle as lifecycle
 from podwarden.model.aws.private import peek
 
 
-@dataclass(frozen=True)
-class EnsurePlane:
-    """Start (or find) the control plane; ends the pass (failing the cluster) if it cannot."""
+class Step(Enum):
+    """What a pass does to the cluster itself."""
 
-
-@dataclass(frozen=True)
-class StopPlane:
-    pass
-
-
-@dataclass(frozen=True)
-class ForgetCluster:
-    """Delete the cluster's records, its children and its observed state."""
-
-
-@dataclass(frozen=True)
-class ActivateCluster:
-    """``CREATING`` -> ``ACTIVE`` with the running plane's endpoint, CA and version."""
+    ENSURE_PLANE = "start (or find) the control plane; the pass ends, failing the cluster, if not"
+    STOP_PLANE = "stop the control plane and remove its data"
+    FORGET_CLUSTER = "delete the cluster's records, its children's and its observed state"
+    ACTIVATE_CLUSTER = "CREATING -> ACTIVE with the running plane's endpoint, CA and version"
+    OBSERVE = "read the cluster's live state for the preflight (eks:observed)"
 
 
 @dataclass(frozen=True)
 class FinishUpdate:
-    addon: str | None  # None: the cluster's own update
-    update_id: str
-
-
-@dataclass(frozen=True)
-class ForgetUpdate:
-    """The pending update's record is gone: nothing is pending any more."""
+    """Carry out the pending update ``update_id`` of the cluster (``addon`` None) or an add-on;
+    ``update_id`` None: its record is gone, so nothing is pending any more."""
 
     addon: str | None
+    update_id: str | None
+
+
+class AddonStep(Enum):
+    APPLY = "apply the add-on's workloads at ``version``"
+    REMOVE = "delete the add-on's workloads of ``version``"
+    FORGET = "delete the add-on's records (its updates, the associations it owns)"
+    ACTIVATE = "CREATING -> ACTIVE"
 
 
 @dataclass(frozen=True)
-class ApplyAddon:
+class Addon:
+    step: AddonStep
     name: str
-    version: str
+    version: str = ""
 
 
-@dataclass(frozen=True)
-class RemoveAddonWorkloads:
-    name: str
-    version: str
-
-
-@dataclass(frozen=True)
-class ForgetAddon:
-    name: str
-
-
-@dataclass(frozen=True)
-class ActivateAddon:
-    name: str
-
-
-@dataclass(frozen=True)
-class Observe:
-    """Read the cluster's live state for the preflight (``eks:observed``)."""
-
-
-Action = (
-    EnsurePlane
-    | StopPlane
-    | ForgetCluster
-    | ActivateCluster
-    | FinishUpdate
-    | ForgetUpdate
-    | ApplyAddon
-    | RemoveAddonWorkloads
-    | ForgetAddon
-    | ActivateAddon
-    | Observe
-)
+Action = Step | FinishUpdate | Addon
 
 
 @dataclass
@@ -115,17 +77,17 @@ def plan_eks_cluster(
     update id); ``observed_at``: when its live state was last read (None: never)."""
     status = cluster["status"]
     if status == "DELETING":
-        return EksPlan([StopPlane(), ForgetCluster()])
+        return EksPlan([Step.STOP_PLANE, Step.FORGET_CLUSTER])
     if status == "FAILED":
         return EksPlan()
-    plan = EksPlan([EnsurePlane()])
+    plan = EksPlan([Step.ENSURE_PLANE])
     if status == "CREATING":
-        plan.actions.append(ActivateCluster())
+        plan.actions.append(Step.ACTIVATE_CLUSTER)
     plan.actions += _pending(None, cluster, updates)
     for addon in addons:
         plan.actions += _addon(addon, updates)
     if observed_at is None or now - observed_at >= observe_every:
-        plan.actions.append(Observe())
+        plan.actions.append(Step.OBSERVE)
         plan.requeue_after = observe_every
     else:
         plan.requeue_after = observed_at + observe_every - now
@@ -138,24 +100,22 @@ def _pending(
     update_id = lifecycle.pending_update(target)
     if update_id is None:
         return []
-    if update_id not in updates:
-        return [ForgetUpdate(addon)]
-    return [FinishUpdate(addon, update_id)]
+    return [FinishUpdate(addon, update_id if update_id in updates else None)]
 
 
 def _addon(addon: Mapping[str, Any], updates: Mapping[str, Mapping[str, Any]]) -> list[Action]:
     name, status, version = addon["addonName"], addon["status"], addon["addonVersion"]
     if status == "DELETING":
         keep = bool(peek(addon).get("preserve"))
-        removal: list[Action] = [] if keep else [RemoveAddonWorkloads(name, version)]
-        return [*removal, ForgetAddon(name)]
+        removal: list[Action] = [] if keep else [Addon(AddonStep.REMOVE, name, version)]
+        return [*removal, Addon(AddonStep.FORGET, name)]
     update_id = lifecycle.pending_update(addon)
     if update_id is not None:
         update = updates.get(update_id)
         if update is not None:
             changes = peek(update).get("changes") or {}
             version = str(changes.get("addonVersion", version))
-        return [ApplyAddon(name, version), *_pending(name, addon, updates)]
+        return [Addon(AddonStep.APPLY, name, version), *_pending(name, addon, updates)]
     if status == "CREATING":
-        return [ApplyAddon(name, version), ActivateAddon(name)]
+        return [Addon(AddonStep.APPLY, name, version), Addon(AddonStep.ACTIVATE, name)]
     return []

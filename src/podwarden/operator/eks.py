@@ -162,48 +162,52 @@ class EksReconciler:
     async def _apply(self, state: _Pass, action: ep.Action) -> bool:
         """Carry out one action; False ends the pass (the plane could not start)."""
         match action:
-            case ep.EnsurePlane():
+            case ep.Step.ENSURE_PLANE:
                 return await self._ensure(state)
-            case ep.StopPlane():
+            case ep.Step.STOP_PLANE:
                 await self._drop_client(state.plane.key)
                 await self.planes.remove(state.plane.key, adopted=state.plane.adopted)
-            case ep.ForgetCluster():
+            case ep.Step.FORGET_CLUSTER:
                 forget_cluster(self.resources, state.cluster.scope, state.cluster.key)
                 self.resources.delete(kinds.EKS_OBSERVED, state.cluster.scope, state.cluster.key)
                 self._observed_at.pop(state.plane.key, None)
-            case ep.ActivateCluster():
+            case ep.Step.ACTIVATE_CLUSTER:
                 await self._activate(state)
+            case ep.Step.OBSERVE:
+                await self._observe(state)
             case ep.FinishUpdate(addon, update_id):
-                target, update = state.target(addon), state.updates[update_id]
-                lifecycle.finish_update(target.doc, update.doc, self.clock())
-                self.resources.save(update)
-                self.resources.save(target)
-            case ep.ForgetUpdate(addon):
-                target = state.target(addon)
-                lifecycle.forget_update(target.doc)
-                self.resources.save(target)
-            case _:
-                await self._addon_action(state, action)
+                self._finish_update(state, addon, update_id)
+            case ep.Addon():
+                await self._addon(state, action)
         return True
 
-    async def _addon_action(self, state: _Pass, action: ep.Action) -> None:
+    def _finish_update(self, state: _Pass, addon: str | None, update_id: str | None) -> None:
+        target = state.target(addon)
+        if update_id is None:
+            lifecycle.forget_update(target.doc)
+        else:
+            update = state.updates[update_id]
+            lifecycle.finish_update(target.doc, update.doc, self.clock())
+            self.resources.save(update)
+        self.resources.save(target)
+
+    async def _addon(self, state: _Pass, action: ep.Addon) -> None:
         client = state.client
-        assert client is not None, "add-on actions come after EnsurePlane"
-        match action:
-            case ep.ApplyAddon(name, version):
+        assert client is not None, "add-on actions come after ENSURE_PLANE"
+        name, version = action.name, action.version
+        match action.step:
+            case ep.AddonStep.APPLY:
                 for w in addon_workloads(name, version, state.region):
                     await client.apply(workload_object(w, name))
-            case ep.RemoveAddonWorkloads(name, version):
+            case ep.AddonStep.REMOVE:
                 for w in addon_workloads(name, version, state.region):
                     await client.delete(w["kind"], w["namespace"], w["name"])
-            case ep.ForgetAddon(name):
+            case ep.AddonStep.FORGET:
                 forget_addon(self.resources, state.cluster.scope, state.cluster.key, name)
-            case ep.ActivateAddon(name):
+            case ep.AddonStep.ACTIVATE:
                 addon = state.addons[name]
                 lifecycle.activate_addon(addon.doc, self.clock())
                 self.resources.save(addon)
-            case ep.Observe():
-                await self._observe(state, client)
 
     async def _ensure(self, state: _Pass) -> bool:
         try:
@@ -224,11 +228,12 @@ class EksReconciler:
         )
         self.resources.save(state.cluster)
 
-    async def _observe(self, state: _Pass, client: Workloads) -> None:
+    async def _observe(self, state: _Pass) -> None:
         """Store the cluster's live state (DaemonSets, Deployments, Pods, ServiceAccounts
         reduced to a ``KubeSnapshot``) for the preflight."""
+        assert state.client is not None, "OBSERVE comes after ENSURE_PLANE"
         now = self.clock()
-        snap = await client.snapshot()
+        snap = await state.client.snapshot()
         doc = {**snap.to_doc(), "observed_at": now}
         rec = state.cluster
         self.resources.put(Record(kinds.EKS_OBSERVED, rec.scope, rec.key, doc, created=now))

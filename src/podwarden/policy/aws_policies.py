@@ -92,13 +92,7 @@ def parse_aws_policies(text: str, source: str) -> Mapping[str, ManagedPolicy]:
 def _entry(name: str, raw: object, lines: KeyLines) -> ManagedPolicy:
     if not _NAME.fullmatch(name):
         lines.fail(("policies", name), f"'{name}' is not a valid IAM policy name")
-    if not isinstance(raw, dict):
-        lines.fail(("policies", name), f"policy '{name}': expected a mapping of fields")
-    fields: dict[str, Any] = raw
-    for key in sorted(map(str, set(fields) - _REQUIRED - _OPTIONAL)):
-        lines.field(name, key, "unknown field")
-    for key in sorted(_REQUIRED - set(fields)):
-        lines.field(name, key, "missing required field")
+    fields = lines.fields(name, raw, _REQUIRED, _OPTIONAL)
     for key in ("path", "arn", "description", "version", "source"):
         if not isinstance(fields[key], str) or not fields[key].strip():
             lines.field(name, key, f"expected a non-empty string, got {fields[key]!r}")

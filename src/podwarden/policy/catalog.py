@@ -191,13 +191,7 @@ def _build(data: object, at: KeyLines) -> Catalog:
 
 
 def _entry(name: str, raw: object, storage: int, at: KeyLines) -> InstanceType:
-    if not isinstance(raw, dict):
-        at.fail(("instance_types", name), f"entry '{name}': expected a mapping of fields")
-    fields: dict[str, Any] = raw
-    for key in sorted(map(str, set(fields) - _REQUIRED - _OPTIONAL)):
-        at.field(name, key, "unknown field")
-    for key in sorted(_REQUIRED - set(fields)):
-        at.field(name, key, "missing required field")
+    fields = at.fields(name, raw, _REQUIRED, _OPTIONAL)
 
     def integer(key: str, minimum: int) -> int:
         value = fields.get(key)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-import yaml
+from podwarden.policy.yaml_tables import exact_keys, packaged
 
 TABLE = "ec2_zones.yaml"
 
@@ -59,10 +58,7 @@ def _letters(value: Any, where: str) -> tuple[str, ...]:
 
 
 def parse_zones(text: str, source: str) -> ZoneTable:
-    data = yaml.safe_load(text)
-    keys = {"default_letters", "abbreviations", "regions"}
-    if not isinstance(data, dict) or set(data) != keys:
-        raise ValueError(f"{source}: expected exactly the keys {', '.join(sorted(keys))}")
+    data = exact_keys(text, source, {"default_letters", "abbreviations", "regions"})
     abbreviations = data["abbreviations"]
     if not isinstance(abbreviations, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in abbreviations.items()
@@ -80,8 +76,7 @@ def parse_zones(text: str, source: str) -> ZoneTable:
 
 @functools.cache
 def load_zones() -> ZoneTable:
-    path = resources.files("podwarden.policy") / "tables" / TABLE
-    return parse_zones(path.read_text(), str(path))
+    return parse_zones(*packaged(TABLE))
 
 
 def zones(region: str) -> tuple[Zone, ...]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, fields
-from importlib import resources
 
-import yaml
+from podwarden.policy.yaml_tables import exact_keys, packaged
 
 TABLE = "quotas.yaml"
 
@@ -19,10 +18,7 @@ class Quotas:
 
 
 def parse_quotas(text: str, source: str) -> Quotas:
-    data = yaml.safe_load(text)
-    names = [f.name for f in fields(Quotas)]
-    if not isinstance(data, dict) or set(data) != set(names):
-        raise ValueError(f"{source}: expected exactly the keys {', '.join(names)}")
+    data = exact_keys(text, source, {f.name for f in fields(Quotas)})
     for key, value in data.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{source}: {key} must be a positive integer, not {value!r}")
@@ -31,5 +27,4 @@ def parse_quotas(text: str, source: str) -> Quotas:
 
 @functools.cache
 def load_quotas() -> Quotas:
-    path = resources.files("podwarden.policy") / "tables" / TABLE
-    return parse_quotas(path.read_text(), str(path))
+    return parse_quotas(*packaged(TABLE))

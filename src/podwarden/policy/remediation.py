@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib import resources
 
-import yaml
+from podwarden.policy.yaml_tables import exact_keys, packaged
 
 TABLE = "remediation.yaml"
 
@@ -19,10 +18,9 @@ class RemediationLimits:
 
 
 def parse_limits(text: str, source: str) -> RemediationLimits:
-    data = yaml.safe_load(text)
-    keys = {"max_unhealthy_fraction", "max_repairs", "repair_window_seconds"}
-    if not isinstance(data, dict) or set(data) != keys:
-        raise ValueError(f"{source}: expected exactly the keys {', '.join(sorted(keys))}")
+    data = exact_keys(
+        text, source, {"max_unhealthy_fraction", "max_repairs", "repair_window_seconds"}
+    )
     fraction, repairs, window = (
         data["max_unhealthy_fraction"],
         data["max_repairs"],
@@ -39,5 +37,4 @@ def parse_limits(text: str, source: str) -> RemediationLimits:
 
 @functools.cache
 def load_limits() -> RemediationLimits:
-    path = resources.files("podwarden.policy") / "tables" / TABLE
-    return parse_limits(path.read_text(), str(path))
+    return parse_limits(*packaged(TABLE))

@@ -8,6 +8,7 @@ the entry (the EKS catalogs, the preflight table).
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from importlib import resources
 from typing import Any, NoReturn, TypeGuard
 
@@ -30,6 +31,15 @@ def load_yaml(text: str, source: str) -> object:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise TableError(f"{source}: not valid YAML: {exc}") from None
+
+
+def exact_keys(text: str, source: str, keys: AbstractSet[str]) -> dict[str, Any]:
+    """The document of a table that is one mapping with exactly ``keys`` (the quotas, the
+    remediation limits, the zones), else a :class:`TableError` naming ``source``."""
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) or set(data) != keys:
+        raise TableError(f"{source}: expected exactly the keys {', '.join(sorted(keys))}")
+    return data
 
 
 def compose_yaml(text: str, source: str) -> tuple[yaml.Node | None, object]:
@@ -89,6 +99,19 @@ class KeyLines:
     def field(self, entry: str, name: str, problem: str) -> NoReturn:
         """Raise about field ``name`` of entry ``entry``, pointing at its line."""
         self.fail((self.section, entry, name), f"{self.noun} '{entry}', field '{name}': {problem}")
+
+    def fields(
+        self, entry: str, raw: object, required: AbstractSet[str], optional: AbstractSet[str]
+    ) -> dict[str, Any]:
+        """The fields of entry ``entry`` (``raw``): a mapping whose keys are all ``required`` or
+        ``optional``, with every ``required`` one there."""
+        if not isinstance(raw, dict):
+            self.fail((self.section, entry), f"{self.noun} '{entry}': expected a mapping of fields")
+        for key in sorted(map(str, set(raw) - required - optional)):
+            self.field(entry, key, "unknown field")
+        for key in sorted(required - set(raw)):
+            self.field(entry, key, "missing required field")
+        return raw
 
 
 def fail(source: str, where: str, problem: str) -> NoReturn:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from podwarden.control.context import Context, Operations
 from podwarden.control.pagination import page
@@ -23,6 +24,8 @@ from podwarden.model.cluster import (
 )
 from podwarden.model.cluster import InstanceStatus as IS
 from podwarden.model.errors import Conflict, Invalid, LimitExceeded, NotFound
+
+T = TypeVar("T")
 
 # members of CreateClusterRequest kept as the cluster's own desired state and echoed back
 CLUSTER_MEMBERS = (
@@ -46,6 +49,25 @@ UPDATABLE_MEMBERS = (
 
 def when(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def within(epoch: float, req: Mapping[str, Any], member: str = "CreationTime") -> bool:
+    """``epoch`` is after the request's ``<member>After`` and before its ``<member>Before``
+    (each bound strict, and left out when the request does not give it)."""
+    after, before = req.get(f"{member}After"), req.get(f"{member}Before")
+    return (after is None or when(epoch) > after) and (before is None or when(epoch) < before)
+
+
+def listing(
+    member: str, items: Sequence[T], req: Mapping[str, Any], summary: Callable[[T], Any]
+) -> dict[str, Any]:
+    """A List call's answer: ``{member: the summaries of the page the request asks for}``, and
+    ``NextToken`` while more follow."""
+    chunk, token = page(items, req)
+    out: dict[str, Any] = {member: [summary(item) for item in chunk]}
+    if token:
+        out["NextToken"] = token
+    return out
 
 
 def new_operation(
@@ -279,14 +301,12 @@ def group_details(group: InstanceGroup, current: int) -> dict[str, Any]:
 
 def list_clusters(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     clusters = ctx.store.list_clusters(ctx.account, ctx.region)
-    after, before = req.get("CreationTimeAfter"), req.get("CreationTimeBefore")
     name_part = req.get("NameContains")
     selected = [
         c
         for c in clusters
         if (name_part is None or name_part in c.name)
-        and (after is None or when(c.created) > after)
-        and (before is None or when(c.created) < before)
+        and within(c.created, req)
         and ("TrainingPlanArn" not in req or _uses_plan(c, req["TrainingPlanArn"]))
     ]
     by_name = req.get("SortBy", "CREATION_TIME") == "NAME"
@@ -294,21 +314,16 @@ def list_clusters(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         key=lambda c: (c.name, c.created) if by_name else (c.created, c.name),
         reverse=req.get("SortOrder", "Ascending") == "Descending",
     )
-    chunk, token = page(selected, req)
-    out: dict[str, Any] = {
-        "ClusterSummaries": [
-            {
-                "ClusterArn": c.arn,
-                "ClusterName": c.name,
-                "CreationTime": when(c.created),
-                "ClusterStatus": c.status,
-            }
-            for c in chunk
-        ]
+    return listing("ClusterSummaries", selected, req, _cluster_summary)
+
+
+def _cluster_summary(c: Cluster) -> dict[str, Any]:
+    return {
+        "ClusterArn": c.arn,
+        "ClusterName": c.name,
+        "CreationTime": when(c.created),
+        "ClusterStatus": c.status,
     }
-    if token:
-        out["NextToken"] = token
-    return out
 
 
 def _uses_plan(cluster: Cluster, plan_arn: str) -> bool:

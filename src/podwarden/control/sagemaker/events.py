@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from podwarden.control.context import Context, Operations
-from podwarden.control.pagination import page
-from podwarden.control.sagemaker.clusters import find_cluster, when
+from podwarden.control.sagemaker.clusters import find_cluster, listing, when, within
 from podwarden.model.cluster import Cluster, ClusterEvent
 from podwarden.model.errors import Invalid, NotFound
 
@@ -40,23 +39,17 @@ def _summary(cluster: Cluster, e: ClusterEvent) -> dict[str, Any]:
 def list_cluster_events(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     cluster = find_cluster(ctx, req["ClusterName"])
     _continuous(cluster, "ListClusterEvents")
-    after, before = req.get("EventTimeAfter"), req.get("EventTimeBefore")
     selected = [
         e
         for e in ctx.store.list_events(cluster.cluster_id)
         if req.get("InstanceGroupName") in (None, e.group)
         and req.get("NodeId") in (None, e.instance_id)
         and req.get("ResourceType") in (None, e.resource_type)
-        and (after is None or when(e.time) > after)
-        and (before is None or when(e.time) < before)
+        and within(e.time, req, "EventTime")
     ]
     # sorted by EventTime only, newest first unless asked otherwise
     selected.sort(key=lambda e: (e.time, e.event_id), reverse=req.get("SortOrder") != "Ascending")
-    chunk, token = page(selected, req)
-    out: dict[str, Any] = {"Events": [_summary(cluster, e) for e in chunk]}
-    if token:
-        out["NextToken"] = token
-    return out
+    return listing("Events", selected, req, lambda e: _summary(cluster, e))
 
 
 def describe_cluster_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from podwarden.control.context import Context, Operations
-from podwarden.control.pagination import page
 from podwarden.control.sagemaker.clusters import (
     find_cluster,
     kubernetes_details,
+    listing,
     new_operation,
     when,
+    within,
 )
 from podwarden.logic.operations import DEEP_HEALTH_CHECK
 from podwarden.model.changes import SAGEMAKER_CLUSTER
@@ -39,28 +40,21 @@ def _summary(inst: Instance, region: str, logical: bool) -> dict[str, Any]:
 
 def list_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     cluster = find_cluster(ctx, req["ClusterName"])
-    after, before = req.get("CreationTimeAfter"), req.get("CreationTimeBefore")
     part = req.get("InstanceGroupNameContains")
     selected = [
         i
         for i in ctx.store.list_instances(cluster.cluster_id)
-        if (part is None or part in i.group)
-        and (after is None or when(i.launch_time) > after)
-        and (before is None or when(i.launch_time) < before)
+        if (part is None or part in i.group) and within(i.launch_time, req)
     ]
     by_name = req.get("SortBy", "CREATION_TIME") == "NAME"
     selected.sort(
         key=lambda i: (i.instance_id, i.launch_time) if by_name else (i.launch_time, i.instance_id),
         reverse=req.get("SortOrder", "Ascending") == "Descending",
     )
-    chunk, token = page(selected, req)
     logical = bool(req.get("IncludeNodeLogicalIds"))
-    out: dict[str, Any] = {
-        "ClusterNodeSummaries": [_summary(i, cluster.region, logical) for i in chunk]
-    }
-    if token:
-        out["NextToken"] = token
-    return out
+    return listing(
+        "ClusterNodeSummaries", selected, req, lambda i: _summary(i, cluster.region, logical)
+    )
 
 
 def _find_instance(ctx: Context, cluster: Cluster, req: dict[str, Any]) -> Instance:

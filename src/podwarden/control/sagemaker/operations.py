@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from podwarden.control.context import Context, Operations
-from podwarden.control.pagination import page
-from podwarden.control.sagemaker.clusters import find_cluster, when
+from podwarden.control.sagemaker.clusters import find_cluster, listing, when, within
 from podwarden.model.cluster import Cluster, ClusterOperation
 from podwarden.model.errors import NotFound
 
@@ -23,24 +22,18 @@ def _summary(cluster: Cluster, op: ClusterOperation) -> dict[str, Any]:
 
 def list_cluster_operations(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     cluster = find_cluster(ctx, req["ClusterName"])
-    after, before = req.get("CreationTimeAfter"), req.get("CreationTimeBefore")
     selected = [
         op
         for op in ctx.store.list_operations(cluster.cluster_id)
         if req.get("Status") in (None, op.status)
         and req.get("Type") in (None, op.type)
-        and (after is None or when(op.created) > after)
-        and (before is None or when(op.created) < before)
+        and within(op.created, req)
     ]
     # sorted by CreationTime only; newest first unless asked otherwise
     selected.sort(
         key=lambda op: (op.created, op.operation_id), reverse=req.get("SortOrder") != "Ascending"
     )
-    chunk, token = page(selected, req)
-    out: dict[str, Any] = {"ClusterOperationSummaries": [_summary(cluster, op) for op in chunk]}
-    if token:
-        out["NextToken"] = token
-    return out
+    return listing("ClusterOperationSummaries", selected, req, lambda op: _summary(cluster, op))
 
 
 def describe_cluster_operation(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
