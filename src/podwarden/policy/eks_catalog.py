@@ -5,7 +5,7 @@ Data lives in ``tables/eks_versions.yaml``, ``tables/eks_addons.yaml`` and
 schemas, the add-ons' (``eks_addon_catalog``) and the loaders of all three: it is where the
 rest of podwarden finds the EKS catalogs. A table that breaks its schema fails at load with a
 :class:`TableError` naming the file and the entry (the checks: ``eks_table_schema``). The EKS
-handlers (``control/aws/eks*.py``) answer from these tables, and the reconciler asks
+handlers (``control/eks/``) answer from these tables, and the reconciler asks
 :func:`addon_workloads` what Kubernetes objects an add-on installs.
 """
 

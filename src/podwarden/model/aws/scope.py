@@ -1,7 +1,8 @@
 """Where a record of the account lives: its store scope.
 
-EKS, EC2 and STS records are regional (``"<account>/<region>"``); IAM is global to the account
-(``"<account>"``); S3 bucket names are global across accounts (``""``), as are STS access key ids.
+EKS and EC2 records are regional (``"<account>/<region>"``); IAM is global to the account
+(``"<account>"``); S3 bucket names are global across accounts (``""``), as are STS access key ids
+(its sessions' records).
 """
 
 from __future__ import annotations
