@@ -2,7 +2,7 @@
 
     .venv/bin/uv sync --locked --all-groups   # moto is a benchmark-only dependency
     .venv/bin/python bench/api.py [--calls 300] [--rounds 5] [--scale 1000] [--json out.json]
-        [--suites hyperpod,account] [--quick]
+        [--suites hyperpod,account] [--idle-cpu SECONDS] [--quick]
 
 Latency (suite ``hyperpod``): the same boto3 client code calls DescribeCluster and
 ListClusterNodes (a cluster of 100 nodes, MaxResults 100) on each server, interleaved in rounds
@@ -17,6 +17,8 @@ serve`` runs, under serve's uvicorn settings, without the Kubernetes side (no co
 reconciler: ``--serve-account``), so its HyperPod cluster stays Creating with no instances;
 moto's has its 100. The floor is one uvicorn process per operation replaying podwarden's
 recorded response (status, headers, body: ``bare_server.py --replay``).
+Idle (``--idle-cpu S``, hyperpod suite): podwarden serve's CPU time over S seconds while it holds
+the InService cluster and nobody calls it: its standing load.
 Scale (``--scale N``): one instance group of N instances from CreateCluster to InService with
 every node Ready on the real local control plane, and podwarden's resident memory then.
 Quick (``--quick``, seconds: what ``tests/bench`` runs so that the benchmark cannot rot): the same
@@ -245,6 +247,8 @@ def latency(args: argparse.Namespace, cp: ControlPlane, tmp: Path) -> dict[str, 
                 Orchestrator={"Eks": {"ClusterArn": EKS}},
             )
         in_service(clients["podwarden"], "bench", IN_SERVICE_S)
+        if args.idle_cpu:
+            args.idle = idle_cpu(pw.pid, args.idle_cpu)
         for name, sm in clients.items():
             listed = sm.list_cluster_nodes(ClusterName="bench", MaxResults=100)
             assert len(listed["ClusterNodeSummaries"]) == nodes, name
@@ -267,6 +271,18 @@ def latency(args: argparse.Namespace, cp: ControlPlane, tmp: Path) -> dict[str, 
         return result
     finally:
         stop(procs)
+
+
+def idle_cpu(pid: int, seconds: float) -> dict[str, float]:
+    """CPU time ``podwarden serve`` (``pid``) spends holding its InService cluster, nothing
+    asked of it: its standing load (watches, reconciler passes, the agent)."""
+    proc = psutil.Process(pid)
+    time.sleep(min(5.0, seconds))  # the last InService writes settle
+    before, start = proc.cpu_times(), time.monotonic()
+    time.sleep(seconds)
+    after, wall = proc.cpu_times(), time.monotonic() - start
+    used = (after.user - before.user) + (after.system - before.system)
+    return {"wall_s": round(wall, 1), "cpu_s": round(used, 2), "cpu_share": round(used / wall, 4)}
 
 
 def stop(procs: list[subprocess.Popen[Any]]) -> None:
@@ -554,6 +570,14 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path)
     parser.add_argument(
+        "--idle-cpu",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="hyperpod suite: also measure podwarden serve's CPU time while it holds the "
+        "InService cluster idle for SECONDS (its standing load)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="seconds, not minutes: a few calls, a 3-node cluster, no moto comparison",
@@ -569,6 +593,7 @@ def main() -> None:
     args.warmup = 20
     if args.quick:
         args.calls, args.rounds, args.warmup = 10, 2, 2
+        args.idle_cpu = min(args.idle_cpu, 1.0)
         print("quick mode: a few calls, no moto comparison (skipped)", flush=True)
     out: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -584,8 +609,12 @@ def main() -> None:
         if "hyperpod" in suites or args.scale:
             with ControlPlane(tmp / "k8s", fsync=False) as cp:
                 if "hyperpod" in suites:
+                    args.idle = None
                     out["latency"] = latency(args, cp, tmp)
                     print(json.dumps(out["latency"], indent=2))
+                    if args.idle is not None:
+                        out["idle"] = args.idle
+                        print(json.dumps({"idle": args.idle}, indent=2))
                 if args.scale:
                     out["scale"] = scale(args.scale, cp, tmp)
                     print(json.dumps(out["scale"], indent=2))

@@ -84,9 +84,10 @@ def test_bigbody_without_kubernetes(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_api_hyperpod_suite(tmp_path: Path) -> None:
-    output, data = run_quick("api.py", tmp_path, "--suites", "hyperpod")
+    output, data = run_quick("api.py", tmp_path, "--suites", "hyperpod", "--idle-cpu", "1")
     assert "no moto comparison (skipped)" in output
     assert set(data["latency"]) == {"DescribeCluster", "ListClusterNodes"}
+    assert data["idle"]["wall_s"] >= 1.0 and 0 <= data["idle"]["cpu_s"] <= data["idle"]["wall_s"]
     for row in data["latency"].values():
         latency_row(row, "podwarden", "bare")
 
