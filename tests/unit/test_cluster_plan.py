@@ -16,6 +16,7 @@ from podwarden.model.cluster import (
     InstanceGroup,
     InstanceStatus,
 )
+from podwarden.model.labels import HEALTH, PENDING_REBOOT, SCHEDULABLE
 from podwarden.policy.remediation import RemediationLimits
 
 NOW = 1000.0
@@ -81,6 +82,23 @@ def test_pending_instance_waits_for_its_launch_delay_then_gets_a_node() -> None:
     assert plan.actions == [] and plan.requeue_after == 2.5
     later = cp.plan_cluster(c, [pending], {}, NOW + 3)
     assert later.actions == [ca.CreateNode(pending.instance_id)]
+
+
+def test_a_rebooted_node_boots_out_of_quarantine_before_its_instance_runs() -> None:
+    """A reboot keeps the node quarantined (its recovery label and taint) until it boots, even
+    when it reports Ready meanwhile (kwok's heartbeat): the instance is Running only once the
+    node is out of quarantine, so no pod lands on a node that is still rebooting."""
+    c = cluster(g={"InstanceCount": 1})
+    rebooting = inst(1, status=InstanceStatus.PENDING, ready_at=NOW + 1)
+    quarantined = {rebooting.node_name: node(rebooting, labels={HEALTH: PENDING_REBOOT})}
+    assert cp.plan_cluster(c, [rebooting], quarantined, NOW).actions == []
+    assert cp.plan_cluster(c, [rebooting], quarantined, NOW + 2).actions == [
+        ca.NodeBooted(rebooting.instance_id)
+    ]
+    back = {rebooting.node_name: node(rebooting, labels={HEALTH: SCHEDULABLE})}
+    assert cp.plan_cluster(c, [rebooting], back, NOW + 2).actions == [
+        ca.MarkRunning(rebooting.instance_id)
+    ]
 
 
 def test_ready_node_marks_instance_running_and_group_converges() -> None:

@@ -259,11 +259,13 @@ def _plan_instance(
 
 
 def _plan_pending(plan: Plan, inst: Instance, node: ObservedNode | None, now: float) -> bool:
+    """A launching or rebooting instance: once its time is up its node is created, or booted
+    (Ready again, and out of quarantine if a reboot had put it there), then it is Running."""
     if now < inst.ready_at:
         plan.due(inst.ready_at - now)
     elif node is None:
         plan.actions.append(CreateNode(inst.instance_id))
-    elif node.ready:
+    elif node.ready and node.labels.get(HEALTH) not in LABEL_RECOVERY:
         plan.actions.append(MarkRunning(inst.instance_id))
     else:
         plan.actions.append(NodeBooted(inst.instance_id))

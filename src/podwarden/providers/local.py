@@ -104,8 +104,27 @@ class LocalInstances:
         await self._nodes.patch(name, patch)
 
     async def booted(self, name: str, at: str) -> None:
-        """The instance is up again: its node reports Ready (kwok keeps the heartbeat)."""
+        """The instance is up again: its node reports Ready (kwok keeps the heartbeat) and, back
+        from a reboot, gets a clean slate: health label Schedulable, no fault labels, details or
+        quarantine taint (a fault that persists is detected again). Until now the quarantine
+        kept the scheduler off it, for the whole reboot."""
         await self._nodes.patch_status(name, {"status": {"conditions": [_ready(True, at)]}})
+        node = await self._nodes.get(name)
+        if (node["metadata"].get("labels") or {}).get(HEALTH, SCHEDULABLE) == SCHEDULABLE:
+            return
+        taints = [
+            t for t in node.get("spec", {}).get("taints") or [] if t["key"] not in AGENT_TAINT_KEYS
+        ]
+        await self._nodes.patch(
+            name,
+            {
+                "metadata": {
+                    "labels": {HEALTH: SCHEDULABLE, FAULT_TYPES: None, FAULT_REASONS: None},
+                    "annotations": {FAULT_DETAILS: None},
+                },
+                "spec": {"taints": taints},
+            },
+        )
 
     async def _leaving(self, name: str, health: str) -> None:
         """Mark a node as leaving service before its pods are evicted: the recovery label and
@@ -127,28 +146,13 @@ class LocalInstances:
         )
 
     async def reboot(self, name: str, at: str) -> None:
-        """Start a reboot: the node is marked PendingReboot, its pods are evicted, it reports
-        NotReady (so the scheduler's not-ready taint keeps pods off it from here on), and then
-        gets a clean slate for when it comes back: health label Schedulable, no fault labels,
-        details, conditions or quarantine taint (a fault that persists is detected again after
-        the reboot)."""
+        """Start a reboot: the node is marked PendingReboot (with the quarantine taint), its pods
+        are evicted and it reports NotReady. It stays quarantined until it boots (``booted``),
+        so no pod lands on it meanwhile, whatever its Ready condition says (kwok's heartbeat
+        reports Ready again within moments)."""
         await self._leaving(name, PENDING_REBOOT)
         await self.drain(name)
         await self._nodes.patch_status(name, {"status": {"conditions": [_ready(False, at)]}})
-        node = await self._nodes.get(name)
-        taints = [
-            t for t in node.get("spec", {}).get("taints") or [] if t["key"] not in AGENT_TAINT_KEYS
-        ]
-        await self._nodes.patch(
-            name,
-            {
-                "metadata": {
-                    "labels": {HEALTH: SCHEDULABLE, FAULT_TYPES: None, FAULT_REASONS: None},
-                    "annotations": {FAULT_DETAILS: None},
-                },
-                "spec": {"taints": taints},
-            },
-        )
 
     async def event(self, node: str, reason: str, message: str) -> None:
         """A Warning Event about a node (e.g. why its automatic recovery is paused)."""
