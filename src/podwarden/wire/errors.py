@@ -60,6 +60,11 @@ COMMON = Family(
     }
 )
 
+
+def _validation(message: str) -> Code:
+    return Code("ValidationException", 400, message)
+
+
 SAGEMAKER = Family(
     {
         NotFound: Code("ResourceNotFound", 400),
@@ -67,6 +72,18 @@ SAGEMAKER = Family(
         Conflict: Code("ConflictException", 400),
         LimitExceeded: Code("ResourceLimitExceeded", 400),
         Invalid: Code("ValidationException", 400),
+        # ---- tags (control.sagemaker.tags): AddTags, ListTags and DeleteTags model no error, so
+        # every refusal is the common ValidationException; the messages are podwarden's
+        "tagged-resource-not-found": _validation('Could not find resource "{arn}".'),
+        "too-many-tags": _validation(
+            "The resource would have {count} tags; a resource can have at most {limit} tags."
+        ),
+        "reserved-tag-keys": _validation(
+            "Tag keys starting with 'aws:' are reserved for AWS use: {keys}."
+        ),
+        "duplicate-tag-keys": _validation(
+            "Tag keys must be unique per resource; repeated: {keys}."
+        ),
     }
 )
 

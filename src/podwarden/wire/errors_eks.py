@@ -3,8 +3,10 @@ the wire (see ``podwarden.wire.error_table``).
 
 EKS models its exceptions in botocore's ``eks`` service model: ResourceNotFoundException
 (404), ResourceInUseException (409), InvalidParameterException and InvalidRequestException
-(400), each with the members ``clusterName``, ``addonName``... (:data:`MEMBERS`). A plain
-``Invalid`` stays AWS's common ValidationException (what the request validator answers).
+(400), each with the members ``clusterName``, ``addonName``... (:data:`MEMBERS`); the tag
+operations declare only BadRequestException (400) and NotFoundException (404), with no members
+but ``message``. A plain ``Invalid`` stays AWS's common ValidationException (what the request
+validator answers).
 
 Where the messages come from: EKS's own wording where it is on record, cited in the handler
 modules' docstrings: "No cluster found for name: <name>." and "Cluster already exists with
@@ -15,8 +17,9 @@ update in progress" (aws/containers-roadmap#1511), the update and authentication
 aws/containers-roadmap#1429, the EKS guide), the access entry messages (terraform-provider-aws
 users' reports), the Pod Identity messages (aws-samples/eks-workshop-v2#882, aws/eks-hybrid#679,
 terraform-provider-aws#34717 and #41483), the subnet messages (pulumi/pulumi-eks#311, and EC2's
-InvalidSubnetID.NotFound as EKS quotes it). The others are podwarden's wording of AWS's rules,
-marked below. Entries without a template carry the handler's own message.
+InvalidSubnetID.NotFound as EKS quotes it), "Resource was not found" (moto's, for an unknown
+ARN in the tag operations). The others are podwarden's wording of AWS's rules, marked below.
+Entries without a template carry the handler's own message.
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ def _parameter(message: str | None = None) -> Code:
 
 def _request(message: str | None = None) -> Code:
     return Code("InvalidRequestException", 400, message)
+
+
+def _bad_request(message: str) -> Code:
+    """The tag operations' 400 (their only other exception is NotFoundException)."""
+    return Code("BadRequestException", 400, message)
 
 
 EKS = Family(
@@ -181,6 +189,19 @@ EKS = Family(
         ),
         "nothing-to-update": _parameter(
             "Specify at least one of roleArn, targetRoleArn, disableSessionTags or policy."
+        ),
+        # ---- tags (podwarden's wording; the rules are the EKS guide's, ``control.eks.tags``)
+        "invalid-resource-arn": _bad_request(
+            "{resourceArn} is not the ARN of an Amazon EKS resource that supports tags."
+        ),
+        "tagged-resource-not-found": Code(
+            "NotFoundException", 404, "Resource was not found: {resourceArn}"
+        ),
+        "reserved-tag-prefix": _bad_request(
+            "Tag keys and values beginning with aws: are reserved for AWS use: {tag}"
+        ),
+        "too-many-tags": _bad_request(
+            "A resource can have at most {limit} tags; {resourceArn} would have {count}."
         ),
     },
     members=MEMBERS,

@@ -10,11 +10,13 @@ the message, so no detail goes on the wire.
 Messages are IAM's as public error reports and moto's recordings of IAM show them (the modules
 of ``podwarden.control.iam`` name the sources where they matter: ``oidc``, ``policy_doc``,
 ``service_linked``). Where IAM's message for a case was not found in public error reports, the
-message follows IAM's wording for the nearest documented case; those are DeletePolicy and
-CreatePolicyVersion on an AWS-managed policy (``UnmodifiableEntity``) and GetPolicyVersion for an
-unknown version. A service podwarden has no service-linked role for gets podwarden's own message
-(it cannot know the role such a service would get). Policy-document errors
-(``malformed-policy``) keep the message ``policy_doc`` computed, IAM's for the first rule broken.
+message follows IAM's wording for the nearest documented case; those are DeletePolicy,
+CreatePolicyVersion, TagPolicy and UntagPolicy on an AWS-managed policy (``UnmodifiableEntity``),
+GetPolicyVersion for an unknown version, a tag key with the reserved ``aws:`` prefix (EC2's words
+for it) and the tag quotas' names (``podwarden.control.iam.tags``). A service podwarden has no
+service-linked role for gets podwarden's own message (it cannot know the role such a service
+would get). Policy-document errors (``malformed-policy``) keep the message ``policy_doc``
+computed, IAM's for the first rule broken.
 
 A Marker that is not one podwarden issued for this very request (``InvalidToken``) is
 ``InvalidInput`` "Invalid Marker." (IAM's code for it is unverified: one emulator reports
@@ -99,6 +101,7 @@ _INVALID: Codes = {
     "duplicate-tag-keys": _invalid(
         "Duplicate tag keys found. Please note that Tag keys are case insensitive."
     ),
+    "reserved-tag-key": _invalid("Tag keys starting with 'aws:' are reserved for internal use."),
     "invalid-oidc-url": _invalid("Invalid Open ID Connect Provider URL"),
     "too-many-thumbprints": _invalid("Thumbprint list must contain fewer than {limit} entries."),
     "invalid-thumbprint": _invalid("Thumbprint {thumbprint} is not 40 hexadecimal digits."),

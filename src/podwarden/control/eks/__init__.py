@@ -1,8 +1,17 @@
 """EKS (rest-json, signing name ``eks``) of the local AWS account: every operation podwarden
 answers, by what it acts on: clusters, Kubernetes versions, cluster updates, add-ons, access
-entries and Pod Identity associations (``records`` and ``network`` are what they share)."""
+entries, Pod Identity associations, and the tags of all four (``records`` and ``network`` are
+what they share)."""
 
-from podwarden.control.eks import access, addons, clusters, pod_identity, updates, versions
+from podwarden.control.eks import (
+    access,
+    addons,
+    clusters,
+    pod_identity,
+    tags,
+    updates,
+    versions,
+)
 from podwarden.control.registry import merge
 
 OPERATIONS = merge(
@@ -12,4 +21,5 @@ OPERATIONS = merge(
     addons.OPERATIONS,
     access.OPERATIONS,
     pod_identity.OPERATIONS,
+    tags.OPERATIONS,
 )

@@ -38,9 +38,8 @@ from urllib.parse import urlsplit
 
 from podwarden.control.context import Context, Handler, Operations
 from podwarden.control.iam import records
-from podwarden.control.iam.paging import paged
 from podwarden.control.iam.records import Doc, when
-from podwarden.control.iam.tags import merge_tags, tag_handlers
+from podwarden.control.iam.tags import Tagged
 from podwarden.model.aws import arns, kinds
 from podwarden.model.errors import InUse, Invalid, LimitExceeded, NotFound
 from podwarden.store.resources import Record
@@ -75,6 +74,13 @@ def _on_provider(ctx: Context, params: dict[str, Any], edit: Callable[[Doc], Non
     records.change(
         ctx, kinds.IAM_OIDC_PROVIDER, _key(ctx, arn), edit, missing=_missing(arn), label=arn
     )
+
+
+TAGS = Tagged(
+    "OpenIDConnectProvider",
+    edit=_on_provider,
+    read=lambda ctx, params: _get(ctx, params["OpenIDConnectProviderArn"]).doc["Tags"],
+)
 
 
 def _host_path(url: str) -> str:
@@ -115,7 +121,7 @@ def create_provider(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "ClientIDList": _client_ids(params.get("ClientIDList") or []),
         "ThumbprintList": _thumbprints(params.get("ThumbprintList") or []),
         "CreateDate": ctx.now(),
-        "Tags": merge_tags([], params.get("Tags") or []),
+        "Tags": TAGS.initial(params),
     }
     doc.update({m: params[m] for m in _OPTIONAL if params.get(m) is not None})
     taken = InUse(reason="oidc-provider-exists", url=url)
@@ -173,12 +179,6 @@ remove_client_id = _setter(
     "ClientIDList", lambda d, p: [c for c in d["ClientIDList"] if c != p["ClientID"]]
 )
 update_thumbprint = _setter("ThumbprintList", lambda d, p: _thumbprints(p["ThumbprintList"]))
-tag_provider, untag_provider = tag_handlers(_on_provider)
-
-
-def list_provider_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    tags = sorted(_get(ctx, params["OpenIDConnectProviderArn"]).doc["Tags"], key=lambda t: t["Key"])
-    return paged("Tags", tags, params)
 
 
 OPERATIONS: Operations = {
@@ -189,7 +189,5 @@ OPERATIONS: Operations = {
     "AddClientIDToOpenIDConnectProvider": add_client_id,
     "RemoveClientIDFromOpenIDConnectProvider": remove_client_id,
     "UpdateOpenIDConnectProviderThumbprint": update_thumbprint,
-    "TagOpenIDConnectProvider": tag_provider,
-    "UntagOpenIDConnectProvider": untag_provider,
-    "ListOpenIDConnectProviderTags": list_provider_tags,
+    **TAGS.operations(),
 }

@@ -3,6 +3,13 @@ AWS's are read-only (``podwarden.control.iam.managed`` has the view of both).
 
 AWS-managed policies' ``AttachmentCount`` counts this account's roles only, as IAM's does.
 ``podwarden.wire.errors_iam`` words the errors (and says which messages are not IAM's own).
+
+Tags (``podwarden.control.iam.tags``) are for customer-managed policies, as the Tag*Policy
+references say. IAM's answer to TagPolicy or UntagPolicy on an AWS-managed policy is not public:
+podwarden refuses them as it refuses every other change to one (UnmodifiableEntity "Cannot modify
+AWS managed policy <arn>.", as DeletePolicy), and ListPolicyTags reads an AWS-managed policy's
+tags as none. An ARN that names no policy is NoSuchEntity "Policy <arn> was not found."; a string
+that is not an ARN, InvalidInput.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from podwarden.control.iam.managed import (
 from podwarden.control.iam.paging import paged
 from podwarden.control.iam.records import Doc, key, new_id, normalize_path, when
 from podwarden.control.iam.roles import attachment_counts, roles
-from podwarden.control.iam.tags import merge_tags
+from podwarden.control.iam.tags import Tagged
 from podwarden.model.aws import arns, kinds
 from podwarden.model.errors import InUse, LimitExceeded, NotFound
 
@@ -76,7 +83,7 @@ def create_policy(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "DefaultVersionId": "v1",
         "NextVersion": 2,
         "Versions": {"v1": {"Document": text, "CreateDate": now}},
-        "Tags": merge_tags([], params.get("Tags") or []),
+        "Tags": TAGS.initial(params),
     }
     if params.get("Description") is not None:
         doc["Description"] = params["Description"]
@@ -165,6 +172,13 @@ def _on_policy(ctx: Context, arn: str, edit: Callable[[Doc], T]) -> T:
     return records.change(ctx, kinds.IAM_POLICY, key(p.name), edit, missing=missing, label=p.name)
 
 
+TAGS = Tagged(
+    "Policy",
+    edit=lambda ctx, params, edit: _on_policy(ctx, params["PolicyArn"], edit),
+    read=lambda ctx, params: require(ctx, params["PolicyArn"]).tags,
+)
+
+
 def create_policy_version(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     text = params["PolicyDocument"]
     _check_permissions(text)
@@ -224,4 +238,5 @@ OPERATIONS: Operations = {
     "CreatePolicyVersion": create_policy_version,
     "DeletePolicyVersion": delete_policy_version,
     "SetDefaultPolicyVersion": set_default_policy_version,
+    **TAGS.operations(),
 }

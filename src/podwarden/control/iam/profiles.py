@@ -1,8 +1,10 @@
 """IAM instance profiles: the container EC2 (and EKS node groups) pass a role to instances in.
 
-One record per profile (kind ``iam:instance-profile``) holding the keys of its roles; IAM allows
-one role per profile (its quota InstanceSessionsPerInstanceProfile). The profile's ``Roles`` are
-rendered from the role records at read time, so they always show the role as it is now.
+One record per profile (kind ``iam:instance-profile``) holding the keys of its roles and its tags;
+IAM allows one role per profile (its quota InstanceSessionsPerInstanceProfile). The profile's
+``Roles`` are rendered from the role records at read time, so they always show the role as it is
+now. Create and Get return the profile's ``Tags``; ListInstanceProfiles leaves them out, as its
+reference says IAM's resource-listings do, and so does ListInstanceProfilesForRole (a listing too).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from podwarden.control.iam.paging import paged
 from podwarden.control.iam.records import Doc, identity, key, new_id, normalize_path
 from podwarden.control.iam.roles import get_role, role_out
 from podwarden.control.iam.roles import missing as no_role
-from podwarden.control.iam.tags import merge_tags
+from podwarden.control.iam.tags import Tagged
 from podwarden.model.aws import arns, kinds
 from podwarden.model.errors import InUse, LimitExceeded, NotFound
 
@@ -39,13 +41,18 @@ def _profiles(ctx: Context, role: str | None = None) -> list[Doc]:
     return sorted(chosen, key=lambda d: d["InstanceProfileName"].lower())
 
 
-def profile_out(ctx: Context, doc: Doc) -> dict[str, Any]:
+def profile_out(ctx: Context, doc: Doc, listing: bool = False) -> dict[str, Any]:
+    """The InstanceProfile structure; a ``listing`` leaves out its tags, as IAM's do."""
     members = [records.get(ctx, kinds.IAM_ROLE, k) for k in doc["Roles"]]
     out = identity(doc, "InstanceProfile")
     out["Roles"] = [role_out(r.doc, "list") for r in members if r is not None]
-    if doc["Tags"]:
+    if doc["Tags"] and not listing:
         out["Tags"] = doc["Tags"]
     return out
+
+
+def _listed(ctx: Context) -> Callable[[Doc], dict[str, Any]]:
+    return lambda doc: profile_out(ctx, doc, listing=True)
 
 
 def create_instance_profile(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +64,7 @@ def create_instance_profile(ctx: Context, params: dict[str, Any]) -> dict[str, A
         "Arn": arns.iam(ctx.account, "instance-profile", name, path),
         "CreateDate": now,
         "Roles": [],
-        "Tags": merge_tags([], params.get("Tags") or []),
+        "Tags": TAGS.initial(params),
     }
     taken = InUse(reason="instance-profile-exists", name=name)
     records.create(ctx, kinds.IAM_INSTANCE_PROFILE, key(name), doc, taken)
@@ -72,6 +79,13 @@ def _on_profile(ctx: Context, name: str, edit: Callable[[Doc], T]) -> T:
     return records.change(
         ctx, kinds.IAM_INSTANCE_PROFILE, key(name), edit, missing=_missing(name), label=name
     )
+
+
+TAGS = Tagged(
+    "InstanceProfile",
+    edit=lambda ctx, params, edit: _on_profile(ctx, params["InstanceProfileName"], edit),
+    read=lambda ctx, params: _profile(ctx, params["InstanceProfileName"])["Tags"],
+)
 
 
 def add_role_to_instance_profile(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -113,12 +127,12 @@ def delete_instance_profile(ctx: Context, params: dict[str, Any]) -> dict[str, A
 def list_instance_profiles(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     prefix = params.get("PathPrefix") or "/"
     chosen = [d for d in _profiles(ctx) if d["Path"].startswith(prefix)]
-    return paged("InstanceProfiles", chosen, params, lambda d: profile_out(ctx, d))
+    return paged("InstanceProfiles", chosen, params, _listed(ctx))
 
 
 def list_instance_profiles_for_role(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     role = key(get_role(ctx, params["RoleName"]).doc["RoleName"])
-    return paged("InstanceProfiles", _profiles(ctx, role), params, lambda d: profile_out(ctx, d))
+    return paged("InstanceProfiles", _profiles(ctx, role), params, _listed(ctx))
 
 
 OPERATIONS: Operations = {
@@ -129,4 +143,5 @@ OPERATIONS: Operations = {
     "DeleteInstanceProfile": delete_instance_profile,
     "ListInstanceProfiles": list_instance_profiles,
     "ListInstanceProfilesForRole": list_instance_profiles_for_role,
+    **TAGS.operations(),
 }

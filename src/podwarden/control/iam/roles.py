@@ -24,7 +24,7 @@ from podwarden.control.iam import records
 from podwarden.control.iam.managed import find_policy
 from podwarden.control.iam.paging import paged
 from podwarden.control.iam.records import Doc, identity, key, new_id, normalize_path, when
-from podwarden.control.iam.tags import merge_tags, tag_handlers
+from podwarden.control.iam.tags import Tagged
 from podwarden.model.aws import arns, kinds
 from podwarden.model.errors import Denied, InUse, NotFound
 from podwarden.store.resources import Record
@@ -48,6 +48,13 @@ def get_role(ctx: Context, name: str) -> Record:
 def on_role(ctx: Context, name: str, edit: Callable[[Doc], T]) -> T:
     """Apply ``edit`` to the role's document (NoSuchEntity if there is no such role)."""
     return records.change(ctx, kinds.IAM_ROLE, key(name), edit, missing=missing(name), label=name)
+
+
+TAGS = Tagged(
+    "Role",
+    edit=lambda ctx, params, edit: on_role(ctx, params["RoleName"], edit),
+    read=lambda ctx, params: get_role(ctx, params["RoleName"]).doc["Tags"],
+)
 
 
 def protect(doc: Doc) -> None:
@@ -102,7 +109,7 @@ def new_role(ctx: Context, params: dict[str, Any], **extra: Any) -> Doc:
         "CreateDate": ctx.now(),
         "AssumeRolePolicyDocument": params["AssumeRolePolicyDocument"],
         "MaxSessionDuration": params.get("MaxSessionDuration") or DEFAULT_SESSION,
-        "Tags": merge_tags([], params.get("Tags") or []),
+        "Tags": TAGS.initial(params),
         "Attached": [],
         "Inline": {},
         **extra,
@@ -191,15 +198,6 @@ def update_role_description(ctx: Context, params: dict[str, Any]) -> dict[str, A
     return {"Role": role_out(on_role(ctx, params["RoleName"], edit), "create")}
 
 
-tag_role, untag_role = tag_handlers(
-    lambda ctx, params, edit: on_role(ctx, params["RoleName"], edit)
-)
-
-
-def list_role_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    return paged("Tags", get_role(ctx, params["RoleName"]).doc["Tags"], params)
-
-
 OPERATIONS: Operations = {
     "CreateRole": create_role,
     "GetRole": get_role_op,
@@ -208,7 +206,5 @@ OPERATIONS: Operations = {
     "UpdateAssumeRolePolicy": update_assume_role_policy,
     "UpdateRole": update_role,
     "UpdateRoleDescription": update_role_description,
-    "TagRole": tag_role,
-    "UntagRole": untag_role,
-    "ListRoleTags": list_role_tags,
+    **TAGS.operations(),
 }

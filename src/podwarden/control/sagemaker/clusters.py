@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from podwarden.control.context import Context, Operations
 from podwarden.control.pagination import page
+from podwarden.control.sagemaker import tag_rules
 from podwarden.logic import cluster_rules
 from podwarden.logic import operations as ops
 from podwarden.model import ids
@@ -136,6 +137,7 @@ def _record_warnings(ctx: Context, cluster: Cluster, warnings: list[str]) -> Non
 
 def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     groups = req.get("InstanceGroups", [])
+    tag_rules.check_new(req.get("Tags", []))  # the cluster's tags (control.sagemaker.tags)
     _check(
         cluster_rules.orchestrator_problems(req)
         + cluster_rules.group_problems(groups, ctx.instance_types.problem)
