@@ -196,17 +196,6 @@ def parse_oidc_provider(text: str) -> tuple[str, str] | None:
     return (arn.account, host_path) if kind == "oidc-provider" and host_path else None
 
 
-# ---------------------------------------------------------------- S3
-
-
-def s3_bucket(name: str) -> str:
-    return str(Arn(PARTITION, "s3", "", "", name))
-
-
-def s3_object(bucket: str, key: str) -> str:
-    return str(Arn(PARTITION, "s3", "", "", f"{bucket}/{key}"))
-
-
 def ec2(region: str, account: str, resource: str, resource_id: str) -> str:
     """``arn:aws:ec2:<region>:<account>:<resource>/<id>`` (``subnet``, ``security-group``...)."""
     return str(Arn(PARTITION, "ec2", region, account, f"{resource}/{resource_id}"))

@@ -27,15 +27,6 @@ def peek(doc: Mapping[str, Any]) -> Mapping[str, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
-def without_private(value: Any) -> Any:
-    """``value`` with every ``_podwarden`` member removed, at any depth."""
-    if isinstance(value, dict):
-        return {k: without_private(v) for k, v in value.items() if k != KEY}
-    if isinstance(value, list):
-        return [without_private(v) for v in value]
-    return value
-
-
 @dataclass(frozen=True)
 class EksPlane:
     """Where an EKS cluster's control plane is: its data directory's name (``data_dir``, the
