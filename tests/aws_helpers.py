@@ -23,6 +23,17 @@ SAGEMAKER_TRUST_POLICY: dict[str, Any] = {
         }
     ],
 }
+# The trust policy of a role for EKS Pod Identity: the Pod Identity agent may assume and tag it.
+POD_TRUST: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    ],
+}
 
 
 class _AnyType:

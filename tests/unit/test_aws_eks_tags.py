@@ -21,21 +21,11 @@ from podwarden.model.errors import PodwardenError
 from podwarden.operator import eks as eks_operator
 from podwarden.store.resources import Record
 from podwarden.wire.errors import WireError, wire_error
-from tests.aws_helpers import ACCOUNT, REGION, assert_shape, make_context
+from tests.aws_helpers import ACCOUNT, POD_TRUST, REGION, assert_shape, make_context
 
 SCOPE = f"{ACCOUNT}/{REGION}"
 CLUSTER_ARN = f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/c1"
 USER = f"arn:aws:iam::{ACCOUNT}:user/alice"
-POD_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "pods.eks.amazonaws.com"},
-            "Action": ["sts:AssumeRole", "sts:TagSession"],
-        }
-    ],
-}
 
 
 @pytest.fixture

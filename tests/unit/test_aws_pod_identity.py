@@ -19,19 +19,16 @@ from podwarden.model.aws import kinds
 from podwarden.model.errors import PodwardenError
 from podwarden.operator import eks as eks_operator
 from podwarden.wire.errors import wire_error
-from tests.aws_helpers import ACCOUNT, REGION, SAGEMAKER_TRUST_POLICY, assert_shape, make_context
+from tests.aws_helpers import (
+    ACCOUNT,
+    POD_TRUST,
+    REGION,
+    SAGEMAKER_TRUST_POLICY,
+    assert_shape,
+    make_context,
+)
 
 SCOPE = f"{ACCOUNT}/{REGION}"
-POD_TRUST: dict[str, Any] = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "pods.eks.amazonaws.com"},
-            "Action": ["sts:AssumeRole", "sts:TagSession"],
-        }
-    ],
-}
 
 
 @pytest.fixture
