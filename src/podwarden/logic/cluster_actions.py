@@ -12,8 +12,12 @@ from podwarden.logic.node_spec import Taint
 
 @dataclass(frozen=True)
 class Launch:
+    """Launch ``count`` new instances of ``group``; the first take ``logical_ids`` (those
+    BatchAddClusterNodes promised), the others new NodeLogicalIds."""
+
     group: str
     count: int
+    logical_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,14 @@ class SetGroup:
 
 
 @dataclass(frozen=True)
+class ReleaseLogicalIds:
+    """The group's reserved NodeLogicalIds are taken (by this pass's Launch or an instance) or
+    no longer needed (the target fell): forget them."""
+
+    group: str
+
+
+@dataclass(frozen=True)
 class RemoveGroup:
     group: str
 
@@ -142,6 +154,7 @@ Action = (
     | DeleteNode
     | Forget
     | SetGroup
+    | ReleaseLogicalIds
     | RemoveGroup
     | SetCluster
     | RemoveCluster

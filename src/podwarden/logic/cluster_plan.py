@@ -23,6 +23,7 @@ from podwarden.logic.cluster_actions import (
     NodeBooted,
     PauseRemediation,
     Reboot,
+    ReleaseLogicalIds,
     RemoveCluster,
     RemoveGroup,
     Replace,
@@ -219,7 +220,7 @@ def _plan_group(
             plan.actions.append(PauseRemediation(group.name, reason, unhealthy))
         policy = dataclasses.replace(policy, paused=bool(reason))
     if len(live) < target:
-        plan.actions.append(Launch(group.name, target - len(live)))
+        plan.actions.append(_launch(group, members, target - len(live)))
     elif len(live) > target:
         # retire the youngest first, pending ones before running ones
         order = sorted(live, key=lambda i: (i.status == InstanceStatus.RUNNING, -i.launch_time))
@@ -229,10 +230,21 @@ def _plan_group(
     for inst in members:
         if inst.status == InstanceStatus.SHUTTING_DOWN:
             _retire(plan, inst, nodes)
+    if group.reserved_logical_ids:
+        # taken by this pass's launch (applied before) or by instances, or beyond the target
+        plan.actions.append(ReleaseLogicalIds(group.name))
     for inst in live:
         node = nodes.get(inst.node_name)
         converged = _plan_instance(plan, group, inst, node, now=now, policy=policy) and converged
     return converged
+
+
+def _launch(group: InstanceGroup, members: list[Instance], count: int) -> Launch:
+    """Launch ``count`` instances; the NodeLogicalIds BatchAddClusterNodes promised and no
+    instance has yet go first."""
+    used = {i.logical_id for i in members}
+    promised = tuple(x for x in group.reserved_logical_ids if x not in used)
+    return Launch(group.name, count, promised[:count])
 
 
 def _plan_instance(

@@ -70,6 +70,9 @@ class InstanceGroup:
     # paused now ("" when it is not)
     repairs: list[float] = field(default_factory=list)
     remediation_paused: str = ""
+    # NodeLogicalIds BatchAddClusterNodes promised and no instance has yet: the reconciler's
+    # next launches of the group take them first (``logic.cluster_plan``)
+    reserved_logical_ids: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -98,6 +101,9 @@ class Cluster:
     spec: dict[str, Any]
     groups: dict[str, InstanceGroup] = field(default_factory=dict)
     failure_message: str | None = None
+    # BatchAddClusterNodes' answers by ClientToken, for its retries
+    # (``control.sagemaker.node_additions``)
+    add_node_requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     version: int = 0
 
     def to_doc(self) -> dict[str, Any]:

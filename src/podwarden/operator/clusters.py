@@ -257,11 +257,13 @@ class ClusterReconciler:
     ) -> bool:
         """Apply an action on instance records; False if it is not one."""
         match action:
-            case ca.Launch(group, count):
+            case ca.Launch(group, count, promised):
                 script = self._on_create(cluster.groups[group])
                 new = [self._new_instance(cluster, group) for _ in range(count)]
                 for inst in new:
                     inst.on_create = script
+                for inst, logical_id in zip(new, promised, strict=False):
+                    inst.logical_id = logical_id  # BatchAddClusterNodes' answer
                 self.store.add_instances(new)
             case ca.MarkRunning(instance_id):
                 self._set_status(by_id[instance_id], InstanceStatus.RUNNING)
@@ -369,6 +371,8 @@ def _cluster_change(cluster: Cluster, action: ca.Action) -> bool:
             cluster.groups[group].status = status
             if applied is not None:
                 cluster.groups[group].applied_kubernetes_config = dict(applied)
+        case ca.ReleaseLogicalIds(group):
+            cluster.groups[group].reserved_logical_ids = []
         case ca.RemoveGroup(group):
             del cluster.groups[group]
         case ca.SetCluster(status):

@@ -84,6 +84,27 @@ SAGEMAKER = Family(
         "duplicate-tag-keys": _validation(
             "Tag keys must be unique per resource; repeated: {keys}."
         ),
+        # ---- BatchAddClusterNodes (control.sagemaker.node_additions): the model gives it only
+        # ResourceNotFound and ResourceLimitExceeded, so a request refused whole is the common
+        # ValidationException; the messages are podwarden's
+        "node-addition-not-continuous": _validation(
+            "BatchAddClusterNodes is supported only for clusters whose NodeProvisioningMode is "
+            "Continuous; cluster {cluster} does not use it."
+        ),
+        "node-addition-cluster-status": _validation(
+            "Cluster {cluster} is {status}; nodes can be added while it is InService or Updating."
+        ),
+        "node-addition-repeated-group": _validation(
+            "Each instance group may appear once in NodesToAdd; repeated: {groups}."
+        ),
+        "node-addition-too-many": _validation(
+            "A request can add at most {limit} nodes across its instance groups; this one adds "
+            "{count}."
+        ),
+        "node-addition-token-reused": _validation(
+            "Client token {token} was already used with different parameters for "
+            "BatchAddClusterNodes on cluster {cluster}."
+        ),
     }
 )
 

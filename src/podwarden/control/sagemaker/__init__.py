@@ -1,8 +1,21 @@
-"""SageMaker's HyperPod cluster API: clusters, nodes, events, operations and tags."""
+"""SageMaker's HyperPod cluster API: clusters, nodes (and adding them), events, operations and
+tags."""
 
 from podwarden.control.registry import merge
-from podwarden.control.sagemaker import clusters, events, nodes, operations, tags
+from podwarden.control.sagemaker import (
+    clusters,
+    events,
+    node_additions,
+    nodes,
+    operations,
+    tags,
+)
 
 OPERATIONS = merge(
-    clusters.OPERATIONS, nodes.OPERATIONS, events.OPERATIONS, operations.OPERATIONS, tags.OPERATIONS
+    clusters.OPERATIONS,
+    nodes.OPERATIONS,
+    node_additions.OPERATIONS,
+    events.OPERATIONS,
+    operations.OPERATIONS,
+    tags.OPERATIONS,
 )

@@ -105,7 +105,7 @@ def _check(problems: list[str]) -> None:
         raise Invalid(cluster_rules.joined(problems))
 
 
-def _check_quotas(ctx: Context, cluster_name: str, groups: list[dict[str, Any]]) -> None:
+def check_quotas(ctx: Context, cluster_name: str, groups: list[dict[str, Any]]) -> None:
     q = ctx.quotas
     if len(groups) > q.instance_groups_per_cluster:
         raise LimitExceeded(
@@ -153,7 +153,7 @@ def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             f"The account already has {len(existing)} clusters in {ctx.region}; the limit is "
             f"{ctx.quotas.clusters_per_region} clusters per Region."
         )
-    _check_quotas(ctx, req["ClusterName"], groups)
+    check_quotas(ctx, req["ClusterName"], groups)
     warnings = _preflight(ctx, req)
     cluster_id = ids.new_cluster_id()
     cluster = Cluster(
@@ -197,7 +197,7 @@ def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     before = copy.deepcopy(cluster.groups)
     after = {n: g.spec for n, g in cluster.groups.items() if not g.deleting and n not in to_delete}
     after.update({g["InstanceGroupName"]: g for g in updated})
-    _check_quotas(ctx, cluster.name, list(after.values()))
+    check_quotas(ctx, cluster.name, list(after.values()))
     # the cluster's own members with the update's: the groups checked are the updated ones
     effective = {**cluster.spec, "ClusterName": cluster.name, "InstanceGroups": updated}
     effective.update({m: req[m] for m in UPDATABLE_MEMBERS if m in req})
@@ -219,6 +219,15 @@ def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         cluster.status = ClusterStatus.UPDATING
         cluster.failure_message = None
     ctx.store.save_cluster(cluster)  # Conflict if another update got there first
+    record_scaling(ctx, cluster, before)
+    _record_warnings(ctx, cluster, warnings)
+    ctx.wake(SAGEMAKER_CLUSTER, cluster.cluster_id)
+    return {"ClusterArn": cluster.arn}
+
+
+def record_scaling(ctx: Context, cluster: Cluster, before: dict[str, InstanceGroup]) -> None:
+    """A Scaling operation for the groups whose target changed from ``before`` (if any),
+    superseding the one in progress."""
     running = ctx.store.count_instances(cluster.cluster_id, IS.RUNNING)
     details = ops.scaling_details(before, cluster.groups, running)
     if details:
@@ -228,9 +237,6 @@ def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
                 op.status = ops.SUPERSEDED
         scaling = new_operation(ctx, cluster, ops.SCALING, scaling=details)
         ctx.store.put_operations([o for o in superseded if o.type == ops.SCALING] + [scaling])
-    _record_warnings(ctx, cluster, warnings)
-    ctx.wake(SAGEMAKER_CLUSTER, cluster.cluster_id)
-    return {"ClusterArn": cluster.arn}
 
 
 def delete_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
