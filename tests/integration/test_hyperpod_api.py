@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from kubernetes import client
 
 from podwarden.local.runtime import ControlPlane
+from tests.local_endpoint import local_client
 
 from .hyperpod_helpers import (
     all_nodes,
@@ -268,6 +269,20 @@ def test_auth_failures(server: ThreadServer) -> None:
     assert code == "InvalidSignatureException"
     code, _, _ = _error(sagemaker(server.endpoint, key="AKIAUNKNOWNKEY000000").list_clusters)
     assert code == "UnrecognizedClientException"
+
+
+def test_the_seeded_eks_cluster_is_active_when_the_api_listens(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """podwarden serve reconciles the seeded (adopted) EKS cluster before it listens, so a
+    HyperPod CreateCluster sent at once passes the preflight's eks-cluster-active rule (CI lost
+    that race while the first pass ran beside the first request)."""
+    server = ProcessServer(control_plane.kubeconfig, tmp_path).start()
+    try:
+        eks = local_client("eks", server.endpoint)
+        assert eks.describe_cluster(name="podwarden")["cluster"]["status"] == "ACTIVE"
+    finally:
+        server.kill()
 
 
 def test_crash_mid_scale_converges_without_missing_or_extra_nodes(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from podwarden.cli.training import training_services
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.workloads import KubeWorkloads
 from podwarden.local.eks_planes import LocalControlPlanes
+from podwarden.model.aws import arns
 from podwarden.model.changes import SAGEMAKER_CLUSTER, Change
 from podwarden.model.errors import Invalid
 from podwarden.operator.clusters import ClusterReconciler, ReconcilerSettings
@@ -33,6 +35,8 @@ from podwarden.policy.remediation import RemediationLimits
 from podwarden.providers.kubes import AgentFactory, KubeProviders
 from podwarden.store.sql import Store, sqlite_url
 from podwarden.wire.sigv4 import Credential
+
+log = logging.getLogger("podwarden.server")
 
 # The default local credentials (documented in the README). Override with the environment
 # variables below; clients sign with the same pair.
@@ -165,15 +169,16 @@ class Server:
         return None
 
     async def start(self) -> None:
+        eks = EksReconciler(self.store.resources, self.planes, _workloads)
         if self.settings.seed:
-            seed_default_account(
+            seeded = seed_default_account(
                 self.store,
                 account=self.credential.account_id,
                 region=DEFAULT_REGION,
                 principal_arn=self.credential.principal_arn,
                 instance_types=self.types,
             )
-        eks = EksReconciler(self.store.resources, self.planes, _workloads)
+            await _first_pass(eks, seeded.eks_cluster_arn)
         tasks = [asyncio.create_task(eks.run(), name="eks-reconciler")]
         # each HyperPod cluster's nodes on the Kubernetes of its EKS cluster, with one health
         # agent per Kubernetes that hosts them (providers/kubes.py)
@@ -229,6 +234,19 @@ class Server:
             running.clusters.wake(change.key)
         elif change.kind.startswith("eks:"):
             running.eks.wake(change)
+
+
+async def _first_pass(eks: EksReconciler, arn: str) -> None:
+    """The seeded EKS cluster adopts the control plane that already runs: reconcile it before
+    the API listens, so that it is ACTIVE for the first request (the preflight refuses a
+    HyperPod CreateCluster on a CREATING one). A failure is logged; the reconciler retries."""
+    cluster = arns.parse_eks_cluster(arn)
+    if cluster is None:
+        return
+    try:
+        await eks.reconcile((cluster.scope, cluster.name))
+    except Exception:  # the running reconciler tries again; start-up goes on
+        log.exception("first pass over the seeded EKS cluster %s failed", cluster.name)
 
 
 async def _workloads(kubeconfig: Path) -> Workloads:
