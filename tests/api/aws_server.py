@@ -15,6 +15,9 @@ from podwarden.store.sql import Store, sqlite_url
 from tests.local_endpoint import ThreadedServer
 
 REGION = "us-west-2"
+ACCOUNT = "000000000000"
+# a HyperPod Orchestrator naming the seeded EKS cluster (the server runs no preflight)
+SEEDED_EKS = {"Eks": {"ClusterArn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/podwarden"}}
 
 
 class AwsServer(ThreadedServer):

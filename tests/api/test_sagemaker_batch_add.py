@@ -13,10 +13,9 @@ import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from podwarden.model.cluster import ClusterStatus, GroupStatus
-from tests.api.aws_server import REGION, AwsServer
+from tests.api.aws_server import ACCOUNT, REGION, SEEDED_EKS, AwsServer
 
-ACCOUNT = "000000000000"
-EKS = {"Eks": {"ClusterArn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/podwarden"}}
+EKS = SEEDED_EKS
 GROUP = {
     "InstanceGroupName": "workers",
     "InstanceType": "ml.c5.xlarge",

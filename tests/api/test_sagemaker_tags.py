@@ -16,11 +16,10 @@ import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from podwarden.cli.server import local_credentials
-from tests.api.aws_server import REGION, AwsServer
+from tests.api.aws_server import ACCOUNT, REGION, SEEDED_EKS, AwsServer
 from tests.api.test_aws_cli import cli_env
 
-ACCOUNT = "000000000000"
-EKS = {"Eks": {"ClusterArn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/podwarden"}}
+EKS = SEEDED_EKS
 GROUP = {
     "InstanceGroupName": "workers",
     "InstanceType": "ml.c5.xlarge",
