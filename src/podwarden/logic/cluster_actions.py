@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podwarden.logic.node_spec import Taint
+from podwarden.model.cluster import SoftwareUpdate
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,37 @@ class PauseRemediation:
 
 
 @dataclass(frozen=True)
+class SoftwareUpdateStep:
+    """The group's software update moves on (``logic.software_update``): its record becomes
+    ``update``; ``release`` (release, image id): the group's nodes all run it now;
+    ``message``: why it is rolling back or rolled back (the cluster's FailureMessage)."""
+
+    group: str
+    update: SoftwareUpdate
+    release: tuple[str, str] | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class DrainForUpdate:
+    """Take the instance out of service for a software update to ``release``: quarantine its
+    node and evict its pods (again on each pass while disruption budgets refuse some)."""
+
+    instance_id: str
+    release: str
+
+
+@dataclass(frozen=True)
+class Reimage:
+    """The drained instance boots on ``release``: same id, node and volumes; the node goes
+    NotReady until the re-image is done (then the reboot path brings it back)."""
+
+    instance_id: str
+    release: str
+    image_id: str
+
+
+@dataclass(frozen=True)
 class Terminate:
     instance_id: str
 
@@ -150,6 +182,9 @@ Action = (
     | PauseRemediation
     | StartDeepCheck
     | FinishDeepCheck
+    | SoftwareUpdateStep
+    | DrainForUpdate
+    | Reimage
     | Terminate
     | DeleteNode
     | Forget

@@ -34,6 +34,8 @@ from podwarden.logic.cluster_actions import (
     Terminate,
 )
 from podwarden.logic.node_spec import Taint, kubernetes_labels, kubernetes_taints
+from podwarden.logic.software_update import ACTIVE as UPDATE_ACTIVE
+from podwarden.logic.software_update import NodeView, UpdateTiming, plan_update
 from podwarden.model.cluster import (
     Cluster,
     ClusterStatus,
@@ -43,6 +45,7 @@ from podwarden.model.cluster import (
     InstanceGroup,
     InstanceStatus,
     Recovery,
+    SoftwareUpdateStatus,
 )
 from podwarden.model.labels import (
     AGENT_TAINT_KEYS,
@@ -125,6 +128,17 @@ def pause_reason(
     return "", unhealthy
 
 
+@dataclass(frozen=True)
+class UpdateInputs:
+    """What a software update reads besides nodes (``logic.software_update``): workload pods
+    still on nodes drained for it, the alarms in ALARM, its simulated durations."""
+
+    now: float = 0.0
+    pods_left: Mapping[str, int] = field(default_factory=dict)
+    alarms_firing: frozenset[str] = frozenset()
+    timing: UpdateTiming = field(default_factory=UpdateTiming)
+
+
 @dataclass
 class Plan:
     actions: list[Action] = field(default_factory=list)
@@ -156,8 +170,10 @@ def plan_cluster(
     *,
     is_cpu_only: Callable[[str], bool] = _never_cpu,
     limits: RemediationLimits | None = None,
+    updates: UpdateInputs | None = None,
 ) -> Plan:
     plan = Plan()
+    updates = dataclasses.replace(updates or UpdateInputs(), now=now)
     policy = recovery_policy(cluster, is_cpu_only, limits)
     if cluster.status == ClusterStatus.FAILED:
         return plan  # nothing to do until the user updates or deletes it
@@ -174,7 +190,10 @@ def plan_cluster(
     for group in cluster.groups.values():
         members = by_group.pop(group.name, [])
         target = 0 if deleting_cluster else group.target_count
-        done = _plan_group(plan, group, members, nodes, target=target, now=now, policy=policy)
+        claimed = set() if deleting_cluster else _plan_update(plan, group, members, nodes, updates)
+        done = _plan_group(
+            plan, group, members, nodes, target=target, now=now, policy=policy, skip=claimed
+        )
         status = _group_status(cluster, group, done, deleting_cluster)
         if group.deleting and not members:
             plan.actions.append(RemoveGroup(group.name))
@@ -195,9 +214,70 @@ def plan_cluster(
     if deleting_cluster:
         if not instances and not nodes:
             plan.actions.append(RemoveCluster())
-    elif all_in_service and cluster.status in (ClusterStatus.CREATING, ClusterStatus.UPDATING):
+        return plan
+    updating = _updating_status(cluster)
+    if updating is not None and updating != cluster.status:
+        plan.actions.append(SetCluster(updating))
+    elif updating is None and all_in_service and cluster.status in SETTLING:
         plan.actions.append(SetCluster(ClusterStatus.IN_SERVICE))
     return plan
+
+
+# cluster statuses that end in InService once every group is
+SETTLING = frozenset(
+    {
+        ClusterStatus.CREATING,
+        ClusterStatus.UPDATING,
+        ClusterStatus.SYSTEM_UPDATING,
+        ClusterStatus.ROLLING_BACK,
+    }
+)
+
+
+def _updating_status(cluster: Cluster) -> str | None:
+    """SystemUpdating while a group's software update is under way, RollingBack while one rolls
+    back; None when none is active."""
+    active = [
+        g.software_update.status
+        for g in cluster.groups.values()
+        if g.software_update is not None and g.software_update.status in UPDATE_ACTIVE
+    ]
+    if not active:
+        return None
+    if SoftwareUpdateStatus.ROLLBACK_IN_PROGRESS in active:
+        return ClusterStatus.ROLLING_BACK
+    return ClusterStatus.SYSTEM_UPDATING
+
+
+def _plan_update(
+    plan: Plan,
+    group: InstanceGroup,
+    members: list[Instance],
+    nodes: Mapping[str, ObservedNode],
+    updates: UpdateInputs,
+) -> set[str]:
+    """The group's software update step, if one is active; the instances it steps through."""
+    if group.software_update is None or group.software_update.status not in UPDATE_ACTIVE:
+        return set()
+    live = [i for i in members if i.status != InstanceStatus.SHUTTING_DOWN]
+    views = {
+        i.node_name: NodeView(n.ready, n.labels.get(HEALTH, SCHEDULABLE))
+        for i in live
+        if (n := nodes.get(i.node_name)) is not None
+    }
+    step = plan_update(
+        group,
+        live,
+        views,
+        pods_left=updates.pods_left,
+        alarms_firing=updates.alarms_firing,
+        now=updates.now,
+        timing=updates.timing,
+    )
+    plan.actions += step.actions
+    if step.requeue_after is not None:
+        plan.due(step.requeue_after)
+    return step.claimed
 
 
 def _plan_group(
@@ -209,9 +289,11 @@ def _plan_group(
     target: int,
     now: float,
     policy: RecoveryPolicy,
+    skip: set[str] | frozenset[str] = frozenset(),
 ) -> bool:
     """Plan one group's instances; True when it has converged (target reached, all Running,
-    nodes carry the KubernetesConfig, nothing shutting down)."""
+    nodes carry the KubernetesConfig, nothing shutting down). ``skip``: instances a software
+    update steps through now (not converged)."""
     live = [i for i in members if i.status != InstanceStatus.SHUTTING_DOWN]
     converged = len(live) == target and len(live) == len(members)
     if policy.limits is not None and policy.automatic:
@@ -234,6 +316,9 @@ def _plan_group(
         # taken by this pass's launch (applied before) or by instances, or beyond the target
         plan.actions.append(ReleaseLogicalIds(group.name))
     for inst in live:
+        if inst.instance_id in skip:
+            converged = False
+            continue
         node = nodes.get(inst.node_name)
         converged = _plan_instance(plan, group, inst, node, now=now, policy=policy) and converged
     return converged
@@ -343,6 +428,9 @@ def _group_status(
 ) -> str:
     if group.deleting or deleting_cluster:
         return GroupStatus.DELETING
+    update = group.software_update
+    if update is not None and update.status in UPDATE_ACTIVE:
+        return GroupStatus.SYSTEM_UPDATING
     if converged:
         return GroupStatus.IN_SERVICE
     if group.status == GroupStatus.CREATING or cluster.status == ClusterStatus.CREATING:

@@ -20,6 +20,7 @@ from podwarden.model.labels import (
     HEALTH,
     HEALTH_TAINT_EFFECT,
     HEALTH_TAINT_VALUE,
+    IMAGE_RELEASE,
     INSTANCE_TYPE,
     INSTANCE_TYPE_BETA,
     KWOK_ANNOTATION,
@@ -61,6 +62,8 @@ def desired_labels(cluster: Cluster, group: InstanceGroup, inst: Instance) -> di
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": "amd64",
     }
+    if inst.image_release:
+        labels[IMAGE_RELEASE] = inst.image_release
     labels.update(kubernetes_labels(group.spec))
     if inst.deep_check in (DeepCheck.REQUESTED, DeepCheck.IN_PROGRESS):
         labels.update({HEALTH: UNDER_CHECK, DEEP_HEALTH: DeepCheck.IN_PROGRESS})

@@ -17,6 +17,8 @@ class ClusterStatus(StrEnum):
     CREATING = "Creating"
     IN_SERVICE = "InService"
     UPDATING = "Updating"
+    SYSTEM_UPDATING = "SystemUpdating"
+    ROLLING_BACK = "RollingBack"
     DELETING = "Deleting"
     FAILED = "Failed"
 
@@ -26,6 +28,7 @@ class GroupStatus(StrEnum):
     IN_SERVICE = "InService"
     UPDATING = "Updating"
     DEGRADED = "Degraded"
+    SYSTEM_UPDATING = "SystemUpdating"
     DELETING = "Deleting"
     FAILED = "Failed"
 
@@ -44,6 +47,18 @@ class InstanceStatus(StrEnum):
     SHUTTING_DOWN = "ShuttingDown"
     FAILURE = "Failure"
     DEEP_HEALTH_CHECK_IN_PROGRESS = "DeepHealthCheckInProgress"
+    SYSTEM_UPDATING = "SystemUpdating"
+
+
+class SoftwareUpdateStatus(StrEnum):
+    """An instance group's platform software update (UpdateClusterSoftware)."""
+
+    PENDING = "Pending"
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ROLLBACK_IN_PROGRESS = "RollbackInProgress"
+    ROLLBACK_COMPLETE = "RollbackComplete"
 
 
 class DeepCheck(StrEnum):
@@ -55,6 +70,29 @@ class DeepCheck(StrEnum):
     IN_PROGRESS = "InProgress"
     PASSED = "Passed"
     FAILED = "Failed"
+
+
+@dataclass
+class SoftwareUpdate:
+    """A rolling platform-software update of one instance group (UpdateClusterSoftware, or the
+    group's ScheduledUpdateConfig when it falls due). ``deployment`` is the request's
+    DeploymentConfig as given (model shape DeploymentConfiguration; {} = AWS's defaults).
+    The reconciler (``logic.software_update``) moves nodes from ``from_release`` to
+    ``to_release`` batch by batch, and back when a batch fails (``rollback_reason``)."""
+
+    to_release: str
+    from_release: str
+    to_image_id: str = "default"
+    from_image_id: str = "default"
+    deployment: dict[str, Any] = field(default_factory=dict)
+    status: str = SoftwareUpdateStatus.PENDING
+    requested: float = 0.0
+    # the instance ids of the batch being updated now, and when the next batch may start
+    batch: list[str] = field(default_factory=list)
+    batches_done: int = 0  # batches of the update (not of its rollback) that went through
+    next_batch_at: float = 0.0
+    rollback_reason: str = ""
+    finished: float = 0.0
 
 
 @dataclass
@@ -73,6 +111,15 @@ class InstanceGroup:
     # NodeLogicalIds BatchAddClusterNodes promised and no instance has yet: the reconciler's
     # next launches of the group take them first (``logic.cluster_plan``)
     reserved_logical_ids: list[str] = field(default_factory=list)
+    # the HyperPod AMI release (policy/tables/hyperpod_images.yaml) and image id the group's
+    # nodes run when no update is under way (Describe's CurrentImageReleaseVersion/ImageId)
+    image_release: str = ""
+    image_id: str = "default"
+    # the update under way or the last one (SoftwareUpdateStatus, ActiveSoftwareUpdateConfig);
+    # None: never updated
+    software_update: SoftwareUpdate | None = None
+    # when ScheduledUpdateConfig last started an update (its cron is evaluated after this)
+    last_scheduled_update: float = 0.0
 
     @property
     def name(self) -> str:
@@ -113,8 +160,15 @@ class Cluster:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any], version: int) -> Cluster:
-        groups = {k: InstanceGroup(**v) for k, v in doc.pop("groups").items()}
+        groups = {k: _group_from_doc(v) for k, v in doc.pop("groups").items()}
         return cls(**doc, groups=groups, version=version)
+
+
+def _group_from_doc(doc: dict[str, Any]) -> InstanceGroup:
+    update = doc.pop("software_update", None)
+    group = InstanceGroup(**doc)
+    group.software_update = None if update is None else SoftwareUpdate(**update)
+    return group
 
 
 @dataclass
@@ -147,6 +201,12 @@ class Instance:
     volumes: list[Volume] = field(default_factory=list)
     # the OnCreate lifecycle script read from S3 at launch: uri, etag, content
     on_create: dict[str, str] = field(default_factory=dict)
+    # the HyperPod AMI release and image id the instance runs, and when it last changed
+    image_release: str = ""
+    image_id: str = "default"
+    last_software_update: float = 0.0
+    # while drained for a software update: when refused evictions fail the update
+    update_deadline: float = 0.0
     version: int = 0
 
     @property

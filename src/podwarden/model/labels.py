@@ -20,6 +20,8 @@ ZONE = "topology.kubernetes.io/zone"
 # podwarden's own: which cluster record a node belongs to (cluster names can be reused), and
 # the EBS volumes of the instance (InstanceStorageConfigs, R10 in docs/requirements.md)
 CLUSTER_ID = "podwarden.io/cluster-id"
+# the HyperPod AMI release the instance runs (UpdateClusterSoftware changes it in place)
+IMAGE_RELEASE = "podwarden.io/image-release"
 VOLUMES = "podwarden.io/ebs-volumes"
 # kwok manages only nodes with this annotation
 KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")

@@ -27,6 +27,7 @@ from podwarden.logic.node_spec import (
     desired_node,
 )
 from podwarden.logic.operations import IN_PROGRESS, finished
+from podwarden.logic.software_update import UpdateTiming
 from podwarden.model import ids
 from podwarden.model.cluster import (
     Cluster,
@@ -67,6 +68,20 @@ class ReconcilerSettings:
     resync: float = 30.0
     concurrency: int = 32  # parallel Kubernetes calls per pass
     workers: int = 4  # clusters reconciled at once
+    # a node's software update (``logic.software_update``): re-image time, healthy time after
+    # it that passes the batch's health check, how long refused evictions may hold a drain
+    reimage_delay: float = 5.0
+    update_settle: float = 2.0
+    drain_timeout: float = 600.0
+
+    def update_timing(self) -> UpdateTiming:
+        scale = self.time_scale
+        return UpdateTiming(
+            reimage=self.reimage_delay * scale,
+            settle=self.update_settle * scale,
+            drain_timeout=self.drain_timeout * scale,
+            boot_timeout=max(120.0, 10 * self.reimage_delay) * scale,
+        )
 
 
 class ClusterReconciler:
@@ -139,11 +154,24 @@ class ClusterReconciler:
             self.clock(),
             is_cpu_only=self.is_cpu_only,
             limits=self.limits,
+            updates=await self._update_inputs(provider, instances),
         )
         if not plan.actions:
             return plan.requeue_after
         await self._apply(provider, cluster, instances, plan.actions)
         return AFTER_ACTIONS
+
+    async def _update_inputs(
+        self, provider: InstanceProvider, instances: list[Instance]
+    ) -> cp.UpdateInputs:
+        """What a software update reads besides nodes: the workload pods left on the nodes
+        drained for one (only those are listed)."""
+        draining = [i.node_name for i in instances if i.status == InstanceStatus.SYSTEM_UPDATING]
+        counts = await asyncio.gather(*(provider.workload_pods(n) for n in draining))
+        return cp.UpdateInputs(
+            pods_left=dict(zip(draining, counts, strict=True)),
+            timing=self.settings.update_timing(),
+        )
 
     async def _apply(
         self,
@@ -211,6 +239,10 @@ class ClusterReconciler:
                 call = self._start_deep_check(provider, cluster, by_id[instance_id])
             case ca.FinishDeepCheck(instance_id, passed):
                 call = self._finish_deep_check(provider, by_id[instance_id], passed)
+            case ca.DrainForUpdate(instance_id, release):
+                call = self._drain_for_update(provider, by_id[instance_id], release)
+            case ca.Reimage(instance_id, release, image_id):
+                call = self._reimage(provider, by_id[instance_id], release, image_id)
             case ca.NodeBooted(instance_id):
                 at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
                 call = provider.booted(by_id[instance_id].node_name, at)
@@ -236,6 +268,34 @@ class ClusterReconciler:
         inst.status = InstanceStatus.RUNNING
         inst.deep_check = DeepCheck.PASSED if passed else DeepCheck.FAILED
         inst.message = "Deep health checks passed" if passed else "Deep health checks failed"
+        with contextlib.suppress(Conflict):
+            self.store.save_instance(inst)
+
+    async def _drain_for_update(
+        self, provider: InstanceProvider, inst: Instance, release: str
+    ) -> None:
+        """Out of service for a software update: SystemUpdating, its node quarantined and
+        drained; refused evictions are asked again each pass until the drain deadline."""
+        if inst.status != InstanceStatus.SYSTEM_UPDATING:
+            inst.status = InstanceStatus.SYSTEM_UPDATING
+            inst.message = f"Updating the platform software to release {release}: draining"
+            inst.update_deadline = self.clock() + self.settings.update_timing().drain_timeout
+            with contextlib.suppress(Conflict):
+                self.store.save_instance(inst)
+        await provider.prepare_update(inst.node_name)
+
+    async def _reimage(
+        self, provider: InstanceProvider, inst: Instance, release: str, image_id: str
+    ) -> None:
+        """Same id, node and volumes, a new image: the node is NotReady until the re-image is
+        done, then boots like a rebooted one (the instance is Pending meanwhile)."""
+        now = self.clock()
+        await provider.reimage(inst.node_name, release, _iso(now))
+        inst.status = InstanceStatus.PENDING
+        inst.message = f"Re-imaging the instance with release {release}"
+        inst.image_release, inst.image_id = release, image_id
+        inst.last_software_update = now
+        inst.ready_at = now + self.settings.update_timing().reimage
         with contextlib.suppress(Conflict):
             self.store.save_instance(inst)
 
@@ -356,6 +416,10 @@ class ClusterReconciler:
             self.store.save_instance(inst)
 
 
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 def _close(calls: list[Coroutine[Any, Any, None]]) -> None:
     """Discard Kubernetes calls that will not be awaited (no "never awaited" warnings)."""
     for call in calls:
@@ -377,6 +441,12 @@ def _cluster_change(cluster: Cluster, action: ca.Action) -> bool:
             del cluster.groups[group]
         case ca.SetCluster(status):
             cluster.status = status
+        case ca.SoftwareUpdateStep(group, update, release, message):
+            cluster.groups[group].software_update = update
+            if release is not None:
+                cluster.groups[group].image_release, cluster.groups[group].image_id = release
+            if message:
+                cluster.failure_message = message
         case _:
             return False
     return True

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from podwarden.logic import cluster_actions as ca
-from podwarden.model.cluster import Cluster, ClusterEvent, Instance
+from podwarden.model.cluster import Cluster, ClusterEvent, Instance, InstanceStatus, SoftwareUpdate
+from podwarden.model.cluster import SoftwareUpdateStatus as S
 
 # (resource type, level, description) of one event
 Entry = tuple[str, str, str]
@@ -24,7 +25,7 @@ def failure_event(cluster: Cluster, now: float, message: str) -> ClusterEvent:
     return _make(cluster, now, ("Cluster", "Error", message))
 
 
-def _instance_entry(action: ca.Action) -> tuple[str, Entry] | None:
+def _instance_entry(action: ca.Action, by_id: dict[str, Instance]) -> tuple[str, Entry] | None:
     """(instance id, entry) for actions on one instance."""
     entry: tuple[str, Entry] | None = None
     match action:
@@ -42,6 +43,11 @@ def _instance_entry(action: ca.Action) -> tuple[str, Entry] | None:
             )
         case ca.StartDeepCheck(iid):
             entry = iid, ("Instance", "Info", f"Deep health checks started on instance {iid}")
+        case ca.DrainForUpdate(iid, release) if by_id[iid].status != InstanceStatus.SYSTEM_UPDATING:
+            text = f"Draining instance {iid} for the software update to release {release}"
+            entry = iid, ("Instance", "Info", text)
+        case ca.Reimage(iid, release):
+            entry = iid, ("Instance", "Info", f"Re-imaging instance {iid} with release {release}")
         case ca.FinishDeepCheck(iid, passed):
             result = "passed" if passed else "failed"
             level = "Info" if passed else "Error"
@@ -59,16 +65,49 @@ def _group_entry(cluster: Cluster, action: ca.Action) -> tuple[str, Entry] | Non
         case ca.PauseRemediation(group, reason):
             text = reason or f"Automatic recovery of instance group {group} resumed"
             entry = group, ("InstanceGroup", "Warn" if reason else "Info", text)
+        case ca.SoftwareUpdateStep(group, update):
+            before = cluster.groups[group].software_update
+            text_level = _update_text(group, before, update)
+            if text_level is not None:
+                entry = group, ("InstanceGroup", text_level[1], text_level[0])
         case ca.SetGroup(group, status) if cluster.groups[group].status != status:
             entry = group, ("InstanceGroup", "Info", f"Instance group {group} is {status}")
     return entry
+
+
+def _update_text(
+    group: str, before: SoftwareUpdate | None, after: SoftwareUpdate
+) -> tuple[str, str] | None:
+    """(description, level) of a software update's step, None for a step worth no event."""
+    what = f"Software update of instance group {group} to release {after.to_release}"
+    status = after.status
+    if before is None or before.status != status:
+        texts = {
+            S.IN_PROGRESS: (f"{what} started", "Info"),
+            S.SUCCEEDED: (f"{what} succeeded", "Info"),
+            S.ROLLBACK_IN_PROGRESS: (
+                f"{what} failed: {after.rollback_reason}; rolling back to release "
+                f"{after.from_release}",
+                "Error",
+            ),
+            S.ROLLBACK_COMPLETE: (
+                f"{what} was rolled back to release {after.from_release}: {after.rollback_reason}",
+                "Warn",
+            ),
+            S.FAILED: (f"{what} failed: {after.rollback_reason}", "Error"),
+        }
+        return texts.get(S(status))
+    if after.batch and not before.batch:
+        verb = "Rolling back" if status == S.ROLLBACK_IN_PROGRESS else "Updating"
+        return f"{verb} {len(after.batch)} instance(s): {', '.join(after.batch)}", "Info"
+    return None
 
 
 def cluster_event(
     cluster: Cluster, by_id: dict[str, Instance], action: ca.Action, now: float
 ) -> ClusterEvent | None:
     """The event an action records, if any (computed before the action changes anything)."""
-    on_instance = _instance_entry(action)
+    on_instance = _instance_entry(action, by_id)
     if on_instance is not None:
         iid, entry = on_instance
         return _make(cluster, now, entry, group=by_id[iid].group, instance_id=iid)

@@ -25,6 +25,7 @@ from podwarden.model.labels import (
     HEALTH,
     HEALTH_TAINT_EFFECT,
     HEALTH_TAINT_VALUE,
+    IMAGE_RELEASE,
     PENDING_REBOOT,
     PENDING_REPLACEMENT,
     SCHEDULABLE,
@@ -79,13 +80,39 @@ class LocalInstances:
         """Evict the node's pods (DaemonSet pods stay, as with ``kubectl drain``); returns how
         many evictions were accepted. Best effort: a disruption budget may refuse some."""
         evicted = 0
-        for pod in await self._pods.on_node(name):
-            owners = pod["metadata"].get("ownerReferences") or []
-            if any(o.get("kind") == "DaemonSet" for o in owners):
-                continue
+        for pod in await self._workload(name):
             if await self._pods.evict(pod["metadata"]["namespace"], pod["metadata"]["name"]):
                 evicted += 1
         return evicted
+
+    async def _workload(self, name: str) -> list[dict[str, Any]]:
+        """The node's pods that a drain evicts: not DaemonSet pods, not those already gone
+        (terminating pods count until they are)."""
+        return [
+            pod
+            for pod in await self._pods.on_node(name)
+            if not any(
+                o.get("kind") == "DaemonSet" for o in pod["metadata"].get("ownerReferences") or []
+            )
+            and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+        ]
+
+    async def workload_pods(self, name: str) -> int:
+        """How many pods a drain of the node still has to evict."""
+        return len(await self._workload(name))
+
+    async def prepare_update(self, name: str) -> None:
+        """Take the node out of service for a software update: quarantined as for a reboot
+        (the update ends in one), its pods evicted (those a disruption budget keeps now are
+        asked again on the next pass)."""
+        await self._leaving(name, PENDING_REBOOT)
+        await self.drain(name)
+
+    async def reimage(self, name: str, release: str, at: str) -> None:
+        """The drained node boots on ``release``: it carries the release and reports NotReady
+        until the re-image is done (``booted``)."""
+        await self._nodes.patch(name, {"metadata": {"labels": {IMAGE_RELEASE: release}}})
+        await self._nodes.patch_status(name, {"status": {"conditions": [_ready(False, at)]}})
 
     async def nodes_of(self, cluster_id: str) -> list[dict[str, Any]]:
         """The cluster's nodes: from the watched cache once it has listed, else listed now."""
