@@ -343,7 +343,6 @@ def test_version_updates_are_refused(aws: AwsServer, network: dict[str, Any]) ->
     assert error(err) == (400, "InvalidRequestException")  # not ACTIVE yet
     activate(aws, "versions")
     refusals = {
-        "1.33": "Kubernetes 1.33 is an EKS version podwarden cannot run: its local control plane runs",
         "1.34": "Unsupported Kubernetes minor version update from 1.32 to 1.34",
         "1.31": "Unsupported Kubernetes minor version update from 1.32 to 1.31",
         "1.32": "Unsupported Kubernetes minor version update from 1.32 to 1.32",
@@ -357,6 +356,10 @@ def test_version_updates_are_refused(aws: AwsServer, network: dict[str, Any]) ->
     cluster = eks.describe_cluster(name="versions")["cluster"]
     assert cluster["status"] == "ACTIVE" and cluster["version"] == "1.32"
     assert eks.list_updates(name="versions")["updateIds"] == []
+    # the next minor is accepted: podwarden runs 1.33 (toolchain.toml's kubernetes_releases)
+    update = eks.update_cluster_version(name="versions", version="1.33")["update"]
+    assert (update["type"], update["status"]) == ("VersionUpdate", "InProgress")
+    assert eks.describe_cluster(name="versions")["cluster"]["status"] == "UPDATING"
 
 
 # ---------------------------------------------------------------- add-ons

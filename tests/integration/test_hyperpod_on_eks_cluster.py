@@ -40,9 +40,9 @@ def inject_on(kubeconfig: Path, node: str, **kind: Any) -> None:
     asyncio.run(run())
 
 
-def create_eks_cluster(server: ThreadServer, name: str) -> dict[str, Any]:
-    """An EKS cluster on the seeded private subnets with the VPC CNI add-on (the preflight
-    requires it), ACTIVE."""
+def create_eks_cluster(server: ThreadServer, name: str, version: str = "1.32") -> dict[str, Any]:
+    """An EKS cluster of Kubernetes ``version`` on the seeded private subnets with the VPC CNI
+    add-on (the preflight requires it), ACTIVE."""
     ec2, eks = aws(server, "ec2"), aws(server, "eks")
     subnets = [
         s["SubnetId"]
@@ -52,7 +52,7 @@ def create_eks_cluster(server: ThreadServer, name: str) -> dict[str, Any]:
     ]
     eks.create_cluster(
         name=name,
-        version="1.32",
+        version=version,
         roleArn="arn:aws:iam::000000000000:role/podwarden-eks-cluster",
         resourcesVpcConfig={"subnetIds": subnets},
         accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"},

@@ -118,10 +118,15 @@ def add_ec2(ctx: Context, vpc_cidr: str = "10.0.0.0/16") -> None:
 
 def test_packaged_tables_load_and_agree_with_the_toolchain() -> None:
     versions = eks_catalog.load_versions()
-    toolchain = tomllib.loads(TOOLCHAIN.read_text())["components"]["kubernetes"]["version"]
-    assert versions.runnable == {"1.32": toolchain}
+    toolchain = tomllib.loads(TOOLCHAIN.read_text())
+    pinned = {"1.32": toolchain["components"]["kubernetes"]["version"]}
+    pinned |= {m: r["version"] for m, r in toolchain["kubernetes_releases"].items()}
+    assert versions.runnable == pinned
+    assert set(pinned) == {"1.32", "1.33", "1.34"}
     assert versions.default == "1.32"
     assert [v for v, k in versions.versions.items() if k.hyperpod] == [  # R3 (docs/requirements.md)
+        "1.34",
+        "1.33",
         "1.32",
         "1.31",
         "1.30",
@@ -328,6 +333,14 @@ def test_no_creator_entry_when_not_asked(ctx: Context) -> None:
         },
     )
     assert call(ctx, "ListAccessEntries", clusterName="c1")["accessEntries"] == []
+
+
+def test_create_cluster_at_a_further_minor_records_its_release(ctx: Context) -> None:
+    base = {"roleArn": ROLE, "resourcesVpcConfig": {"subnetIds": ["subnet-a", "subnet-b"]}}
+    cluster = call(ctx, "CreateCluster", name="new", version="1.34", **base)["cluster"]
+    assert (cluster["version"], cluster["platformVersion"]) == ("1.34", "eks.4")
+    # the exact release the reconciler starts its control plane on (toolchain.toml)
+    assert record(ctx, kinds.EKS_CLUSTER, "new").doc["_podwarden"]["kubernetes"] == "v1.34.2"
 
 
 def test_create_cluster_errors(ctx: Context) -> None:
@@ -706,24 +719,30 @@ def test_version_updates_one_minor_at_a_time_to_runnable_versions(
     assert e.message == "Unsupported Kubernetes minor version update from 1.32 to 1.32"
     e = fails(ctx, "UpdateClusterVersion", "InvalidParameterException", name="c1", version="9.9")
     assert e.message == "unsupported Kubernetes version 9.9"
-    e = fails(ctx, "UpdateClusterVersion", "InvalidParameterException", name="c1", version="1.33")
-    assert e.message.endswith("its local control plane runs 1.32.")
-    # a future toolchain that also runs 1.33
+    # a toolchain that runs only 1.32: the next minor is refused, naming what runs
     table = eks_catalog.load_versions()
-    wider = dataclasses.replace(
-        table, runnable=MappingProxyType({**table.runnable, "1.33": "v1.33.5"})
-    )
-    monkeypatch.setattr(eks_catalog, "load_versions", lambda: wider)
+    narrow = dataclasses.replace(table, runnable=MappingProxyType({"1.32": "v1.32.9"}))
+    with monkeypatch.context() as m:
+        m.setattr(eks_catalog, "load_versions", lambda: narrow)
+        e = fails(
+            ctx, "UpdateClusterVersion", "InvalidParameterException", name="c1", version="1.33"
+        )
+        assert e.message.endswith("its local control plane runs 1.32.")
+    # the packaged toolchain runs 1.33 (toolchain.toml's kubernetes_releases)
     update = call(ctx, "UpdateClusterVersion", name="c1", version="1.33")["update"]
     assert update["type"] == "VersionUpdate"
     assert {"type": "Version", "value": "1.33"} in update["params"]
     rec = record(ctx, kinds.EKS_UPDATE, kinds.child_key("c1", update["id"]))
-    assert eks_lifecycle.pending_changes(rec.doc)["_podwarden.kubernetes"] == "v1.33.5"
+    assert eks_lifecycle.pending_changes(rec.doc)["_podwarden.kubernetes"] == "v1.33.4"
     assert call(ctx, "DescribeCluster", name="c1")["cluster"]["version"] == "1.32"
     finish(ctx, "c1", update["id"])
     cluster = call(ctx, "DescribeCluster", name="c1")["cluster"]
     assert (cluster["version"], cluster["status"]) == ("1.33", "ACTIVE")
-    assert record(ctx, kinds.EKS_CLUSTER, "c1").doc["_podwarden"]["kubernetes"] == "v1.33.5"
+    assert record(ctx, kinds.EKS_CLUSTER, "c1").doc["_podwarden"]["kubernetes"] == "v1.33.4"
+    # and from there 1.34, the newest minor HyperPod supports (R3)
+    update = call(ctx, "UpdateClusterVersion", name="c1", version="1.34")["update"]
+    rec = record(ctx, kinds.EKS_UPDATE, kinds.child_key("c1", update["id"]))
+    assert eks_lifecycle.pending_changes(rec.doc)["_podwarden.kubernetes"] == "v1.34.2"
 
 
 def test_failed_update(ctx: Context) -> None:

@@ -73,6 +73,19 @@ def test_a_pending_update_is_finished_or_forgotten_when_its_record_is_gone() -> 
     ]
 
 
+def test_a_version_update_moves_the_plane_before_it_is_finished() -> None:
+    cluster = doc("UPDATING", _podwarden={"pending_update": "u1", "kubernetes": "v1.32.9"})
+    update = {
+        "id": "u1",
+        "_podwarden": {"changes": {"version": "1.33", ep.RELEASE_CHANGE: "v1.33.4"}},
+    }
+    assert plan(cluster, updates={"u1": update}, observed_at=99.0).actions == [
+        ep.Step.ENSURE_PLANE,
+        ep.UpgradePlane("v1.33.4", "u1"),
+        ep.FinishUpdate(None, "u1"),
+    ]
+
+
 def test_addons_are_applied_activated_updated_and_removed() -> None:
     updating = addon("vpc-cni", "UPDATING", "v1", pending_update="u2")
     update = {"id": "u2", "_podwarden": {"changes": {"addonVersion": "v2"}}}
@@ -107,11 +120,22 @@ class Planes:
         self.started: list[str] = []
         self.removed: list[str] = []
         self.broken = False
+        self.runs: dict[str, str | None] = {}  # the release each plane was started or moved on
+        self.upgrades: list[tuple[str, str]] = []
+        self.refuse_upgrade = False
 
-    async def ensure(self, key: str, *, adopted: bool) -> PlaneInfo:
+    async def ensure(self, key: str, *, adopted: bool, kubernetes: str | None = None) -> PlaneInfo:
         if self.broken:
             raise TerminalError("etcd would not start")
         self.started.append(key)
+        self.runs.setdefault(key, kubernetes)  # a running plane keeps its release
+        return self.info
+
+    async def upgrade(self, key: str, *, adopted: bool, kubernetes: str) -> PlaneInfo:
+        if self.refuse_upgrade:
+            raise TerminalError("kube-apiserver exited with code 1 while starting")
+        self.upgrades.append((key, kubernetes))
+        self.runs[key] = kubernetes
         return self.info
 
     async def remove(self, key: str, *, adopted: bool) -> None:
@@ -119,13 +143,16 @@ class Planes:
 
 
 class Objects:
-    def __init__(self) -> None:
+    def __init__(self, planes: Planes | None = None) -> None:
         self.applied: list[str] = []
         self.deleted: list[str] = []
         self.closed = False
+        self.planes = planes
 
     async def version(self) -> str:
-        return "v1.32.9"
+        """What the apiserver reports: the release the (only) plane runs."""
+        runs = list(self.planes.runs.values()) if self.planes else []
+        return (runs[0] if runs else None) or "v1.32.9"
 
     async def snapshot(self) -> KubeSnapshot:
         return KubeSnapshot()
@@ -206,3 +233,69 @@ def test_a_deleted_cluster_loses_its_plane_client_and_records(ctx: Context, tmp_
         assert ctx.store.resources.get(kind, SCOPE, "c1") is None
     assert ctx.store.resources.list(kinds.EKS_ADDON, SCOPE) == []
     assert eks.all_keys() == []
+
+
+def test_a_cluster_of_a_further_minor_starts_its_plane_on_that_release(
+    ctx: Context, tmp_path: Path
+) -> None:
+    planes = Planes(tmp_path)
+    objects = Objects(planes)
+    call(ctx, "CreateCluster", name="c1", roleArn=ROLE, resourcesVpcConfig=VPC, version="1.34")
+    asyncio.run(reconciler(ctx, planes, objects).reconcile(KEY))
+    assert planes.runs == {planes.started[0]: "v1.34.2"}
+    cluster = call(ctx, "DescribeCluster", name="c1")["cluster"]
+    assert (cluster["status"], cluster["version"]) == ("ACTIVE", "1.34")
+
+
+def test_a_version_update_upgrades_the_plane_then_succeeds(ctx: Context, tmp_path: Path) -> None:
+    planes = Planes(tmp_path)
+    objects = Objects(planes)
+    call(ctx, "CreateCluster", name="c1", roleArn=ROLE, resourcesVpcConfig=VPC)
+    eks = reconciler(ctx, planes, objects)
+    asyncio.run(eks.reconcile(KEY))
+    (key,) = planes.runs
+    assert planes.runs[key] == "v1.32.9"
+    update = call(ctx, "UpdateClusterVersion", name="c1", version="1.33")["update"]
+    asyncio.run(eks.reconcile(KEY))
+    assert planes.upgrades == [(key, "v1.33.4")]
+    cluster = call(ctx, "DescribeCluster", name="c1")["cluster"]
+    assert (cluster["status"], cluster["version"]) == ("ACTIVE", "1.33")
+    done = call(ctx, "DescribeUpdate", name="c1", updateId=update["id"])["update"]
+    assert done["status"] == "Successful"
+    # the next pass starts nothing new and leaves the plane on 1.33
+    asyncio.run(eks.reconcile(KEY))
+    assert planes.upgrades == [(key, "v1.33.4")] and planes.runs[key] == "v1.33.4"
+
+
+def test_a_plane_that_cannot_move_fails_the_update_not_the_cluster(
+    ctx: Context, tmp_path: Path
+) -> None:
+    planes = Planes(tmp_path)
+    objects = Objects(planes)
+    call(ctx, "CreateCluster", name="c1", roleArn=ROLE, resourcesVpcConfig=VPC)
+    eks = reconciler(ctx, planes, objects)
+    asyncio.run(eks.reconcile(KEY))
+    planes.refuse_upgrade = True
+    update = call(ctx, "UpdateClusterVersion", name="c1", version="1.33")["update"]
+    asyncio.run(eks.reconcile(KEY))
+    cluster = call(ctx, "DescribeCluster", name="c1")["cluster"]
+    assert (cluster["status"], cluster["version"]) == ("ACTIVE", "1.32")
+    failed = call(ctx, "DescribeUpdate", name="c1", updateId=update["id"])["update"]
+    assert failed["status"] == "Failed"
+    assert failed["errors"][0]["errorMessage"] == "kube-apiserver exited with code 1 while starting"
+
+
+def test_an_apiserver_reporting_another_minor_fails_the_update(
+    ctx: Context, tmp_path: Path
+) -> None:
+    planes = Planes(tmp_path)
+    objects = Objects()  # its apiserver reports v1.32.9 whatever the plane was moved to
+    call(ctx, "CreateCluster", name="c1", roleArn=ROLE, resourcesVpcConfig=VPC)
+    eks = reconciler(ctx, planes, objects)
+    asyncio.run(eks.reconcile(KEY))
+    update = call(ctx, "UpdateClusterVersion", name="c1", version="1.33")["update"]
+    asyncio.run(eks.reconcile(KEY))
+    failed = call(ctx, "DescribeUpdate", name="c1", updateId=update["id"])["update"]
+    assert failed["status"] == "Failed"
+    assert "reports Kubernetes v1.32.9, not v1.33.4" in failed["errors"][0]["errorMessage"]
+    assert call(ctx, "DescribeCluster", name="c1")["cluster"]["version"] == "1.32"

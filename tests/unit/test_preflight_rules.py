@@ -174,7 +174,7 @@ CASES: list[tuple[str, Mutation, Status, str]] = [
     ("eks-cluster-active", lambda f: eks(f, status="CREATING"), Status.FAIL, "is CREATING"),
     # R3
     ("kubernetes-version", lambda f: eks(f, version="1.27"), Status.FAIL, "runs Kubernetes 1.27"),
-    ("kubernetes-version", lambda f: eks(f, version="1.34"), Status.FAIL, "supports 1.28"),
+    ("kubernetes-version", lambda f: eks(f, version="1.35"), Status.FAIL, "supports 1.28"),
     # R4
     (
         "authentication-mode",

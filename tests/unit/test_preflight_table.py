@@ -24,7 +24,8 @@ def _packaged_text() -> str:
 
 def test_packaged_table_loads_with_the_seed_values() -> None:
     table = load_preflight()
-    assert table.kubernetes_versions == ("1.28", "1.29", "1.30", "1.31", "1.32")  # R3
+    # R3: the seed's 1.28-1.32, and 1.33-1.34 that AWS's newest page adds
+    assert table.kubernetes_versions == ("1.28", "1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
     assert table.authentication_modes == ("API", "API_AND_CONFIG_MAP")  # R4
     assert table.vpc_cni.minimum == (1, 18, 3)  # R5
     assert table.vpc_cni.minimum_text == "1.18.3"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from podwarden.local.build import missing_packages
 from podwarden.local.toolchain import (
     BINARIES,
@@ -13,6 +15,7 @@ from podwarden.local.toolchain import (
     component_dir,
     load_toolchain,
 )
+from podwarden.policy import eks_catalog
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools" / "k8s"
 
@@ -23,24 +26,59 @@ def _gomod(component: str) -> str:
 
 def test_kubernetes_module_and_every_staging_replace_pin_the_same_release() -> None:
     tc = load_toolchain()
-    version = tc.component("kubernetes").version  # v1.32.x
-    text = _gomod("kubernetes")
-    assert re.search(
-        rf"^\s*(require )?k8s\.io/kubernetes {re.escape(version)}( //.*)?$", text, re.M
-    )
-    staging = "v0." + version.removeprefix("v1.")
-    replaces = re.findall(r"^\s+(k8s\.io/\S+) => (k8s\.io/\S+) (v\S+)$", text, re.M)
-    assert len(replaces) == 31  # 1.32 has 31 (docs/sources.md, "Kubernetes staging modules")
-    assert {v for _, _, v in replaces} == {staging}
-    assert all(a == b for a, b, _ in replaces)
+    assert tc.minors() == ("1.32", "1.33", "1.34")
+    for minor in tc.minors():  # the default release's module and each further minor's
+        component = tc.kubernetes(minor)
+        version = component.version  # v1.3x.y
+        text = _gomod(component.module_dir)
+        assert re.search(
+            rf"^\s*(require )?k8s\.io/kubernetes {re.escape(version)}( //.*)?$", text, re.M
+        ), minor
+        staging = "v0." + version.removeprefix("v1.")
+        replaces = re.findall(r"^\s+(k8s\.io/\S+) => (k8s\.io/\S+) (v\S+)$", text, re.M)
+        # 1.32-1.34 have the same 31 (docs/sources.md, "Kubernetes staging modules")
+        assert len(replaces) == 31, minor
+        assert {v for _, _, v in replaces} == {staging}, minor
+        assert all(a == b for a, b, _ in replaces)
+        assert (TOOLS / component.module_dir / "go.sum").stat().st_size > 0
 
 
 def test_kubernetes_is_in_hyperpods_supported_set() -> None:
-    # R3 (docs/requirements.md): HyperPod supports Kubernetes 1.28-1.32; local mode's EKS reports
-    # this version.
-    version = load_toolchain().component("kubernetes").version
-    minor = int(version.split(".")[1])
-    assert 28 <= minor <= 32
+    # R3 (docs/requirements.md): HyperPod supports Kubernetes 1.28-1.34; local mode's EKS runs
+    # these versions (the default one, 1.32, inside the seed's 1.28-1.32).
+    tc = load_toolchain()
+    assert tc.default_minor == "1.32"
+    for minor in tc.minors():
+        assert 28 <= int(minor.split(".")[1]) <= 34
+        assert tc.kubernetes(minor).version.startswith(f"v{minor}.")
+    assert eks_catalog.load_versions().default == tc.default_minor
+    flagged = {v.version for v in eks_catalog.load_versions().versions.values() if v.hyperpod}
+    assert set(tc.minors()) <= flagged
+
+
+def test_a_release_is_looked_up_by_minor_or_by_any_patch_of_it() -> None:
+    tc = load_toolchain()
+    assert tc.kubernetes() is tc.component("kubernetes")
+    assert tc.kubernetes("v1.32.1") is tc.component("kubernetes")
+    assert tc.kubernetes("1.34").version == tc.kubernetes("v1.34.0").version == "v1.34.2"
+    with pytest.raises(KeyError):
+        tc.kubernetes("1.31")
+    with pytest.raises(ValueError, match="not a Kubernetes version"):
+        tc.kubernetes("latest")
+
+
+def test_further_releases_share_the_kubernetes_flags_and_have_caches_of_their_own() -> None:
+    tc = load_toolchain()
+    default = tc.component("kubernetes")
+    for minor, release in tc.releases.items():
+        assert release.packages == default.packages  # kubectl too
+        assert release.own_cache  # bumping or adding one never rebuilds the default release
+        assert component_dir(release, tc).name == f"kubernetes-{release.version}"
+        assert release.version not in tc.key
+        flags = release.ldflags()
+        assert f"-X k8s.io/component-base/version.gitVersion={release.version}" in flags
+        assert f"-X k8s.io/component-base/version.gitMinor={minor.split('.')[1]}" in flags
+        assert f"-X k8s.io/client-go/pkg/version.gitMinor={minor.split('.')[1]}" in flags
 
 
 def test_etcd_and_kwok_modules_pin_the_toolchain_versions() -> None:

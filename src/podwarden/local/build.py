@@ -4,11 +4,20 @@ Run as ``python -m podwarden.local.build`` (``scripts/build-k8s``). Stdlib only,
 before the virtual environment exists. Skips every binary already cached: a component whose
 binaries are all present is not built, and one missing only some (a cache filled before kubectl
 joined the kubernetes component) builds only the packages of the missing ones.
+
+By default it builds the default Kubernetes release only (toolchain.toml's
+``[components.kubernetes]``). ``--kubernetes 1.34`` (repeatable; ``all``: every minor of
+``[kubernetes_releases]``) also builds a further minor's binaries into their own cache
+directory; :func:`build_release` does the same on first use of a minor (``local.releases``),
+under a file lock, so a server and a ``build-k8s`` never build one release twice at once. Every
+``go build`` reports its progress (packages compiled, seconds) every ``PROGRESS_SECONDS``.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import fcntl
 import json
 import os
 import re
@@ -16,7 +25,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from podwarden.local.errors import GoToolchainError
@@ -31,6 +42,15 @@ from podwarden.local.toolchain import (
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TOOLS_DIR = REPO_ROOT / "tools" / "k8s"
+PROGRESS_SECONDS = 30.0
+# the server binaries a control plane needs of a Kubernetes release (kubectl is optional)
+SERVER_PACKAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+Say = Callable[[str], None]
+
+
+def _print(line: str) -> None:
+    print(f"build-k8s: {line}", flush=True)
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -64,7 +84,11 @@ def missing_packages(component: GoComponent, bin_dir: Path) -> tuple[str, ...]:
 
 
 def build_component(
-    go: str, component: GoComponent, bin_dir: Path, packages: tuple[str, ...] | None = None
+    go: str,
+    component: GoComponent,
+    bin_dir: Path,
+    packages: tuple[str, ...] | None = None,
+    say: Say = _print,
 ) -> float:
     """Build `packages` (default: all) of one component into bin_dir atomically; return seconds."""
     started = time.monotonic()
@@ -73,16 +97,49 @@ def build_component(
     with tempfile.TemporaryDirectory(dir=bin_dir.parent, prefix=".build-") as tmp:
         out = Path(tmp)
         target = out / component.binary if component.binary else out
-        cmd = [go, "build", "-trimpath", "-ldflags", component.ldflags(), "-o", f"{target}"]
+        cmd = [go, "build", "-v", "-trimpath", "-ldflags", component.ldflags(), "-o", f"{target}"]
         if not component.binary:
             cmd[-1] += os.sep
         goflags = f"{os.environ.get('GOFLAGS', '')} -mod=readonly".strip()
         env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": goflags}
-        subprocess.run([*cmd, *pkgs], cwd=module, env=env, check=True)
         names = [component.binary] if component.binary else [p.rsplit("/", 1)[-1] for p in pkgs]
+        label = f"{', '.join(names)} ({component.name} {component.version})"
+        run_with_progress([*cmd, *pkgs], module, env, label, say)
         for name in names:
             (out / name).replace(bin_dir / name)
     return time.monotonic() - started
+
+
+def run_with_progress(cmd: list[str], cwd: Path, env: dict[str, str], label: str, say: Say) -> None:
+    """Run a ``go build -v``, saying every PROGRESS_SECONDS how long it has run and how many
+    packages it compiled (``-v`` names each on stderr); CalledProcessError with the output's
+    last lines when it fails."""
+    started = time.monotonic()
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    count = [0]
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line.rstrip())
+            count[0] += 1
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    while True:
+        try:
+            proc.wait(PROGRESS_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            elapsed = time.monotonic() - started
+            say(f"building {label}: {elapsed:.0f} s, {count[0]} packages compiled so far")
+    reader.join()
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, output="\n".join(tail))
 
 
 def missing_manifests(component: GoComponent, directory: Path) -> tuple[str, ...]:
@@ -113,6 +170,54 @@ def copy_manifests(go: str, component: GoComponent, directory: Path) -> None:
         tmp.replace(target)
 
 
+def build_release(
+    minor: str, *, server_only: bool = False, force: bool = False, say: Say = _print
+) -> Path:
+    """Build the binaries of Kubernetes ``minor`` (a ``[kubernetes_releases]`` one, or the
+    default's) that its cache directory lacks, under a lock on that directory; return its
+    ``bin/``. ``server_only``: kubectl is not built (a control plane does not need it)."""
+    toolchain = load_toolchain()
+    component = toolchain.kubernetes(minor)
+    bin_dir = component_dir(component, toolchain) / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    with (bin_dir.parent / ".build-lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent builder finishes first; then skip
+        pkgs = _wanted(component, bin_dir, server_only=server_only, force=force)
+        if not pkgs:
+            return bin_dir
+        go = check_go(toolchain)
+        names = ", ".join(p.rsplit("/", 1)[-1] for p in pkgs)
+        say(f"building {names} (Kubernetes {component.version}) into {bin_dir} ...")
+        seconds = build_component(go, component, bin_dir, pkgs, say)
+        say(f"built Kubernetes {component.version} ({names}) in {seconds:.0f} s -> {bin_dir}")
+    return bin_dir
+
+
+def _wanted(
+    component: GoComponent, bin_dir: Path, *, server_only: bool, force: bool
+) -> tuple[str, ...]:
+    pkgs = component.packages if force else missing_packages(component, bin_dir)
+    if server_only:
+        pkgs = tuple(p for p in pkgs if p.rsplit("/", 1)[-1] in SERVER_PACKAGES)
+    return pkgs
+
+
+def release_minors(requested: Iterable[str]) -> list[str]:
+    """The minors ``--kubernetes`` names (``all``: every further one), checked against the
+    toolchain; ValueError naming the ones it pins for any other."""
+    toolchain = load_toolchain()
+    extra = list(toolchain.releases)
+    found: list[str] = []
+    for item in requested:
+        for minor in extra if item == "all" else [item.removeprefix("v")]:
+            if minor != toolchain.default_minor and minor not in toolchain.releases:
+                pinned = ", ".join(toolchain.minors())
+                raise ValueError(f"Kubernetes {item} is not in toolchain.toml (it pins {pinned})")
+            if minor not in found:
+                found.append(minor)
+    return found
+
+
 def build_all(force: bool = False) -> Path:
     """Build what the cache lacks; return the shared components' bin directory."""
     toolchain = load_toolchain()
@@ -136,9 +241,9 @@ def build_all(force: bool = False) -> Path:
         if pkgs:
             names = ", ".join(component.binary or p.rsplit("/", 1)[-1] for p in pkgs)
             label = f"{names} ({component.name} {component.version})"
-            print(f"build-k8s: building {label} ...", flush=True)
+            _print(f"building {label} ...")
             seconds = build_component(go, component, bin_dir, pkgs)
-            print(f"build-k8s: built {names} in {seconds:.0f} s -> {bin_dir}", flush=True)
+            _print(f"built {names} in {seconds:.0f} s -> {bin_dir}")
         if manifests:
             copy_manifests(go, component, manifests_dir(component, toolchain))
             print(f"build-k8s: copied {component.name}'s manifests from its module", flush=True)
@@ -150,17 +255,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="build-k8s", description=__doc__)
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
     parser.add_argument("--print-dir", action="store_true", help="print the cache directory")
+    parser.add_argument(
+        "--kubernetes",
+        action="append",
+        default=[],
+        metavar="MINOR",
+        help="also build this further Kubernetes minor (1.34), repeatable; `all`: every one",
+    )
     args = parser.parse_args(argv)
     if args.print_dir:
         print(cache_bin_dir())  # the shared components' (own_cache ones: component_dir)
         return 0
     try:
+        minors = release_minors(args.kubernetes)
         build_all(force=args.force)
-    except GoToolchainError as exc:
+        for minor in minors:
+            done = build_release(minor, force=args.force)
+            _print(f"Kubernetes {minor}: binaries in {done}")
+    except (GoToolchainError, ValueError) as exc:
         print(f"build-k8s: error: {exc}", file=sys.stderr)
         return 2
     except subprocess.CalledProcessError as exc:
-        print(f"build-k8s: error: {exc}", file=sys.stderr)
+        print(f"build-k8s: error: {exc}\n{exc.output or ''}", file=sys.stderr)
         return 1
     return 0
 

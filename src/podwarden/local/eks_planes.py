@@ -8,12 +8,19 @@ from that kubeconfig, and it is never started or stopped here.
 
 ``webhook`` gives each started plane its EKS token webhook: the URL of the running API server's
 ``api.eks_authn`` route for the cluster that owns ``key`` (None: no webhook, certificates only).
+
+Each plane runs the Kubernetes release its cluster records (``local.releases``: a further minor
+is built on first use, outside the lock, so other clusters' planes are not held up). ``upgrade``
+moves a running plane to another release in place (``ControlPlane.upgrade``: apiserver,
+controller manager, scheduler restarted on the new binaries; etcd, kwok and the training
+operator keep running), and back to the release it ran if the new one does not come up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,6 +29,7 @@ from typing import Any
 import yaml
 
 from podwarden.local.errors import LocalK8sError
+from podwarden.local.releases import release_binaries, release_of
 from podwarden.local.runtime import ControlPlane
 from podwarden.model.errors import TemporaryError, TerminalError
 from podwarden.model.planes import PlaneInfo
@@ -55,23 +63,23 @@ class LocalControlPlanes:
         self.embedded = embedded_kubeconfig
         self.webhook = webhook
         self._planes: dict[str, ControlPlane] = {}
+        self._releases: dict[str, str] = {}  # the Kubernetes release each started plane runs
         self._known: dict[str, tuple[ControlPlane, PlaneInfo]] = {}  # ``running``'s answers
         self._lock = asyncio.Lock()
 
-    async def ensure(self, key: str, *, adopted: bool) -> PlaneInfo:
+    async def ensure(self, key: str, *, adopted: bool, kubernetes: str | None = None) -> PlaneInfo:
         if adopted:
             return plane_info(self.embedded)
         async with self._lock:
-            plane = self._planes.get(key)
-            if plane is not None:
-                try:
-                    plane.check()
-                    return plane_info(plane.kubeconfig)
-                except LocalK8sError:
-                    await asyncio.to_thread(plane.stop)
-                    del self._planes[key]
+            if await self._healthy(key) is not None:
+                return plane_info(self._planes[key].kubeconfig)
+        binaries = await self._binaries(kubernetes, "start")  # maybe a build: minutes
+        async with self._lock:
+            plane = await self._healthy(key)
+            if plane is not None:  # another pass started it meanwhile
+                return plane_info(plane.kubeconfig)
             url = await self.webhook(key) if self.webhook is not None else None
-            plane = ControlPlane(self.data_root / key, token_webhook=url)
+            plane = ControlPlane(self.data_root / key, binaries=binaries, token_webhook=url)
             try:
                 await asyncio.to_thread(plane.start)
             except LocalK8sError as exc:
@@ -79,7 +87,61 @@ class LocalControlPlanes:
             except OSError as exc:
                 raise TemporaryError(f"starting the cluster's control plane: {exc}") from exc
             self._planes[key] = plane
+            self._releases[key] = release_of(kubernetes)
             return plane_info(plane.kubeconfig)
+
+    async def upgrade(self, key: str, *, adopted: bool, kubernetes: str) -> PlaneInfo:
+        if adopted:
+            raise TerminalError(
+                "the embedded control plane of `podwarden up` runs the default Kubernetes "
+                "release and cannot be upgraded in place; create an EKS cluster (CreateCluster) "
+                "to upgrade one"
+            )
+        info = await self.ensure(key, adopted=False, kubernetes=kubernetes)
+        target = release_of(kubernetes)
+        if self._releases.get(key) == target:
+            return info
+        binaries = await self._binaries(target, "upgrade")
+        async with self._lock:
+            plane = self._planes.get(key)
+            if plane is None:
+                raise TemporaryError("the cluster's control plane stopped during its upgrade")
+            before = plane.plan_binaries()
+            try:
+                await asyncio.to_thread(plane.upgrade, binaries)
+            except LocalK8sError as exc:
+                with contextlib.suppress(LocalK8sError):  # back to the release it ran
+                    await asyncio.to_thread(plane.upgrade, before)
+                raise TerminalError(
+                    f"the cluster's control plane did not come up on Kubernetes {target}: {exc}"
+                ) from exc
+            self._releases[key] = target
+            return plane_info(plane.kubeconfig)
+
+    async def _healthy(self, key: str) -> ControlPlane | None:
+        """The started plane of ``key`` if all its processes run; a broken one is stopped and
+        forgotten (None). Call under the lock."""
+        plane = self._planes.get(key)
+        if plane is None:
+            return None
+        try:
+            plane.check()
+            return plane
+        except LocalK8sError:
+            await asyncio.to_thread(plane.stop)
+            del self._planes[key]
+            return None
+
+    async def _binaries(self, kubernetes: str | None, doing: str) -> dict[str, Path]:
+        """The binaries of a plane of ``kubernetes``, built first if a further minor's are not
+        (in a thread; minutes)."""
+        try:
+            return await asyncio.to_thread(release_binaries, kubernetes)
+        except LocalK8sError as exc:
+            raise TerminalError(
+                f"the cluster's control plane could not {doing} on Kubernetes "
+                f"{kubernetes or 'default'}: {exc}"
+            ) from exc
 
     def running(self, key: str) -> PlaneInfo | None:
         """The plane of ``key`` if ``ensure`` started it and it was not stopped since (a
@@ -98,6 +160,7 @@ class LocalControlPlanes:
             return
         async with self._lock:
             plane = self._planes.pop(key, None)
+            self._releases.pop(key, None)
             if plane is not None:
                 await asyncio.to_thread(plane.stop)
             target = (self.data_root / key).resolve()

@@ -53,6 +53,8 @@ from podwarden.policy.kwok_stages import stages_yaml
 
 LOG_TAIL_LINES = 40
 PR_SET_PDEATHSIG = 1
+# What ``ControlPlane.upgrade`` restarts on another release's binaries, in EKS's order.
+UPGRADED = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 KWOK_CONFIG = """\
 # Written by podwarden. Pins kwok's configuration to this file (not ~/.kwok/kwok.yaml);
@@ -250,6 +252,35 @@ class ControlPlane:
             raise
         return self
 
+    def upgrade(self, binaries: Mapping[str, Path]) -> None:
+        """Run kube-apiserver, kube-controller-manager and kube-scheduler from ``binaries``
+        (another Kubernetes release's), one after the other as EKS upgrades a control plane:
+        each stopped, started on its new binary with the same flags and ports, and awaited
+        ready. etcd and its data, kwok and the training operator keep running (their clients
+        reconnect), so nodes, pods and every other object survive. ComponentFailed when one
+        does not come up."""
+        if self.plan is None:
+            raise LocalK8sError("control plane not started")
+        self._binaries = {**self.plan_binaries(), **binaries}
+        self.plan = plan(
+            self.layout,
+            self.plan.ports,
+            self._binaries,
+            fsync=self._fsync,
+            token_webhook=self.token_webhook,
+        )
+        for name in UPGRADED:
+            comp = self.plan.component(name)
+            self._stop_process(name)
+            self._spawn(comp)
+            self._await_ready(comp, time.monotonic() + self._ready_timeout)
+
+    def plan_binaries(self) -> dict[str, Path]:
+        """The executable each component of the running plan is started from, by name."""
+        if self.plan is None:
+            raise LocalK8sError("control plane not started")
+        return {c.name: Path(c.argv[0]) for c in self.plan.components}
+
     def check(self) -> None:
         """Raise ComponentFailed if a component has exited since it started."""
         for name, proc in self._procs.items():
@@ -308,6 +339,20 @@ class ControlPlane:
     def _component(self, name: str) -> Component:
         assert self.plan is not None
         return self.plan.component(name)
+
+    def _stop_process(self, name: str, timeout: float = 15.0) -> None:
+        """Stop one component (SIGTERM, then SIGKILL); its entry stays for ``_spawn`` to
+        replace, so the plane still stops in start order reversed."""
+        proc = self._procs.get(name)
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     def _spawn(self, comp: Component) -> None:
         log = comp.log.open("ab")

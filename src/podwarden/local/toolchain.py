@@ -6,9 +6,12 @@ Stdlib only: `scripts/build-k8s` runs this package before any virtual environmen
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 
 TOOLCHAIN_FILE = Path(__file__).with_name("toolchain.toml")
 
@@ -55,17 +58,36 @@ class GoComponent:
             return (self.binary,)
         return tuple(p.rsplit("/", 1)[-1] for p in self.packages)
 
+    @property
+    def minor(self) -> str:
+        """The version's second number (``32`` of v1.32.9), the ``{minor}`` of version_ldflags."""
+        return self.version.lstrip("v").split(".")[1]
+
     def ldflags(self) -> str:
         flags = ["-s", "-w"]
         for item in self.version_ldflags:
-            flags += ["-X", item.format(version=self.version)]
+            flags += ["-X", item.format(version=self.version, minor=self.minor)]
         return " ".join(flags)
+
+
+_MINOR = re.compile(r"v?(?P<minor>[0-9]+\.[0-9]+)(?:\.[0-9]+.*)?")
+
+
+def minor_of(kubernetes: str) -> str:
+    """``1.34`` of ``v1.34.2``, ``1.34.2`` or ``1.34``; ValueError for anything else."""
+    m = _MINOR.fullmatch(kubernetes)
+    if m is None:
+        raise ValueError(f"not a Kubernetes version: {kubernetes!r}")
+    return m["minor"]
 
 
 @dataclass(frozen=True)
 class Toolchain:
     go_minimum: str
     components: tuple[GoComponent, ...]
+    # Further Kubernetes minors ([kubernetes_releases]) by minor ("1.34"): the kubernetes
+    # component at another version and module, cached apart (own_cache), built on first use.
+    releases: Mapping[str, GoComponent] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def key(self) -> str:
@@ -85,6 +107,27 @@ class Toolchain:
                 return c
         raise KeyError(binary)
 
+    @property
+    def default_minor(self) -> str:
+        """The minor of the default Kubernetes release (``1.32``)."""
+        return minor_of(self.component("kubernetes").version)
+
+    def minors(self) -> tuple[str, ...]:
+        """Every Kubernetes minor the toolchain can build, oldest first."""
+        found = {self.default_minor, *self.releases}
+        return tuple(sorted(found, key=lambda m: tuple(int(p) for p in m.split("."))))
+
+    def kubernetes(self, version: str | None = None) -> GoComponent:
+        """The Kubernetes component of a minor or release (``1.34``, ``v1.34.2``; None: the
+        default). A release picks its minor's pinned patch; KeyError for a minor not pinned."""
+        default = self.component("kubernetes")
+        if version is None:
+            return default
+        minor = minor_of(version)
+        if minor == self.default_minor:
+            return default
+        return self.releases[minor]
+
 
 def load_toolchain(path: Path = TOOLCHAIN_FILE) -> Toolchain:
     data = tomllib.loads(path.read_text())
@@ -102,7 +145,24 @@ def load_toolchain(path: Path = TOOLCHAIN_FILE) -> Toolchain:
         )
         for name, spec in data["components"].items()
     )
-    return Toolchain(go_minimum=str(data["go_minimum"]), components=comps)
+    kubernetes = next(c for c in comps if c.name == "kubernetes")
+    releases = {
+        str(minor): replace(
+            kubernetes,
+            module_dir=str(spec["module_dir"]),
+            version=str(spec["version"]),
+            own_cache=True,
+        )
+        for minor, spec in data.get("kubernetes_releases", {}).items()
+    }
+    for minor, release in releases.items():
+        if minor_of(release.version) != minor:
+            raise ValueError(f"{path}: kubernetes_releases.{minor} pins {release.version}")
+    return Toolchain(
+        go_minimum=str(data["go_minimum"]),
+        components=comps,
+        releases=MappingProxyType(releases),
+    )
 
 
 def cache_root() -> Path:
@@ -117,7 +177,8 @@ def cache_bin_dir(toolchain: Toolchain | None = None) -> Path:
 
 
 def component_dir(component: GoComponent, toolchain: Toolchain | None = None) -> Path:
-    """The cache directory holding ``bin/`` (and ``manifests/``) of one component."""
+    """The cache directory holding ``bin/`` (and ``manifests/``) of one component (a further
+    Kubernetes release's: ``kubernetes-v1.34.2``)."""
     if component.own_cache:
         return cache_root() / f"{component.name}-{component.version}"
     return cache_bin_dir(toolchain).parent

@@ -56,6 +56,12 @@ def activate_cluster(
     doc["status"] = "ACTIVE"
 
 
+def same_minor(running: str, release: str) -> bool:
+    """Whether two Kubernetes versions (``v1.33.4``, ``1.33``) name the same minor."""
+    a, b = (_KUBERNETES_VERSION.fullmatch(v) for v in (running, release))
+    return a is not None and b is not None and a["minor"] == b["minor"]
+
+
 def fail_cluster(doc: dict[str, Any], reason: str) -> None:
     """The cluster's control plane cannot start: ``FAILED``, with ``reason`` (its first 1,000
     characters) as the cluster's one health issue."""

@@ -4,7 +4,8 @@ that ``operator.eks`` applies in order (the same shape as ``logic.cluster_plan``
 - ``DELETING``: stop the control plane, then forget the cluster's records;
 - ``FAILED``: nothing;
 - otherwise: make sure its control plane runs (``EnsurePlane``: a ``CREATING`` cluster is then
-  activated with the plane's endpoint), carry out the cluster's pending update, then each
+  activated with the plane's endpoint), carry out the cluster's pending update (a
+  ``VersionUpdate`` first moves the plane to its target release: ``UpgradePlane``), then each
   add-on's: a ``CREATING`` one's workloads applied and the add-on activated, an updating one's
   workloads applied at the new version and its update finished, a ``DELETING`` one's workloads
   removed (unless it is to be preserved) and its records forgotten; last, the cluster's live state
@@ -55,7 +56,20 @@ class Addon:
     version: str = ""
 
 
-Action = Step | FinishUpdate | Addon
+@dataclass(frozen=True)
+class UpgradePlane:
+    """Run the cluster's control plane on Kubernetes ``kubernetes`` (the exact release its
+    pending update ``update_id`` moves it to) before that update is finished; if the plane
+    cannot, the update fails and the pass ends."""
+
+    kubernetes: str
+    update_id: str
+
+
+Action = Step | FinishUpdate | UpgradePlane | Addon
+
+# the private change of a VersionUpdate: the release the cluster's plane runs afterwards
+RELEASE_CHANGE = "_podwarden.kubernetes"
 
 
 @dataclass
@@ -100,7 +114,12 @@ def _pending(
     update_id = lifecycle.pending_update(target)
     if update_id is None:
         return []
-    return [FinishUpdate(addon, update_id if update_id in updates else None)]
+    update = updates.get(update_id)
+    if update is None:
+        return [FinishUpdate(addon, None)]
+    release = (peek(update).get("changes") or {}).get(RELEASE_CHANGE)
+    upgrade: list[Action] = [UpgradePlane(str(release), update_id)] if release else []
+    return [*upgrade, FinishUpdate(addon, update_id)]
 
 
 def _addon(addon: Mapping[str, Any], updates: Mapping[str, Mapping[str, Any]]) -> list[Action]:

@@ -18,8 +18,16 @@ class PlaneInfo:
 class ControlPlanes(Protocol):
     """What the EKS reconciler does with control planes (keys: ``model.aws.private.EksPlane``)."""
 
-    async def ensure(self, key: str, *, adopted: bool) -> PlaneInfo:
-        """The cluster's control plane, started if it is not running (idempotent)."""
+    async def ensure(self, key: str, *, adopted: bool, kubernetes: str | None = None) -> PlaneInfo:
+        """The cluster's control plane, started if it is not running (idempotent), on Kubernetes
+        ``kubernetes`` (the exact release, ``v1.34.2``; None: the default one). A running plane
+        is left on the release it runs: changing it is ``upgrade``'s."""
+
+    async def upgrade(self, key: str, *, adopted: bool, kubernetes: str) -> PlaneInfo:
+        """The cluster's control plane runs Kubernetes ``kubernetes`` afterwards: one running
+        another release has its apiserver, controller manager and scheduler restarted on this
+        one's binaries, keeping etcd's data (idempotent). TerminalError when it cannot (the
+        plane is left on the release it ran)."""
 
     async def remove(self, key: str, *, adopted: bool) -> None:
         """Stop the control plane and delete its data (an adopted one is left alone)."""

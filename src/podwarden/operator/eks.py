@@ -8,7 +8,11 @@ requeue for the next reading of live state, a slow resync). What a pass does:
 - a cluster that is not ``DELETING`` or ``FAILED`` has a running control plane (started on
   ``CREATING``, and started again after podwarden restarts); a ``CREATING`` one turns ``ACTIVE``
   with the real ``endpoint``, ``certificateAuthority`` and the apiserver's version;
-- a pending update (authentication mode) is carried out and the update marked ``Successful``;
+- a pending update is carried out and the update marked ``Successful``; a ``VersionUpdate``
+  first moves the control plane to the target release for real (``ControlPlanes.upgrade``:
+  apiserver, controller manager and scheduler restarted on that release's binaries, etcd's data
+  and the nodes kept) and checks the apiserver reports the target minor; if not, the update is
+  ``Failed`` and the cluster ``ACTIVE`` on the release it ran;
 - add-ons: a ``CREATING`` or updating add-on's workloads are applied to the cluster (server-side
   apply, so repeating is harmless), then it turns ``ACTIVE``; a ``DELETING`` one's workloads are
   removed (unless ``preserve``) and its record forgotten;
@@ -175,6 +179,8 @@ class EksReconciler:
                 await self._activate(state)
             case ep.Step.OBSERVE:
                 await self._observe(state)
+            case ep.UpgradePlane(kubernetes, update_id):
+                return await self._upgrade(state, kubernetes, update_id)
             case ep.FinishUpdate(addon, update_id):
                 self._finish_update(state, addon, update_id)
             case ep.Addon():
@@ -209,9 +215,36 @@ class EksReconciler:
                 lifecycle.activate_addon(addon.doc, self.clock())
                 self.resources.save(addon)
 
+    async def _upgrade(self, state: _Pass, kubernetes: str, update_id: str) -> bool:
+        """Move the plane to ``kubernetes`` for the update ``update_id``; False (the update
+        failed, the pass ends) when the plane cannot or its apiserver reports another minor."""
+        plane, name = state.plane, state.cluster.key
+        log.info("EKS cluster %s: control plane to Kubernetes %s (%s)", name, kubernetes, update_id)
+        try:
+            state.info = await self.planes.upgrade(
+                plane.key, adopted=plane.adopted, kubernetes=kubernetes
+            )
+            assert state.client is not None, "UpgradePlane comes after ENSURE_PLANE"
+            running = await state.client.version()
+        except TerminalError as exc:
+            reason = exc.message
+        else:
+            if lifecycle.same_minor(running, kubernetes):
+                log.info("EKS cluster %s: control plane runs Kubernetes %s", name, running)
+                return True
+            reason = f"the control plane reports Kubernetes {running}, not {kubernetes}"
+        log.warning("EKS cluster %s: version update %s failed: %s", name, update_id, reason)
+        update = state.updates[update_id]
+        lifecycle.fail_update(state.cluster.doc, update.doc, self.clock(), "Unknown", reason)
+        self.resources.save(update)
+        self.resources.save(state.cluster)
+        return False
+
     async def _ensure(self, state: _Pass) -> bool:
         try:
-            state.info = await self.planes.ensure(state.plane.key, adopted=state.plane.adopted)
+            state.info = await self.planes.ensure(
+                state.plane.key, adopted=state.plane.adopted, kubernetes=state.plane.kubernetes
+            )
         except PodwardenError as exc:
             self._fail(state.cluster, str(exc))
             return False

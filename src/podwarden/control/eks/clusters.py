@@ -11,8 +11,9 @@ deletes them with the cluster) and the reconciler stops it and forgets the clust
 
 Decisions:
 
-* Versions: only those podwarden can run (``versions``). Without ``version`` the table's
-  default (1.32).
+* Versions: only those podwarden can run (``versions``: 1.32-1.34; a release other than the
+  default one is built on first use, so such a cluster may stay ``CREATING`` for minutes).
+  Without ``version`` the table's default (1.32).
 * Authentication mode: without ``accessConfig.authenticationMode`` it is ``CONFIG_MAP``, as
   botocore's CreateCluster doc says for the API and SDKs (the console defaults to
   API_AND_CONFIG_MAP). HyperPod needs API or API_AND_CONFIG_MAP (R4 in docs/requirements.md),

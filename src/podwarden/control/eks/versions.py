@@ -1,7 +1,7 @@
 """Kubernetes versions: DescribeClusterVersions, and the checks CreateCluster and
 UpdateClusterVersion share, answered from ``policy/tables/eks_versions.yaml``.
 
-Only versions podwarden can run (the table's ``runnable``: 1.32 today) make clusters. A version
+Only versions podwarden can run (the table's ``runnable``: 1.32-1.34 today) make clusters. A version
 EKS offers but podwarden cannot run is InvalidParameterException naming the runnable ones; one
 EKS does not know is EKS's "unsupported Kubernetes version <v>".
 """

@@ -31,13 +31,20 @@ def peek(doc: Mapping[str, Any]) -> Mapping[str, Any]:
 class EksPlane:
     """Where an EKS cluster's control plane is: its data directory's name (``data_dir``, the
     cluster's name unless set) and whether podwarden adopted a running one (``adopted``: the
-    embedded control plane ``podwarden up`` seeds, never started or stopped by the reconciler).
+    embedded control plane ``podwarden up`` seeds, never started or stopped by the reconciler);
+    ``kubernetes``: the exact release it runs (``v1.32.9``; None: not recorded, the default).
     """
 
     key: str
     adopted: bool
+    kubernetes: str | None = None
 
     @classmethod
     def of(cls, name: str, doc: Mapping[str, Any]) -> EksPlane:
         mine = peek(doc)
-        return cls(key=str(mine.get("data_dir") or name), adopted=bool(mine.get("adopted")))
+        release = mine.get("kubernetes")
+        return cls(
+            key=str(mine.get("data_dir") or name),
+            adopted=bool(mine.get("adopted")),
+            kubernetes=str(release) if release else None,
+        )
