@@ -123,6 +123,8 @@ def _rename(rng: random.Random, draft: Draft, service: str) -> str:
         draft.set_header("X-Amz-Target", f"SageMaker.{name}")
     elif protocol in ("query", "ec2"):
         draft.body = draft.body.replace(b"Action=", f"Action={name}&Was=".encode(), 1)
+    elif protocol == "smithy-rpc-v2-cbor":  # /service/<S>/operation/<Op>: another <Op>
+        draft.path = draft.path.rsplit("/", 1)[0] + f"/{name}"
     else:
         draft.path = f"/{name}" + draft.path
         draft.method = rng.choice(("GET", "POST", "PATCH"))

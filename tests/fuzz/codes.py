@@ -181,6 +181,9 @@ COMMON: Mapping[str, frozenset[str]] = {
     "sts": _QUERY,
     "ec2": _EC2,
     "s3": _S3,
+    # CloudWatch (Smithy RPC v2 CBOR, awsJson, Query) keeps its Query codes; a request framed
+    # wrong before any code applies is the JSON families' (SerializationException...)
+    "cloudwatch": _JSON | _QUERY,
 }
 
 # A HEAD has no body: botocore names the error by its HTTP status.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from tests.fuzz.draft import Draft
 
 Mutate = Callable[[random.Random, Draft], str]
-ALL = ("json", "rest-json", "rest-xml", "query", "ec2")
+ALL = ("json", "rest-json", "rest-xml", "query", "ec2", "smithy-rpc-v2-cbor")
 REST = ("rest-json", "rest-xml")
 # A form key of N ".member.1" parts once cost the query decoder O(N²) time and memory (100,000
 # parts exhausted 16 GiB); the decoder now indexes only prefixes a shape path can reach

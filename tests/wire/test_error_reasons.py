@@ -35,14 +35,14 @@ def literal_reasons(service: str) -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("service", ["sagemaker", "eks", "ec2", "iam", "sts", "s3"])
+@pytest.mark.parametrize("service", ["sagemaker", "eks", "ec2", "iam", "sts", "s3", "cloudwatch"])
 def test_every_raised_reason_is_in_the_family_table(service: str) -> None:
     table = FAMILIES[service].codes
     missing = {r: where for r, where in literal_reasons(service).items() if r not in table}
     assert missing == {}
 
 
-@pytest.mark.parametrize("service", ["eks", "ec2", "iam", "sts", "s3"])
+@pytest.mark.parametrize("service", ["eks", "ec2", "iam", "sts", "s3", "cloudwatch"])
 def test_every_table_entry_is_raised_somewhere(service: str) -> None:
     raised = set(literal_reasons(service))
     for other in BORROWS.get(service, ()):

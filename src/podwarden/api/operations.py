@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from podwarden.control import ec2, eks, iam, s3, sagemaker, sts
+from podwarden.control import cloudwatch, ec2, eks, iam, s3, sagemaker, sts
 from podwarden.control.context import Operations
 
 # awsJson services: X-Amz-Target prefix -> botocore service name
-JSON_TARGETS: Mapping[str, str] = {"SageMaker": "sagemaker"}
+JSON_TARGETS: Mapping[str, str] = {
+    "SageMaker": "sagemaker",
+    "GraniteServiceVersion20100801": "cloudwatch",  # CloudWatch's targetPrefix
+}
 
 OPERATIONS: Mapping[str, Operations] = {
     "sagemaker": sagemaker.OPERATIONS,
@@ -20,4 +23,5 @@ OPERATIONS: Mapping[str, Operations] = {
     "iam": iam.OPERATIONS,
     "sts": sts.OPERATIONS,
     "s3": s3.OPERATIONS,
+    "cloudwatch": cloudwatch.OPERATIONS,
 }

@@ -74,10 +74,12 @@ def incomplete_body(service: str, message: str) -> WireError:
     return _refusal("incomplete", _family(service), message)
 
 
-def not_implemented(service: str, operation: str) -> WireError:
-    """An operation of the service's model that podwarden does not serve."""
+def not_implemented(service: str, operation: str, family: str | None = None) -> WireError:
+    """An operation of the service's model that podwarden does not serve, in ``family`` (the
+    codec's: CloudWatch speaks several) or the service's own."""
     message = f"podwarden does not implement {service} {operation}."
-    return _refusal("unsupported", _family(service), message)
+    chosen = "s3" if service == "s3" else family or _family(service)
+    return _refusal("unsupported", chosen, message)
 
 
 def unknown_service(name: str) -> tuple[Codec, WireError]:

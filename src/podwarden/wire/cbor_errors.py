@@ -1,8 +1,9 @@
 """Error answers in Smithy RPC v2 CBOR, for clients of services whose models list it first.
 
-podwarden serves no service in this protocol, but a request signed for one (``acm-pca`` and
-newer services list ``smithy-rpc-v2-cbor`` before ``json``, and botocore uses the first protocol
-it supports) must still get a refusal its client can parse: a CBOR map with ``__type`` and
+CloudWatch is served in this protocol (``wire.cbor_protocol``); a request signed for a service
+podwarden does not serve that is shaped as Smithy RPC v2 CBOR (``acm-pca`` and newer services
+list ``smithy-rpc-v2-cbor``; SDKs that prefer it send it) must still get a refusal its client can
+parse: a CBOR map with ``__type`` and
 ``message``, ``Content-Type: application/cbor`` and ``smithy-protocol: rpc-v2-cbor``, which is
 what botocore's ``RpcV2CBORParser`` reads. Only definite-length maps of text strings are written
 (RFC 8949 major types 3 and 5), which is all an error needs.

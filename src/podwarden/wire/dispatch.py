@@ -3,10 +3,15 @@
 All services share one loopback endpoint, so the request itself has to say:
 
 1. ``X-Amz-Target: <prefix>.<Op>`` is an awsJson service (``SageMaker`` → sagemaker);
+   ``Smithy-Protocol: rpc-v2-cbor`` with a ``/service/<name>/operation/<Op>`` path is the
+   Smithy RPC v2 CBOR service whose ``targetPrefix`` is ``<name>`` (CloudWatch's
+   ``GraniteServiceVersion20100801``);
 2. otherwise the SigV4 credential scope's signing name (``.../us-west-2/eks/aws4_request``),
-   read without verifying it (verification comes next and checks the same scope);
+   read without verifying it (verification comes next and checks the same scope); a served
+   service whose signing name differs from its botocore name is found by it (``monitoring`` is
+   CloudWatch);
 3. an unsigned request (``--no-auth``): a query-protocol ``Version`` names the API version of
-   IAM, STS or EC2; a path EKS routes is EKS; anything else is S3.
+   IAM, STS, EC2 or CloudWatch; a path EKS routes is EKS; anything else is S3.
 
 A Query request's ``Version`` wins over the scope (:func:`destination`): the request's shape is
 what its client will parse the answer with, so a scope for another service is refused in that
@@ -23,14 +28,14 @@ import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from podwarden.wire import rest_routes
+from podwarden.wire import cbor_protocol, rest_routes
 from podwarden.wire import sigv4_canonical as canon
 from podwarden.wire.errors import WireError
 from podwarden.wire.http import HttpRequest
 from podwarden.wire.models import protocols_of, service_model
 from podwarden.wire.sigv4_parse import read_claim
 
-QUERY_SERVICES = ("iam", "sts", "ec2")
+QUERY_SERVICES = ("iam", "sts", "ec2", "cloudwatch")
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,14 @@ def destination(
         prefix, _, op = target.partition(".")
         service = json_targets.get(prefix)
         return Destination(service, op) if service else None
+    rpc_service = _rpc_v2_service(request, served)
+    if rpc_service is not None:
+        return Destination(rpc_service, request.path)
     query_service = _query_service(request)
     if query_service is not None:
         return Destination(query_service, "")
+    if signed_for:
+        signed_for = _by_signing_name(frozenset(served)).get(signed_for, signed_for)
     service = signed_for if signed_for and _fits(signed_for, request, served) else None
     if service is None:  # REST by path: EKS's routes, or a JSON body (S3 takes XML or bytes)
         json_body = request.headers.get("content-type", "").startswith("application/json")
@@ -97,16 +107,53 @@ def _fits(service: str, request: HttpRequest, served: Collection[str]) -> bool:
     listed = protocols_of(service)
     if not listed:  # not a botocore service: JSON, if anything
         return "json" in request.headers.get("content-type", "")
-    protocol = listed[0]
-    if protocol == "json":  # a JSON client that sent no X-Amz-Target (what it reads: JSON)
-        return "json" in request.headers.get("content-type", "")
-    if service in served:  # a service podwarden speaks: its own errors say why
+    if len(listed) > 1:  # CloudWatch: a client speaks one of them, and the request shows which
+        return any(_speaks(p, request) for p in listed)
+    if listed[0] != "json" and service in served:  # a service podwarden speaks: its own errors
         return True
+    # a JSON client that sent no X-Amz-Target (what it reads: JSON); a foreign Query or CBOR
+    # client; a foreign REST service (False: the path's own service answers)
+    return _speaks(listed[0], request)
+
+
+@functools.cache
+def _by_signing_name(served: frozenset[str]) -> dict[str, str]:
+    """Served services whose signing name is not their name: ``monitoring`` -> cloudwatch."""
+    named = {service_model(s).signing_name: s for s in served if protocols_of(s)}
+    return {signing: s for signing, s in named.items() if signing != s}
+
+
+@functools.cache
+def _rpc_v2_targets(served: frozenset[str]) -> dict[str, str]:
+    """The ``targetPrefix`` of each served Smithy RPC v2 CBOR service -> its name."""
+    return {
+        str(service_model(s).metadata["targetPrefix"]): s
+        for s in served
+        if protocols_of(s)[:1] == ("smithy-rpc-v2-cbor",)
+    }
+
+
+def _rpc_v2_service(request: HttpRequest, served: Collection[str]) -> str | None:
+    """The served service an RPC v2 CBOR request's path names (its shape name, or an absolute
+    shape id with ``.`` for ``#``), or None."""
+    if not cbor_protocol.announced(request.headers):
+        return None
+    found = cbor_protocol.route(request.path)
+    if found is None:
+        return None
+    targets = _rpc_v2_targets(frozenset(served))
+    return targets.get(found.service) or targets.get(found.service.rsplit(".", 1)[-1])
+
+
+def _speaks(protocol: str, request: HttpRequest) -> bool:
+    """Whether the request has the shape of ``protocol`` (for a service that speaks several)."""
+    if protocol == "json":
+        return "json" in request.headers.get("content-type", "")
+    if protocol == "smithy-rpc-v2-cbor":
+        return cbor_protocol.announced(request.headers)
     if protocol in ("query", "ec2"):
         return _form_param(request, "Action") is not None
-    if protocol == "smithy-rpc-v2-cbor":
-        return request.headers.get("smithy-protocol") == "rpc-v2-cbor"
-    return False  # a foreign REST service: the path's own service answers
+    return False
 
 
 def _form_param(request: HttpRequest, name: str) -> str | None:

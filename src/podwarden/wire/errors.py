@@ -5,7 +5,8 @@
 error into. The API layer renders it with the protocol's ``encode_error``.
 
 The mapping is data: one ``Family`` per service family (``SAGEMAKER`` here, the local account's
-in ``errors_eks``, ``errors_ec2``, ``errors_iam``, ``errors_sts``, ``errors_s3``), consulted by
+in ``errors_eks``, ``errors_ec2``, ``errors_iam``, ``errors_sts``, ``errors_s3``,
+``errors_cloudwatch``), consulted by
 the error's ``reason`` first, then its class hierarchy (most specific class first), then
 ``COMMON``; anything else is ``InternalFailure`` (500). ``COMMON`` holds the codes AWS documents
 for every service ("Common Errors" in each API reference): ``ValidationException`` (400) and
@@ -27,7 +28,14 @@ from podwarden.model.errors import (
     PodwardenError,
     TemporaryError,
 )
-from podwarden.wire import errors_ec2, errors_eks, errors_iam, errors_s3, errors_sts
+from podwarden.wire import (
+    errors_cloudwatch,
+    errors_ec2,
+    errors_eks,
+    errors_iam,
+    errors_s3,
+    errors_sts,
+)
 from podwarden.wire.error_table import Code, Family
 
 
@@ -115,6 +123,7 @@ FAMILIES: Mapping[str, Family] = {
     "iam": errors_iam.IAM,
     "sts": errors_sts.STS,
     "s3": errors_s3.S3,
+    "cloudwatch": errors_cloudwatch.CLOUDWATCH,
 }
 
 

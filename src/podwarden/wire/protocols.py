@@ -10,6 +10,7 @@ input, encode its output or an error, all from the service model.
 | ``query`` | IAM, STS | ``Action`` | form parameters | XML |
 | ``ec2`` | EC2 | ``Action`` | form parameters | XML |
 | ``rest-xml`` | S3 | method + ``requestUri`` + query | URI, query, headers, payload | XML/raw |
+| ``smithy-rpc-v2-cbor`` | CloudWatch | ``/service/<S>/operation/<Op>`` | CBOR body | CBOR |
 
 After decoding, the one validator (``wire.validate``) checks every service's input the same
 way; a violation becomes the protocol family's validation error (``VALIDATION``). Which codes
@@ -25,6 +26,10 @@ those are is partly documented and partly ours:
   parameter X"), other violations ``InvalidParameterValue`` (EC2's documented common errors).
 - rest-xml (S3): ``InvalidArgument`` (S3's code for a bad argument); malformed XML is
   ``MalformedXML``.
+- smithy-rpc-v2-cbor: ``ValidationException``, or the modeled ``ValidationError`` of a service
+  that keeps its Query API's codes (CloudWatch, ``awsQueryCompatible``); a body that does not read
+  as the input is ``SerializationException`` (``wire.cbor_protocol``). One codec per service
+  (:func:`codec`), since its errors depend on the service's model.
 
 An action or route the service does not have is ``InvalidAction`` (query, ec2),
 ``UnknownOperationException`` (json, rest-json) or S3's ``MethodNotAllowed``/``NotImplemented``.
@@ -32,14 +37,22 @@ An action or route the service does not have is ``InvalidAction`` (query, ec2),
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from podwarden.wire import json_protocol, query_protocol, rest_protocol, rest_routes
+from podwarden.wire import (
+    cbor_protocol,
+    json_protocol,
+    query_compat,
+    query_protocol,
+    rest_protocol,
+    rest_routes,
+)
 from podwarden.wire.errors import UnknownOperation, WireError
 from podwarden.wire.http import HttpRequest, HttpResponse
-from podwarden.wire.models import OperationModel, ServiceModel, operation_model
+from podwarden.wire.models import OperationModel, ServiceModel, operation_model, service_model
 from podwarden.wire.text_scalars import Malformed
 from podwarden.wire.validate import NOT_NULL, TYPE, Violation, format_violations, validate
 
@@ -251,5 +264,140 @@ PROTOCOLS: Final[Mapping[str, Codec]] = {
 }
 
 
-def codec(model: ServiceModel) -> Codec:
-    return PROTOCOLS[model.metadata["protocol"]]
+class CborCodec:
+    """Smithy RPC v2 CBOR for one service (``wire.cbor_protocol``): the path names the
+    operation, the body is CBOR, errors carry the service's modeled shape ids (and, for a
+    query-compatible service, its Query codes in ``x-amzn-query-error``)."""
+
+    family = "smithy-rpc-v2-cbor"
+
+    def __init__(self, model: ServiceModel) -> None:
+        self.model = model
+        self.target = str(model.metadata["targetPrefix"])
+        self.validation = query_compat.validation_code(model)
+
+    def resolve(self, service: str, request: HttpRequest, target: str) -> Resolved:
+        if request.method != "POST":  # the specification: every request is a POST
+            raise WireError(
+                "UnknownOperationException",
+                f"{request.method} is not a Smithy RPC v2 method: use POST.",
+                405,
+            )
+        if request.headers.get(cbor_protocol.PROTOCOL_HEADER) != cbor_protocol.PROTOCOL:
+            raise WireError(
+                "UnknownOperationException",
+                f"A {service} request must carry the header Smithy-Protocol: rpc-v2-cbor.",
+                400,
+            )
+        found = cbor_protocol.route(request.path)
+        named = found.service if found else ""
+        if found is None or (named != self.target and not named.endswith("." + self.target)):
+            raise WireError(
+                "UnknownOperationException",
+                f"No operation matches {request.method} {request.path}: {service} is "
+                f"/service/{self.target}/operation/<Operation>.",
+                404,
+            )
+        if found.operation not in self.model.operation_names:
+            raise WireError(
+                "UnknownOperationException",
+                f"Operation {found.operation!r} is not part of service {service!r}",
+                404,
+            )
+        return Resolved(service, self.model.operation_model(found.operation), {})
+
+    def decode(self, resolved: Resolved, request: HttpRequest) -> Call:
+        op = resolved.operation
+        params = cbor_protocol.decode_members(op, request.body)
+        shape = op.input_shape
+        violations = validate(shape, params) if shape is not None else []
+        wrong = [v for v in violations if v.kind == TYPE]
+        if wrong:
+            raise WireError(cbor_protocol.SERIALIZATION, str(wrong[0]))
+        if violations:
+            raise WireError(self.validation, format_violations(violations))
+        return Call(resolved.service, op, params)
+
+    def encode(self, call: Call, output: dict[str, Any], request_id: str) -> HttpResponse:
+        headers = [(cbor_protocol.PROTOCOL_HEADER, cbor_protocol.PROTOCOL)]
+        if call.operation.output_shape is None:  # no output: no body, no Content-Type
+            return HttpResponse(200, headers, b"")
+        body = cbor_protocol.encode_response(call.operation, output)
+        return HttpResponse(200, [("Content-Type", cbor_protocol.CONTENT_TYPE), *headers], body)
+
+    def error(self, error: WireError, request_id: str, request: HttpRequest | None) -> HttpResponse:
+        type_, extra = query_compat.error_parts(self.model, error.code, error.status)
+        headers = [
+            ("Content-Type", cbor_protocol.CONTENT_TYPE),
+            (cbor_protocol.PROTOCOL_HEADER, cbor_protocol.PROTOCOL),
+            *extra,
+        ]
+        body = cbor_protocol.encode_error(type_, error.message, dict(error.fields))
+        return HttpResponse(error.status, headers, body)
+
+
+class QueryCompatibleJsonCodec(JsonCodec):
+    """awsJson for a service that keeps its Query API's error codes (``wire.query_compat``):
+    CloudWatch, which botocore calls in awsJson 1.0 (its ``json`` comes before
+    ``smithy-rpc-v2-cbor`` in botocore's order of preference)."""
+
+    def __init__(self, model: ServiceModel) -> None:
+        self.model = model
+        self.validation = query_compat.validation_code(model)
+
+    def decode(self, resolved: Resolved, request: HttpRequest) -> Call:
+        try:
+            return super().decode(resolved, request)
+        except WireError as err:
+            if err.code != VALIDATION["json"]:
+                raise
+            raise WireError(self.validation, err.message, err.status) from None
+
+    def error(self, error: WireError, request_id: str, request: HttpRequest | None) -> HttpResponse:
+        type_, extra = query_compat.error_parts(self.model, error.code, error.status)
+        response = super().error(
+            WireError(type_, error.message, error.status, error.fields), request_id, request
+        )
+        response.headers.extend(extra)
+        return response
+
+
+@functools.cache
+def _own_codec(service: str, protocol: str) -> Codec:
+    """A codec that needs its service's model: CBOR always, awsJson when query-compatible."""
+    model = service_model(service)
+    if protocol == CborCodec.family:
+        return CborCodec(model)
+    return QueryCompatibleJsonCodec(model)
+
+
+def spoken(model: ServiceModel, request: HttpRequest | None) -> str:
+    """The protocol of ``model``'s service that ``request`` speaks: a service whose model lists
+    several (CloudWatch: Smithy RPC v2 CBOR, awsJson, Query) is answered in its client's, which
+    the request's shape says (``X-Amz-Target``, ``Smithy-Protocol``, a form ``Action``); else
+    the model's ``protocol``."""
+    protocol = str(model.metadata["protocol"])
+    listed = model.metadata.get("protocols") or [protocol]
+    if request is None or len(listed) < 2:
+        return protocol
+    if "json" in listed and "x-amz-target" in request.headers:
+        return "json"
+    if CborCodec.family in listed and cbor_protocol.announced(request.headers):
+        return CborCodec.family
+    ctype = request.headers.get("content-type", "")
+    if "json" in listed and "json" in ctype:  # a JSON client that sent no X-Amz-Target
+        return "json"
+    form = ctype.startswith("application/x-www-form-urlencoded") or request.method == "GET"
+    if "query" in listed and form and "Action" in request.form:
+        return "query"
+    return protocol
+
+
+def codec(model: ServiceModel, request: HttpRequest | None = None) -> Codec:
+    """The codec that answers ``request`` for ``model``'s service (:func:`spoken`)."""
+    protocol = spoken(model, request)
+    if protocol == CborCodec.family or (
+        protocol == "json" and query_compat.query_compatible(model)
+    ):
+        return _own_codec(model.service_name, protocol)
+    return PROTOCOLS[protocol]

@@ -22,6 +22,7 @@ kind                           key                             document
 ``s3:object``                  ``<bucket>/<key>``              object metadata (body: a blob)
 ``s3:upload``                  ``<bucket>/<upload id>``        a multipart upload
 ``s3:part``                    ``<bucket>/<upload>/<n>``       a part's metadata (body: a blob)
+``cloudwatch:alarm``            alarm name                      CloudWatch ``MetricAlarm``
 =============================  ==============================  ===============================
 """
 
@@ -58,6 +59,9 @@ S3_BUCKET = "s3:bucket"
 S3_OBJECT = "s3:object"
 S3_UPLOAD = "s3:upload"
 S3_PART = "s3:part"
+
+# a metric alarm, regional: its state changes only by SetAlarmState (no metric data is kept)
+CLOUDWATCH_ALARM = "cloudwatch:alarm"
 
 # the marker that the default account (``podwarden up``) was seeded
 ACCOUNT_SEEDED = "podwarden:seed"
