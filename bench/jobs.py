@@ -70,14 +70,18 @@ def start_server(kubeconfig: Path, data: Path, launch_delay: float) -> tuple[Any
     )  # fmt: skip
 
 
-def pytorchjob(job: str, group: str, max_retry: int) -> dict[str, Any]:
+def pytorchjob(
+    job: str, group: str, max_retry: int, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An auto-resume PyTorchJob of WORKERS workers on ``group``; ``env``: the training
+    simulator's overrides (by default a run long enough never to finish in a benchmark)."""
+    env = env or {"PODWARDEN_TRAIN_STEPS": "10000000"}
     container = {
         "name": "pytorch",
         "image": "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
         "command": ["torchrun", "train.py"],
         "resources": {"limits": {"nvidia.com/gpu": "1"}},
-        # long enough never to finish during the benchmark
-        "env": [{"name": "PODWARDEN_TRAIN_STEPS", "value": "10000000"}],
+        "env": [{"name": k, "value": v} for k, v in env.items()],
     }
     worker = {
         "replicas": WORKERS,

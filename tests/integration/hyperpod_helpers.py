@@ -3,7 +3,9 @@ control plane)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,26 +21,39 @@ from .kube_objects import as_dict, wait_for
 FAST = ReconcilerSettings(launch_delay=0.2, resync=0.5, deep_check_duration=4.0)
 
 
-@pytest.fixture(scope="module")
-def server(
-    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def serving(
+    control_plane: ControlPlane,
+    data: Path,
+    reconciler: ReconcilerSettings = FAST,
+    **settings: Any,
 ) -> Iterator[ThreadServer]:
-    data = tmp_path_factory.mktemp("podwarden")
-    settings = ServerSettings(
-        kubeconfig=control_plane.kubeconfig,
-        database_url=default_database_url(data),
-        port=0,
-        reconciler=FAST,
-        data_dir=data,
-    )
-    srv = ThreadServer(settings).start()
+    """``podwarden serve``'s app on the session's control plane, once the seeded EKS cluster is
+    ACTIVE: its reconciler's first pass must have run, or the enforced preflight refuses a
+    HyperPod CreateCluster on it (a race CI once lost). ``settings``: more ServerSettings."""
+    srv = ThreadServer(
+        ServerSettings(
+            kubeconfig=control_plane.kubeconfig,
+            database_url=default_database_url(data),
+            port=0,
+            reconciler=reconciler,
+            data_dir=data,
+            **settings,
+        )
+    ).start()
     try:
-        # the seeded EKS cluster turns ACTIVE once its reconciler's first pass ran; the enforced
-        # preflight refuses a HyperPod CreateCluster on it until then (a race CI once lost)
         wait_active(srv.client("eks"), "podwarden")
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="module")
+def server(
+    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ThreadServer]:
+    with serving(control_plane, tmp_path_factory.mktemp("podwarden")) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

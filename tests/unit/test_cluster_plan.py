@@ -7,6 +7,7 @@ from typing import Any
 from podwarden.logic import cluster_actions as ca
 from podwarden.logic import cluster_plan as cp
 from podwarden.logic.node_spec import Taint
+from podwarden.logic.recovery_policy import ObservedNode
 from podwarden.model.cluster import (
     Cluster,
     ClusterStatus,
@@ -66,8 +67,8 @@ def node(
     ready: bool = True,
     labels: dict[str, str] | None = None,
     taints: tuple[Taint, ...] = (),
-) -> cp.ObservedNode:
-    return cp.ObservedNode(i.node_name, ready, labels or {}, taints)
+) -> ObservedNode:
+    return ObservedNode(i.node_name, ready, labels or {}, taints)
 
 
 def test_new_group_launches_its_instances() -> None:
@@ -140,7 +141,7 @@ def test_shutting_down_instance_loses_its_node_then_its_record() -> None:
 
 
 def test_unknown_node_of_the_cluster_is_deleted() -> None:
-    stray = cp.ObservedNode("hyperpod-i-00000000000000099", True, {}, ())
+    stray = ObservedNode("hyperpod-i-00000000000000099", True, {}, ())
     plan = cp.plan_cluster(cluster(g={"InstanceCount": 0}), [], {stray.name: stray}, NOW)
     assert plan.actions[0] == ca.DeleteNode(stray.name)
 
@@ -205,7 +206,7 @@ def automatic(status: str = ClusterStatus.IN_SERVICE, **groups: dict[str, Any]) 
     return c
 
 
-def health(i: Instance, value: str) -> cp.ObservedNode:
+def health(i: Instance, value: str) -> ObservedNode:
     return node(i, labels={"sagemaker.amazonaws.com/node-health-status": value})
 
 

@@ -5,6 +5,7 @@ of the world, which checks how much of the group stays schedulable."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from podwarden.logic.software_update import (
     UpdateTiming,
     batch_size,
     plan_update,
+    scheduled_update,
 )
 from podwarden.model.cluster import (
     Instance,
@@ -120,6 +122,7 @@ def test_the_first_batch_is_chosen_and_drained() -> None:
     assert len(step.batch) == 2
     drained = [a.instance_id for a in p.actions if isinstance(a, ca.DrainForUpdate)]
     assert drained == step.batch
+    assert p.claimed == set(step.batch)
 
 
 def test_unhealthy_nodes_go_first() -> None:
@@ -179,7 +182,7 @@ def test_a_failed_health_check_rolls_back_with_the_reason() -> None:
     assert step.status == S.ROLLBACK_IN_PROGRESS
     assert inst.instance_id in step.rollback_reason
     assert "health check" in step.rollback_reason
-    assert p.claimed == set()
+    assert p.claimed == {inst.instance_id}  # no automatic recovery before the rollback takes it
 
 
 def test_a_watched_alarm_rolls_back_and_an_unwatched_one_does_not() -> None:
@@ -319,3 +322,56 @@ def _pct(value: int) -> dict[str, Any]:
 
 def _count(value: int) -> dict[str, Any]:
     return {"Type": "INSTANCE_COUNT", "Value": value}
+
+
+# --- ScheduledUpdateConfig ---------------------------------------------------------------------
+
+MONDAY_3AM = "cron(0 3 ? * 2 *)"  # AWS's syntax: day of week 1 = Sunday
+
+
+def scheduled(
+    expression: str, last: float, deployment: dict[str, Any] | None = None
+) -> InstanceGroup:
+    g = group(2)
+    g.software_update = None
+    g.spec["ScheduledUpdateConfig"] = {
+        "ScheduleExpression": expression,
+        "DeploymentConfig": deployment or {},
+    }
+    g.last_scheduled_update = last
+    return g
+
+
+def epoch(text: str) -> float:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
+
+
+def test_a_schedule_not_yet_due_says_when() -> None:
+    g = scheduled(MONDAY_3AM, epoch("2026-12-06T12:00:00"))  # a Sunday
+    start, wait = scheduled_update(g, NEW, epoch("2026-12-06T13:00:00"))
+    assert start is None
+    assert wait == pytest.approx(14 * 3600)  # Monday 03:00
+
+
+def test_a_due_schedule_starts_an_update_to_the_newest_release() -> None:
+    deployment = {"RollingUpdatePolicy": {"MaximumBatchSize": _count(1)}}
+    g = scheduled(MONDAY_3AM, epoch("2026-12-06T12:00:00"), deployment)
+    start, wait = scheduled_update(g, NEW, epoch("2026-12-07T03:00:30"))
+    assert wait is None and start is not None
+    assert start.due == epoch("2026-12-07T03:00:00")  # the schedule moves on from its due time
+    assert start.update is not None
+    assert (start.update.from_release, start.update.to_release) == (OLD, NEW)
+    assert start.update.status == S.PENDING
+    assert start.update.deployment == deployment
+
+
+def test_a_due_schedule_on_the_newest_release_only_moves_on() -> None:
+    g = scheduled(MONDAY_3AM, epoch("2026-12-06T12:00:00"))
+    start, _ = scheduled_update(g, OLD, epoch("2026-12-07T04:00:00"))
+    assert start is not None and start.update is None
+
+
+def test_no_schedule_fires_while_an_update_runs() -> None:
+    g = scheduled(MONDAY_3AM, 0.0)
+    g.software_update = SoftwareUpdate(NEW, OLD, status=S.IN_PROGRESS)
+    assert scheduled_update(g, NEW, epoch("2026-12-07T04:00:00")) == (None, None)

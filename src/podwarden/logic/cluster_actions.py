@@ -106,6 +106,16 @@ class SoftwareUpdateStep:
 
 
 @dataclass(frozen=True)
+class StartScheduledUpdate:
+    """The group's ScheduledUpdateConfig fell due at ``due``: its schedule moves on from there,
+    and ``update`` (None when the group already runs the newest release) starts."""
+
+    group: str
+    due: float
+    update: SoftwareUpdate | None
+
+
+@dataclass(frozen=True)
 class DrainForUpdate:
     """Take the instance out of service for a software update to ``release``: quarantine its
     node and evict its pods (again on each pass while disruption budgets refuse some)."""
@@ -151,9 +161,41 @@ class SetGroup:
 @dataclass(frozen=True)
 class ReleaseLogicalIds:
     """The group's reserved NodeLogicalIds are taken (by this pass's Launch or an instance) or
-    no longer needed (the target fell): forget them."""
+    no longer needed (the target fell): forget them, but for ``keep`` (promised to instances
+    that wait for capacity)."""
 
     group: str
+    keep: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CapacityRetry:
+    """The group's record of launches refused for capacity (``logic.capacity``): ``shortfall``
+    instances wait for attempt ``attempts + 1`` at ``retry_at``; all zero: none."""
+
+    group: str
+    shortfall: int = 0
+    attempts: int = 0
+    retry_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class CapacityNotice:
+    """A cluster event about the group's capacity (a refused attempt, capacity that came);
+    ``scaling``: its EventMetadata's InstanceGroupScaling."""
+
+    group: str
+    level: str
+    text: str
+    scaling: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CapacityFailed:
+    """Capacity is short and the cluster is not in Continuous mode: it fails with ``message``
+    and nothing else of the pass is applied (all or nothing)."""
+
+    message: str
 
 
 @dataclass(frozen=True)
@@ -183,6 +225,7 @@ Action = (
     | StartDeepCheck
     | FinishDeepCheck
     | SoftwareUpdateStep
+    | StartScheduledUpdate
     | DrainForUpdate
     | Reimage
     | Terminate
@@ -190,6 +233,9 @@ Action = (
     | Forget
     | SetGroup
     | ReleaseLogicalIds
+    | CapacityRetry
+    | CapacityNotice
+    | CapacityFailed
     | RemoveGroup
     | SetCluster
     | RemoveCluster

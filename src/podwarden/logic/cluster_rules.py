@@ -16,6 +16,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from podwarden.logic.deep_check_rules import Lookup, on_start_problems
+from podwarden.policy.catalog import InstanceType, load_catalog
+from podwarden.policy.deep_checks import load_deep_checks
+
+
+def _catalog_entry(name: str) -> InstanceType | None:
+    return load_catalog().types.get(name)
+
 
 def orchestrator_problems(request: dict[str, Any]) -> list[str]:
     orch = request.get("Orchestrator")
@@ -33,10 +41,13 @@ def orchestrator_problems(request: dict[str, Any]) -> list[str]:
 
 
 def group_problems(
-    groups: Iterable[dict[str, Any]], check_type: Callable[[str], str | None]
+    groups: Iterable[dict[str, Any]],
+    check_type: Callable[[str], str | None],
+    lookup: Lookup = _catalog_entry,
 ) -> list[str]:
     """Rules for instance group specifications. ``check_type`` returns a problem for an
-    instance type podwarden cannot run, else None."""
+    instance type podwarden cannot run, else None; ``lookup`` gives a type's catalog entry
+    (the packaged catalog) for the deep health checks' rules (``logic.deep_check_rules``)."""
     groups = list(groups)
     problems: list[str] = []
     counts = Counter(g["InstanceGroupName"] for g in groups)
@@ -75,7 +86,7 @@ def group_problems(
                 f"Instance group {name}: custom taints cannot be added to an instance group with "
                 "OnStartDeepHealthChecks enabled."
             )
-    return problems
+    return problems + on_start_problems(groups, lookup, load_deep_checks())
 
 
 def update_problems(

@@ -34,15 +34,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from podwarden.logic.cluster_actions import Action, DrainForUpdate, Reimage, SoftwareUpdateStep
+from podwarden.logic.cluster_actions import (
+    Action,
+    DrainForUpdate,
+    Reimage,
+    SoftwareUpdateStep,
+    StartScheduledUpdate,
+)
+from podwarden.logic.recovery_policy import ObservedNode
+from podwarden.logic.update_schedule import ScheduleError, next_due
 from podwarden.model.cluster import (
+    Cluster,
+    ClusterStatus,
     Instance,
     InstanceGroup,
     InstanceStatus,
     SoftwareUpdate,
 )
 from podwarden.model.cluster import SoftwareUpdateStatus as S
-from podwarden.model.labels import SCHEDULABLE
+from podwarden.model.labels import HEALTH, SCHEDULABLE
 
 ACTIVE = frozenset({S.PENDING, S.IN_PROGRESS, S.ROLLBACK_IN_PROGRESS})
 
@@ -63,6 +73,19 @@ class NodeView:
 
     ready: bool
     health: str
+
+
+@dataclass(frozen=True)
+class UpdateInputs:
+    """What a software update reads besides nodes (``logic.software_update``): workload pods
+    still on nodes drained for it, the alarms in ALARM, its simulated durations."""
+
+    now: float = 0.0
+    pods_left: Mapping[str, int] = field(default_factory=dict)
+    alarms_firing: frozenset[str] = frozenset()
+    timing: UpdateTiming = field(default_factory=UpdateTiming)
+    # the newest AMI release for the cluster's Kubernetes minor (a scheduled update's target)
+    latest_release: str = ""
 
 
 @dataclass
@@ -86,6 +109,38 @@ def batch_size(policy: Mapping[str, Any] | None, group_size: int) -> int:
     if policy["Type"] == "CAPACITY_PERCENTAGE":
         return max(1, math.floor(group_size * value / 100))
     return max(1, value)
+
+
+def scheduled_update(
+    group: InstanceGroup, latest: str, now: float
+) -> tuple[StartScheduledUpdate | None, float | None]:
+    """The group's ScheduledUpdateConfig, when no update is active: (the update to start now,
+    if its schedule fell due since ``last_scheduled_update``; seconds until it next falls due).
+    Due while the group already runs ``latest`` (the catalog's newest release for the
+    cluster's Kubernetes minor), the schedule only moves on."""
+    config = group.spec.get("ScheduledUpdateConfig")
+    update = group.software_update
+    if not config or (update is not None and update.status in ACTIVE):
+        return None, None
+    try:
+        due = next_due(str(config["ScheduleExpression"]), group.last_scheduled_update)
+    except ScheduleError:
+        return None, None  # refused at CreateCluster/UpdateCluster; an old record: never due
+    if due is None:
+        return None, None
+    if due > now:
+        return None, due - now
+    start = None
+    if latest and latest != group.image_release:
+        start = SoftwareUpdate(
+            to_release=latest,
+            from_release=group.image_release,
+            to_image_id=group.image_id,
+            from_image_id=group.image_id,
+            deployment=dict(config.get("DeploymentConfig") or {}),
+            requested=now,
+        )
+    return StartScheduledUpdate(group.name, due, start), None
 
 
 def plan_update(
@@ -249,6 +304,8 @@ class _Pass:
         chosen = sorted(ready, key=unhealthy_first)[:size]
         self.record(dataclasses.replace(self.update, batch=[i.instance_id for i in chosen]))
         self.plan.actions += [DrainForUpdate(i.instance_id, release) for i in chosen]
+        # theirs now: no recovery of the cluster plan's runs beside the update's own steps
+        self.plan.claimed |= {i.instance_id for i in chosen}
 
     def _finish(self) -> None:
         update, group = self.update, self.group.name
@@ -267,7 +324,9 @@ class _Pass:
 
     def _roll_back(self, why: str) -> None:
         """Stop the update; from the next pass every node goes back to ``from_release`` (the
-        unhealthy ones first; those still draining for the update return with them)."""
+        unhealthy ones first; those still draining for the update return with them). The
+        failed batch stays claimed for this pass, so no automatic recovery starts on a node
+        that the rollback re-images next."""
         back = dataclasses.replace(
             self.update,
             status=S.ROLLBACK_IN_PROGRESS,
@@ -276,4 +335,53 @@ class _Pass:
             rollback_reason=why,
         )
         self.record(back, message=why)
-        self.plan.claimed = set()
+
+
+def updating_status(cluster: Cluster) -> str | None:
+    """SystemUpdating while a group's software update is under way, RollingBack while one rolls
+    back; None when none is active."""
+    active = [
+        g.software_update.status
+        for g in cluster.groups.values()
+        if g.software_update is not None and g.software_update.status in ACTIVE
+    ]
+    if not active:
+        return None
+    if S.ROLLBACK_IN_PROGRESS in active:
+        return ClusterStatus.ROLLING_BACK
+    return ClusterStatus.SYSTEM_UPDATING
+
+
+def update_step(
+    group: InstanceGroup,
+    members: Sequence[Instance],
+    nodes: Mapping[str, ObservedNode],
+    inputs: UpdateInputs,
+) -> UpdatePlan:
+    """The group's software update step, if one is active, or the start of a scheduled one
+    (the cluster plan's entry point)."""
+    start, wait = scheduled_update(group, inputs.latest_release, inputs.now)
+    update = group.software_update
+    if update is None or update.status not in ACTIVE:
+        plan = UpdatePlan()
+    else:
+        live = [i for i in members if i.status != InstanceStatus.SHUTTING_DOWN]
+        views = {
+            i.node_name: NodeView(n.ready, n.labels.get(HEALTH, SCHEDULABLE))
+            for i in live
+            if (n := nodes.get(i.node_name)) is not None
+        }
+        plan = plan_update(
+            group,
+            live,
+            views,
+            pods_left=inputs.pods_left,
+            alarms_firing=inputs.alarms_firing,
+            now=inputs.now,
+            timing=inputs.timing,
+        )
+    if start is not None:
+        plan.actions.insert(0, start)
+    if wait is not None:
+        plan.due(wait)
+    return plan

@@ -111,6 +111,11 @@ class InstanceGroup:
     # NodeLogicalIds BatchAddClusterNodes promised and no instance has yet: the reconciler's
     # next launches of the group take them first (``logic.cluster_plan``)
     reserved_logical_ids: list[str] = field(default_factory=list)
+    # Continuous provisioning: instances refused for capacity, refused attempts so far and when
+    # the next attempt is due (``logic.capacity``); zeros: none waiting
+    capacity_shortfall: int = 0
+    capacity_attempts: int = 0
+    capacity_retry_at: float = 0.0
     # the HyperPod AMI release (policy/tables/hyperpod_images.yaml) and image id the group's
     # nodes run when no update is under way (Describe's CurrentImageReleaseVersion/ImageId)
     image_release: str = ""
@@ -196,6 +201,13 @@ class Instance:
     recovery: str = Recovery.NONE
     deep_check: str = DeepCheck.NONE
     deep_check_until: float = 0.0
+    # the checks of the current (or last) deep-check run ([] until it starts: the group's
+    # OnStartDeepHealthChecks), the instance ids checked together by its multi-node checks
+    # (this one included), when it started, and each check's result (``logic.deep_checks``)
+    deep_checks: list[str] = field(default_factory=list)
+    deep_check_peers: list[str] = field(default_factory=list)
+    deep_check_started: float = 0.0
+    deep_check_results: list[dict[str, str]] = field(default_factory=list)
     private_ip: str = ""
     availability_zone: str = ""
     volumes: list[Volume] = field(default_factory=list)
@@ -237,6 +249,8 @@ class ClusterEvent:
     description: str
     group: str = ""
     instance_id: str = ""
+    # DescribeClusterEvent's EventDetails.EventMetadata (a union: one member), {} for none
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)

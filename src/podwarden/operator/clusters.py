@@ -19,20 +19,18 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from podwarden.control.lifecycle_access import check_read_access
-from podwarden.control.lifecycle_scripts import LifecycleScriptsFailed, lifecycle_script
+from podwarden import metrics
 from podwarden.logic import cluster_actions as ca
 from podwarden.logic import cluster_plan as cp
+from podwarden.logic.capacity import CapacityPool, Provisioning
 from podwarden.logic.node_spec import (
     desired_node,
 )
 from podwarden.logic.operations import IN_PROGRESS, finished
 from podwarden.logic.software_update import UpdateTiming
-from podwarden.model import ids
 from podwarden.model.cluster import (
     Cluster,
     ClusterStatus,
-    DeepCheck,
     GroupStatus,
     Instance,
     InstanceGroup,
@@ -40,12 +38,22 @@ from podwarden.model.cluster import (
     Recovery,
 )
 from podwarden.model.errors import Conflict, TerminalError
+from podwarden.operator.deep_checks import CheckRunner, DeepCheckSteps, SimulatedCheckRunner
 from podwarden.operator.events import cluster_event, failure_event
-from podwarden.operator.instances import MESSAGES, config_patch, new_instance, observe
+from podwarden.operator.instances import (
+    MESSAGES,
+    config_patch,
+    new_instance,
+    observe,
+    on_create_script,
+)
 from podwarden.operator.providers import InstanceProvider, Providers
 from podwarden.operator.queue import WorkQueue, drive
+from podwarden.operator.software_updates import SoftwareUpdates, record_update
+from podwarden.policy.capacity import SimulatedCapacity
 from podwarden.policy.remediation import RemediationLimits, load_limits
 from podwarden.store.sql import Store
+from podwarden.store.usage import instances_by_type
 
 log = logging.getLogger("podwarden.operator")
 
@@ -61,7 +69,9 @@ AFTER_ACTIONS = 0.05
 class ReconcilerSettings:
     launch_delay: float = 3.0  # seconds from launch until the node joins
     reboot_delay: float = 5.0  # seconds a reboot keeps the node NotReady
-    deep_check_duration: float = 10.0  # simulated deep health checks (about 2 h on HyperPod)
+    # simulated InstanceStress run (about 2 h on HyperPod); the other deep-check types take
+    # their share of it (policy/tables/deep_checks.yaml)
+    deep_check_duration: float = 10.0
     time_scale: float = 1.0  # multiplies simulated durations (1.0 = as configured)
     # seconds between passes over every cluster: a safety net for a lost wake-up (node watches,
     # API writes and each plan's requeue drive the passes)
@@ -95,8 +105,13 @@ class ClusterReconciler:
         clock: Callable[[], float] = time.time,
         is_cpu_only: Callable[[str], bool] = lambda _: False,
         limits: RemediationLimits | None = None,
+        ec2_capacity: SimulatedCapacity | None = None,
+        check_runner: CheckRunner | None = None,
     ) -> None:
         self.store = store
+        # the simulated EC2 capacity launches take from (shared with the admin endpoint, which
+        # changes it at run time); None: unlimited
+        self.ec2_capacity = ec2_capacity
         self.providers = providers
         self.capacity = capacity
         self.is_cpu_only = is_cpu_only
@@ -108,6 +123,10 @@ class ClusterReconciler:
         self.limits = dataclasses.replace(base, repair_window_seconds=window)
         self.clock = clock
         self.queue: WorkQueue[str] = WorkQueue()
+        # who runs deep health checks: the GPU programs implement the same CheckRunner
+        stress = self.settings.deep_check_duration * self.settings.time_scale
+        self.check_runner = check_runner or SimulatedCheckRunner(store, stress)
+        self.updates = SoftwareUpdates(store, self.settings.update_timing(), clock)
         self._sem = asyncio.Semaphore(self.settings.concurrency)
 
     def wake(self, cluster_id: str | None = None) -> None:
@@ -154,24 +173,23 @@ class ClusterReconciler:
             self.clock(),
             is_cpu_only=self.is_cpu_only,
             limits=self.limits,
-            updates=await self._update_inputs(provider, instances),
+            updates=await self.updates.inputs(provider, cluster, instances),
+            provisioning=self._provisioning(),
         )
         if not plan.actions:
             return plan.requeue_after
         await self._apply(provider, cluster, instances, plan.actions)
         return AFTER_ACTIONS
 
-    async def _update_inputs(
-        self, provider: InstanceProvider, instances: list[Instance]
-    ) -> cp.UpdateInputs:
-        """What a software update reads besides nodes: the workload pods left on the nodes
-        drained for one (only those are listed)."""
-        draining = [i.node_name for i in instances if i.status == InstanceStatus.SYSTEM_UPDATING]
-        counts = await asyncio.gather(*(provider.workload_pods(n) for n in draining))
-        return cp.UpdateInputs(
-            pods_left=dict(zip(draining, counts, strict=True)),
-            timing=self.settings.update_timing(),
-        )
+    def _provisioning(self) -> Provisioning:
+        """The capacity this pass launches within. The pool reads what every cluster holds
+        while planning, and the launches are recorded before the pass awaits anything: two
+        clusters' passes cannot both take the last instance."""
+        sim = self.ec2_capacity
+        if sim is None:
+            return Provisioning(time_scale=self.settings.time_scale)
+        pool = CapacityPool(sim.available, lambda: instances_by_type(self.store))
+        return Provisioning(pool, sim.retry, self.settings.time_scale)
 
     async def _apply(
         self,
@@ -189,6 +207,7 @@ class ClusterReconciler:
         cluster_dirty = False
         try:
             for action in actions:
+                metrics.current().applied(cluster, by_id, action, now)  # repairs, pauses
                 if isinstance(action, ca.RemoveCluster):
                     self.store.delete_cluster(cluster.cluster_id)
                     _close(kube_calls)
@@ -240,64 +259,29 @@ class ClusterReconciler:
             case ca.FinishDeepCheck(instance_id, passed):
                 call = self._finish_deep_check(provider, by_id[instance_id], passed)
             case ca.DrainForUpdate(instance_id, release):
-                call = self._drain_for_update(provider, by_id[instance_id], release)
+                call = self.updates.drain(provider, by_id[instance_id], release)
             case ca.Reimage(instance_id, release, image_id):
-                call = self._reimage(provider, by_id[instance_id], release, image_id)
+                call = self.updates.reimage(provider, by_id[instance_id], release, image_id)
             case ca.NodeBooted(instance_id):
                 at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
                 call = provider.booted(by_id[instance_id].node_name, at)
         return call
 
+    def _deep_checks(self) -> DeepCheckSteps:
+        """The deep-check steps with the reconciler's check runner (``operator.deep_checks``;
+        by default the simulated one: each check takes its share of the scaled
+        deep_check_duration)."""
+        return DeepCheckSteps(self.store, self.check_runner)
+
     async def _start_deep_check(
         self, provider: InstanceProvider, cluster: Cluster, inst: Instance
     ) -> None:
-        checks = cluster.groups[inst.group].spec.get("OnStartDeepHealthChecks") or []
-        await provider.deep_check_started(inst.node_name)
-        inst.status = InstanceStatus.DEEP_HEALTH_CHECK_IN_PROGRESS
-        inst.deep_check = DeepCheck.IN_PROGRESS
-        inst.message = "Deep health checks in progress: " + (", ".join(checks) or "on demand")
-        duration = self.settings.deep_check_duration * self.settings.time_scale
-        inst.deep_check_until = self.clock() + duration
-        with contextlib.suppress(Conflict):
-            self.store.save_instance(inst)
+        await self._deep_checks().start(provider, cluster, inst, self.clock())
 
     async def _finish_deep_check(
         self, provider: InstanceProvider, inst: Instance, passed: bool
     ) -> None:
-        await provider.deep_check_finished(inst.node_name, passed)
-        inst.status = InstanceStatus.RUNNING
-        inst.deep_check = DeepCheck.PASSED if passed else DeepCheck.FAILED
-        inst.message = "Deep health checks passed" if passed else "Deep health checks failed"
-        with contextlib.suppress(Conflict):
-            self.store.save_instance(inst)
-
-    async def _drain_for_update(
-        self, provider: InstanceProvider, inst: Instance, release: str
-    ) -> None:
-        """Out of service for a software update: SystemUpdating, its node quarantined and
-        drained; refused evictions are asked again each pass until the drain deadline."""
-        if inst.status != InstanceStatus.SYSTEM_UPDATING:
-            inst.status = InstanceStatus.SYSTEM_UPDATING
-            inst.message = f"Updating the platform software to release {release}: draining"
-            inst.update_deadline = self.clock() + self.settings.update_timing().drain_timeout
-            with contextlib.suppress(Conflict):
-                self.store.save_instance(inst)
-        await provider.prepare_update(inst.node_name)
-
-    async def _reimage(
-        self, provider: InstanceProvider, inst: Instance, release: str, image_id: str
-    ) -> None:
-        """Same id, node and volumes, a new image: the node is NotReady until the re-image is
-        done, then boots like a rebooted one (the instance is Pending meanwhile)."""
-        now = self.clock()
-        await provider.reimage(inst.node_name, release, _iso(now))
-        inst.status = InstanceStatus.PENDING
-        inst.message = f"Re-imaging the instance with release {release}"
-        inst.image_release, inst.image_id = release, image_id
-        inst.last_software_update = now
-        inst.ready_at = now + self.settings.update_timing().reimage
-        with contextlib.suppress(Conflict):
-            self.store.save_instance(inst)
+        await self._deep_checks().finish(provider, inst, passed, self.clock())
 
     async def _reboot(self, provider: InstanceProvider, inst: Instance) -> None:
         """Same id, node and volumes: the node goes NotReady and the instance Pending until the
@@ -318,7 +302,7 @@ class ClusterReconciler:
         """Apply an action on instance records; False if it is not one."""
         match action:
             case ca.Launch(group, count, promised):
-                script = self._on_create(cluster.groups[group])
+                script = on_create_script(self.store, cluster.groups[group], self.clock())
                 new = [self._new_instance(cluster, group) for _ in range(count)]
                 for inst in new:
                     inst.on_create = script
@@ -333,26 +317,11 @@ class ClusterReconciler:
                 self.store.delete_instance(instance_id)  # its volumes go with it
             case ca.Replace(instance_id):
                 self._replace(cluster, by_id[instance_id])
+            case ca.CapacityFailed(message):
+                raise TerminalError(message)  # the only action of its pass (all or nothing)
             case _:
                 return False
         return True
-
-    def _on_create(self, group: InstanceGroup) -> dict[str, str]:
-        """The group's OnCreate script from the local account's S3, as AWS reads it when it
-        provisions an instance: with the group's ExecutionRole, whose policies must allow
-        reading it (``control.lifecycle_access``). A script the role may not read, or one
-        that is missing, fails the cluster with AWS's message."""
-        config = group.spec.get("LifeCycleConfig")
-        if not config:
-            return {}
-        uri, on_create = config["SourceS3Uri"], config["OnCreate"]
-        try:
-            check_read_access(self.store, group.spec["ExecutionRole"], uri, on_create, self.clock())
-            script = lifecycle_script(self.store, uri, on_create)
-        except LifecycleScriptsFailed as exc:
-            log.warning("instance group %s: %s", group.name, exc.detail)
-            raise TerminalError(exc.failure_message(ids.new_instance_id())) from exc
-        return {"uri": script.uri, "etag": script.etag, "content": script.text}
 
     def _count_repair(self, group: InstanceGroup) -> None:
         now = self.clock()
@@ -416,10 +385,6 @@ class ClusterReconciler:
             self.store.save_instance(inst)
 
 
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
 def _close(calls: list[Coroutine[Any, Any, None]]) -> None:
     """Discard Kubernetes calls that will not be awaited (no "never awaited" warnings)."""
     for call in calls:
@@ -435,18 +400,19 @@ def _cluster_change(cluster: Cluster, action: ca.Action) -> bool:
             cluster.groups[group].status = status
             if applied is not None:
                 cluster.groups[group].applied_kubernetes_config = dict(applied)
-        case ca.ReleaseLogicalIds(group):
-            cluster.groups[group].reserved_logical_ids = []
+        case ca.ReleaseLogicalIds(group, keep):
+            cluster.groups[group].reserved_logical_ids = list(keep)
+        case ca.CapacityRetry(group, shortfall, attempts, retry_at):
+            g = cluster.groups[group]
+            g.capacity_shortfall, g.capacity_attempts, g.capacity_retry_at = (
+                shortfall,
+                attempts,
+                retry_at,
+            )
         case ca.RemoveGroup(group):
             del cluster.groups[group]
         case ca.SetCluster(status):
             cluster.status = status
-        case ca.SoftwareUpdateStep(group, update, release, message):
-            cluster.groups[group].software_update = update
-            if release is not None:
-                cluster.groups[group].image_release, cluster.groups[group].image_id = release
-            if message:
-                cluster.failure_message = message
         case _:
-            return False
+            return record_update(cluster, action)
     return True

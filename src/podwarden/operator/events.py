@@ -119,4 +119,9 @@ def cluster_event(
         return _make(
             cluster, now, ("Cluster", "Info", f"Cluster {cluster.name} is {action.status}")
         )
+    if isinstance(action, ca.CapacityNotice):
+        entry = ("InstanceGroup", action.level, action.text)
+        event = _make(cluster, now, entry, group=action.group)
+        event.metadata = {"InstanceGroupScaling": dict(action.scaling)}
+        return event
     return None

@@ -3,11 +3,14 @@ patch that puts its group's configuration on its node, and what it reads back fr
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
-from podwarden.logic import cluster_plan as cp
+from podwarden.control.lifecycle_access import check_read_access
+from podwarden.control.lifecycle_scripts import LifecycleScriptsFailed, lifecycle_script
 from podwarden.logic.node_spec import Taint, desired_labels, kubernetes_labels, kubernetes_taints
+from podwarden.logic.recovery_policy import ObservedNode
 from podwarden.model import ids
 from podwarden.model.cluster import (
     Cluster,
@@ -17,7 +20,11 @@ from podwarden.model.cluster import (
     InstanceStatus,
     Volume,
 )
+from podwarden.model.errors import TerminalError
 from podwarden.model.labels import AGENT_LABELS
+from podwarden.store.sql import Store
+
+log = logging.getLogger("podwarden.operator")
 
 MESSAGES = {
     InstanceStatus.PENDING: "Launching the instance",
@@ -26,7 +33,7 @@ MESSAGES = {
 }
 
 
-def observe(node: dict[str, Any]) -> cp.ObservedNode:
+def observe(node: dict[str, Any]) -> ObservedNode:
     conditions = node.get("status", {}).get("conditions") or []
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
     taints = tuple(
@@ -34,7 +41,7 @@ def observe(node: dict[str, Any]) -> cp.ObservedNode:
         for t in node.get("spec", {}).get("taints") or []
     )
     meta = node["metadata"]
-    return cp.ObservedNode(meta["name"], ready, meta.get("labels") or {}, taints)
+    return ObservedNode(meta["name"], ready, meta.get("labels") or {}, taints)
 
 
 def new_instance(
@@ -69,6 +76,10 @@ def new_instance(
         availability_zone=rnd.choice(zones),
         volumes=volumes,
         deep_check=DeepCheck.REQUESTED if checks else DeepCheck.NONE,
+        # the group's AMI; LastSoftwareUpdateTime: when the group's last update finished (0: none)
+        image_release=group.image_release,
+        image_id=group.image_id,
+        last_software_update=group.software_update.finished if group.software_update else 0.0,
     )
 
 
@@ -88,3 +99,21 @@ def config_patch(
         "metadata": {"labels": labels},
         "spec": {"taints": [t.manifest() for t in (*kubernetes_taints(group.spec), *keep)]},
     }
+
+
+def on_create_script(store: Store, group: InstanceGroup, now: float) -> dict[str, str]:
+    """The group's OnCreate script from the local account's S3, as AWS reads it when it
+    provisions an instance: with the group's ExecutionRole, whose policies must allow reading it
+    (``control.lifecycle_access``). A script the role may not read, or one that is missing,
+    fails the cluster with AWS's message (``TerminalError``)."""
+    config = group.spec.get("LifeCycleConfig")
+    if not config:
+        return {}
+    uri, on_create = config["SourceS3Uri"], config["OnCreate"]
+    try:
+        check_read_access(store, group.spec["ExecutionRole"], uri, on_create, now)
+        script = lifecycle_script(store, uri, on_create)
+    except LifecycleScriptsFailed as exc:
+        log.warning("instance group %s: %s", group.name, exc.detail)
+        raise TerminalError(exc.failure_message(ids.new_instance_id())) from exc
+    return {"uri": script.uri, "etag": script.etag, "content": script.text}

@@ -1,5 +1,5 @@
-"""SageMaker's HyperPod cluster API: clusters, nodes (and adding them), events, operations and
-tags."""
+"""SageMaker's HyperPod cluster API: clusters, nodes (and adding them), platform software
+updates, events, operations and tags."""
 
 from podwarden.control.registry import merge
 from podwarden.control.sagemaker import (
@@ -8,6 +8,7 @@ from podwarden.control.sagemaker import (
     node_additions,
     nodes,
     operations,
+    software,
     tags,
 )
 
@@ -17,5 +18,6 @@ OPERATIONS = merge(
     node_additions.OPERATIONS,
     events.OPERATIONS,
     operations.OPERATIONS,
+    software.OPERATIONS,
     tags.OPERATIONS,
 )

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from podwarden.control.context import Context, Operations
 from podwarden.control.pagination import page
-from podwarden.control.sagemaker import tag_rules
-from podwarden.logic import cluster_rules
+from podwarden.control.sagemaker import images, tag_rules
+from podwarden.logic import cluster_rules, software_rules
 from podwarden.logic import operations as ops
 from podwarden.model import ids
 from podwarden.model.changes import SAGEMAKER_CLUSTER
@@ -25,6 +25,7 @@ from podwarden.model.cluster import (
 )
 from podwarden.model.cluster import InstanceStatus as IS
 from podwarden.model.errors import Conflict, Invalid, LimitExceeded, NotFound
+from podwarden.policy.hyperpod_images import load_images
 
 T = TypeVar("T")
 
@@ -138,9 +139,11 @@ def _record_warnings(ctx: Context, cluster: Cluster, warnings: list[str]) -> Non
 def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     groups = req.get("InstanceGroups", [])
     tag_rules.check_new(req.get("Tags", []))  # the cluster's tags (control.sagemaker.tags)
+    minor = images.kubernetes_minor(ctx, req)  # its EKS cluster's (the AMI releases it may run)
     _check(
         cluster_rules.orchestrator_problems(req)
         + cluster_rules.group_problems(groups, ctx.instance_types.problem)
+        + software_rules.software_problems(groups, minor, load_images(), ctx.now())
         + (
             ["RestrictedInstanceGroups are not supported by podwarden."]
             if "RestrictedInstanceGroups" in req
@@ -167,6 +170,8 @@ def create_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         spec={k: copy.deepcopy(req[k]) for k in CLUSTER_MEMBERS if k in req},
         groups={g["InstanceGroupName"]: InstanceGroup(spec=copy.deepcopy(g)) for g in groups},
     )
+    for group in cluster.groups.values():
+        images.place_new_group(group, minor, ctx.now())
     ctx.store.create_cluster(cluster)
     ctx.store.put_operations(
         [
@@ -190,9 +195,13 @@ def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     updated = req.get("InstanceGroups", [])
     to_delete = req.get("InstanceGroupsToDelete", [])
     existing = {name: g.spec for name, g in cluster.groups.items() if not g.deleting}
+    minor = images.kubernetes_minor(ctx, cluster.spec)
     _check(
         cluster_rules.group_problems(updated, ctx.instance_types.problem)
         + cluster_rules.update_problems(existing, updated, to_delete)
+        + software_rules.software_problems(
+            updated, minor, load_images(), ctx.now(), frozenset(existing)
+        )
     )
     before = copy.deepcopy(cluster.groups)
     after = {n: g.spec for n, g in cluster.groups.items() if not g.deleting and n not in to_delete}
@@ -202,13 +211,16 @@ def update_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     effective = {**cluster.spec, "ClusterName": cluster.name, "InstanceGroups": updated}
     effective.update({m: req[m] for m in UPDATABLE_MEMBERS if m in req})
     warnings = _preflight(ctx, effective)
+    earliest = images.earliest_group(cluster)  # a new group's AMI in a Continuous cluster
     for spec in updated:
         name = spec["InstanceGroupName"]
         if name in cluster.groups:
+            images.respec_group(cluster.groups[name], spec, ctx.now())
             cluster.groups[name].spec = copy.deepcopy(spec)
             cluster.groups[name].status = GroupStatus.UPDATING
         else:
             cluster.groups[name] = InstanceGroup(spec=copy.deepcopy(spec))
+            images.place_new_group(cluster.groups[name], minor, ctx.now(), earliest)
     for name in to_delete:
         cluster.groups[name].deleting = True
         cluster.groups[name].status = GroupStatus.DELETING
@@ -251,13 +263,15 @@ def delete_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
 def describe_cluster(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     cluster = find_cluster(ctx, req["ClusterName"])
     running = ctx.store.count_instances(cluster.cluster_id, IS.RUNNING)
+    software = images.group_fields(ctx, cluster)  # each group's AMI and software update
     out: dict[str, Any] = {
         "ClusterArn": cluster.arn,
         "ClusterName": cluster.name,
         "ClusterStatus": cluster.status,
         "CreationTime": when(cluster.created),
         "InstanceGroups": [
-            group_details(g, running.get(g.name, 0)) for g in cluster.groups.values()
+            group_details(g, running.get(g.name, 0)) | software[g.name]
+            for g in cluster.groups.values()
         ],
     }
     if cluster.failure_message:

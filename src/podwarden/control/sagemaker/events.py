@@ -57,7 +57,10 @@ def describe_cluster_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     _continuous(cluster, "DescribeClusterEvent")
     for e in ctx.store.list_events(cluster.cluster_id):
         if e.event_id == req["EventId"]:
-            return {"EventDetails": _summary(cluster, e)}
+            detail = _summary(cluster, e)
+            if e.metadata:  # e.g. InstanceGroupScaling of a capacity shortfall
+                detail["EventDetails"] = {"EventMetadata": e.metadata}
+            return {"EventDetails": detail}
     raise NotFound(f"Event {req['EventId']} not found in cluster {cluster.name}.")
 
 

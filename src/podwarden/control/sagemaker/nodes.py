@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from podwarden.control.context import Context, Operations
+from podwarden.control.sagemaker import images
 from podwarden.control.sagemaker.clusters import (
     find_cluster,
     kubernetes_details,
@@ -14,10 +15,13 @@ from podwarden.control.sagemaker.clusters import (
     when,
     within,
 )
+from podwarden.logic import deep_check_rules
 from podwarden.logic.operations import DEEP_HEALTH_CHECK
 from podwarden.model.changes import SAGEMAKER_CLUSTER
 from podwarden.model.cluster import Cluster, DeepCheck, Instance, InstanceStatus, Recovery
 from podwarden.model.errors import Conflict, Invalid, NotFound
+from podwarden.policy.catalog import load_catalog
+from podwarden.policy.deep_checks import load_deep_checks
 
 
 def _hostname(inst: Instance, region: str) -> str:
@@ -52,8 +56,12 @@ def list_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         reverse=req.get("SortOrder", "Ascending") == "Descending",
     )
     logical = bool(req.get("IncludeNodeLogicalIds"))
+    view = images.ImageView.of(ctx, cluster)  # each node's AMI release and its status
     return listing(
-        "ClusterNodeSummaries", selected, req, lambda i: _summary(i, cluster.region, logical)
+        "ClusterNodeSummaries",
+        selected,
+        req,
+        lambda i: _summary(i, cluster.region, logical) | images.node_summary_fields(view, i),
     )
 
 
@@ -74,6 +82,7 @@ def describe_cluster_node(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     details = _summary(inst, cluster.region, logical=True)
     details["PrivatePrimaryIp"] = inst.private_ip
     details["Placement"] = {"AvailabilityZone": inst.availability_zone}
+    details.update(images.node_detail_fields(images.ImageView.of(ctx, cluster), inst, group))
     if group is not None:
         spec = group.spec
         for member in (
@@ -191,33 +200,34 @@ def batch_replace_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, 
 
 def start_cluster_health_check(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     """Deep health checks on demand: each named group's Running instances (or the listed ones)
-    are checked; the reconciler runs them as it does for new nodes."""
+    run the checks asked for them (overlapping configurations merged); the instances of a
+    group that a multi-node check names are checked together (``logic.deep_check_rules``).
+    The reconciler runs them as it does for new nodes (``operator.deep_checks``)."""
     cluster = find_cluster(ctx, req["ClusterName"])
     instances = ctx.store.list_instances(cluster.cluster_id)
-    chosen: dict[str, Instance] = {}
-    problems = []
-    for config in req["DeepHealthCheckConfigurations"]:
-        name = config["InstanceGroupName"]
-        if name not in cluster.groups:
-            problems.append(f"Instance group {name} does not exist in cluster {cluster.name}.")
-            continue
-        members = {i.instance_id: i for i in instances if i.group == name}
-        wanted = config.get("InstanceIds") or list(members)
-        problems += [
-            f"Instance {i} is not in instance group {name}." for i in wanted if i not in members
-        ]
-        for instance_id in wanted:
-            if instance_id in members:
-                chosen[instance_id] = members[instance_id]
-    if problems:
-        raise Invalid(" ".join(problems))
-    busy = [i.instance_id for i in chosen.values() if i.status != InstanceStatus.RUNNING]
+    types = {name: str(g.spec.get("InstanceType", "")) for name, g in cluster.groups.items()}
+    chosen = deep_check_rules.select(
+        req["DeepHealthCheckConfigurations"],
+        cluster.name,
+        types,
+        instances,
+        lookup=load_catalog().types.get,
+        table=load_deep_checks(),
+    )
+    if chosen.problems:
+        raise Invalid(" ".join(chosen.problems))
+    by_id = {i.instance_id: i for i in instances}
+    busy = [i for i in chosen.checks if by_id[i].status != InstanceStatus.RUNNING]
     if busy:
         raise Conflict(
             f"Deep health checks need Running instances; not running now: {', '.join(busy)}."
         )
-    for inst in chosen.values():
+    for instance_id, checks in chosen.checks.items():
+        inst = by_id[instance_id]
         inst.deep_check = DeepCheck.REQUESTED
+        inst.deep_checks = checks
+        inst.deep_check_peers = chosen.peers.get(instance_id, [])
+        inst.deep_check_results = []
         ctx.store.save_instance(inst)
     op = new_operation(
         ctx, cluster, DEEP_HEALTH_CHECK, deep_checks=list(req["DeepHealthCheckConfigurations"])
