@@ -1,17 +1,18 @@
 # podwarden: the two commands a fresh machine needs are `make up` and `make test`.
-# Each creates .venv from uv.lock and builds (or reuses) the Kubernetes binaries first.
+# Each creates .venv from uv.lock and builds (or reuses) the Kubernetes binaries first: `up` the
+# default release only, `test` every release the tests run (k8s-all).
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 VENV := .venv
 UV := $(VENV)/bin/uv
 
-.PHONY: up test check unit integration venv k8s bench clean-venv
+.PHONY: up test check unit integration venv k8s k8s-all bench clean-venv
 
 up: venv k8s
 	$(VENV)/bin/podwarden up
 
-test: venv k8s check
+test: venv k8s-all check
 	$(VENV)/bin/pytest
 
 check: venv
@@ -23,7 +24,7 @@ check: venv
 unit: venv
 	$(VENV)/bin/pytest tests/unit tests/golden
 
-integration: venv k8s
+integration: venv k8s-all
 	$(VENV)/bin/pytest tests/integration
 
 bench: venv k8s
@@ -33,7 +34,9 @@ bench: venv k8s
 	$(VENV)/bin/python bench/recovery.py
 	$(VENV)/bin/python bench/bigbody.py
 	$(VENV)/bin/python bench/jobs.py
+	$(VENV)/bin/python bench/software_update.py
 	$(VENV)/bin/python bench/goodput.py
+	$(VENV)/bin/python bench/metrics.py
 
 # The venv is rebuilt whenever the lock file or the project metadata changes.
 venv: $(VENV)/.synced
@@ -45,6 +48,11 @@ $(VENV)/.synced: uv.lock pyproject.toml
 
 k8s:
 	PYTHON=$(PYTHON) scripts/build-k8s
+
+# and the further Kubernetes minors (toolchain.toml's kubernetes_releases) that EKS clusters
+# are created at or upgraded to in the integration tests
+k8s-all:
+	PYTHON=$(PYTHON) scripts/build-k8s --kubernetes all
 
 clean-venv:
 	rm -rf $(VENV)

@@ -128,3 +128,31 @@ def test_goodput(tmp_path: Path) -> None:
     assert 0 < run["ettr"] < 1 and run["reference_ettr"] is not None
     assert (tmp_path / "out" / "simple.png").read_bytes().startswith(b"\x89PNG")
     assert "first run started" in output
+
+
+@pytest.mark.integration
+def test_software_update(tmp_path: Path) -> None:
+    _, data = run_quick("software_update.py", tmp_path)
+    assert data["nodes"] == 10 and data["batch_percent"] == 20
+    assert data["update_status"] == "Succeeded"
+    assert 0 < data["min_schedulable_fraction"] <= data["mean_schedulable_fraction"] <= 1
+    assert data["job"]["state"] == "Succeeded"
+
+
+def test_metrics_synthetic(tmp_path: Path) -> None:
+    _, data = run_quick("metrics.py", tmp_path, "--synthetic")
+    scrape = data["scrape"]
+    assert data["mode"] == "synthetic" and scrape["nodes"] == 10 and scrape["scrapes"] == 20
+    assert 0 < scrape["p50_ms"] <= scrape["p99_ms"] <= scrape["max_ms"]
+    assert scrape["series"] > 0 and scrape["bytes"] > 0
+
+
+@pytest.mark.integration
+def test_metrics(tmp_path: Path) -> None:
+    _, data = run_quick("metrics.py", tmp_path)
+    scrape = data["scrape"]
+    assert scrape["nodes"] == 10 and scrape["scrapes"] == 20
+    # the injected fault quarantined 1 % of the nodes (at least one), as the scrape counts them
+    assert scrape["nodes_by_health"] == {"Schedulable": 9, "UnschedulablePendingReboot": 1}
+    assert 0 < scrape["p50_ms"] <= scrape["p99_ms"] <= scrape["max_ms"]
+    assert scrape["describe_cluster"]["p50_ms"] > 0

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from podwarden import metrics
 from podwarden.agent import exporter
 from podwarden.agent.sources import FaultSource, simulated
 from podwarden.kube.nodes import KubeNodes
@@ -25,6 +26,7 @@ from podwarden.model.labels import (
     COMPUTE_TYPE,
     DEEP_HEALTH,
     FAULT_DETAILS,
+    HEALTH,
     INJECT_LABEL,
     INSTANCE_TYPE,
 )
@@ -78,6 +80,7 @@ class HealthExporter:
             return
         patch["metadata"]["resourceVersion"] = node["metadata"]["resourceVersion"]
         await self.nodes.patch(name, patch)
+        metrics.current().verdict(labels.get(HEALTH), health, now)  # fault -> quarantine
         conditions = exporter.conditions_patch(node, health, self.condition_types, now)
         if conditions:
             await self.nodes.patch_status(name, conditions, merge_conditions=True)
@@ -85,6 +88,7 @@ class HealthExporter:
         for fault in new:
             if fault.key not in seen:
                 seen.add(fault.key)
+                metrics.current().fault(fault)
                 await self.nodes.event(
                     name,
                     reason=fault.reason,

@@ -1,8 +1,9 @@
 """The ASGI application: ``build_app(settings, services)``.
 
 One loopback endpoint serves every AWS service podwarden speaks (SageMaker, EKS, EC2, IAM, STS,
-S3), as AWS's endpoints differ only by host: ``wire.dispatch`` finds the service (``X-Amz-Target``,
-else the SigV4 scope's signing name), the service's protocol codec (``wire.protocols``) finds the
+S3, CloudWatch), as AWS's endpoints differ only by host: ``wire.dispatch`` finds the service
+(``X-Amz-Target``, else the SigV4 scope's signing name), the service's protocol codec
+(``wire.protocols``; for CloudWatch, the one of its protocols the request speaks) finds the
 operation and decodes and validates its input, the handler from the operation table runs, and
 the codec encodes the output. Each request is authenticated with SigV4 against the configured
 credentials (and the session credentials STS issued) unless auth was explicitly turned off.
@@ -13,7 +14,10 @@ HTTP 500.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -23,11 +27,17 @@ from typing import Any
 from podwarden.api import eks_authn, refusals
 from podwarden.api.body import MAX_BODY, Body, declared_length_problem, read_body
 from podwarden.api.bulk import BulkPool
+from podwarden.api.capacity_admin import PATH as CAPACITY_PATH
+from podwarden.api.capacity_admin import CapacityAdmin
 from podwarden.api.operations import JSON_TARGETS, OPERATIONS
 from podwarden.control.context import Context, InstanceTypes, Preflight
 from podwarden.control.sts import session_credential
+from podwarden.metrics import Metrics
+from podwarden.metrics.route import PATH as METRICS_PATH
+from podwarden.metrics.route import MetricsRoute
 from podwarden.model.changes import Change
 from podwarden.model.errors import PodwardenError
+from podwarden.policy.capacity import SimulatedCapacity
 from podwarden.store.sql import Store
 from podwarden.wire import aws_chunked
 from podwarden.wire import sigv4_canonical as canon
@@ -55,6 +65,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # a request with a body at least this large runs on a worker thread, so that hashing, decoding and
 # storing it never holds the event loop (the other requests and the reconcilers share it)
@@ -80,6 +91,19 @@ class Services:
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # the HyperPod preflight Create/UpdateCluster run (podwarden.checks.enforce); None: off
     preflight: Preflight | None = None
+    # the simulated EC2 capacity the cluster reconciler launches within (``/_podwarden/capacity``
+    # reads and changes it); None: unlimited
+    capacity: SimulatedCapacity | None = None
+    # this server's Prometheus metrics (each request is recorded; ``/_podwarden/metrics``)
+    metrics: Metrics = field(default_factory=Metrics)
+    # podwarden's own ASGI apps by path prefix (under ``/_podwarden/``, which no S3 path-style
+    # request can address): the web dashboard (``podwarden.dashboard``)
+    mounts: dict[str, Asgi] = field(default_factory=dict)
+
+
+@dataclass
+class _Seen:
+    operation: str = ""  # the operation, once resolved (after authentication)
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,7 @@ class _Routed:
     request_id: str
     claim: Claim | None  # its SigV4 claim, read once for routing and verification
     sigv2: bool  # signed with S3's SigV2 instead
+    seen: _Seen  # what handling it found out, for the request's metrics
 
 
 @dataclass(frozen=True)
@@ -111,12 +136,25 @@ class PodwardenApp:
         self._bulk = BulkPool()  # large requests: off the loop, at a lower CPU priority
         # the token webhook of the EKS clusters' apiservers (not an AWS API: before dispatch)
         self.eks_authn = eks_authn.EksAuthn(services.store, self._lookup, services.now)
+        self.capacity_admin = CapacityAdmin(
+            services.capacity, services.store, services.instance_types
+        )
+        self.metrics_route = MetricsRoute(services.metrics)
+        # whether the server is shutting down (``cli.server.uvicorn_server`` sets it): long-lived
+        # responses (the dashboard's event streams) end then, so shutdown need not wait for them
+        self.stopping: Callable[[], bool] = lambda: False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http" and scope["path"].startswith(eks_authn.PREFIX):
             await self.eks_authn(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] == CAPACITY_PATH:
+            await self.capacity_admin(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] == METRICS_PATH:
+            await self.metrics_route(scope, receive, send)
+        elif scope["type"] == "http" and (mounted := self._mounted(scope["path"])) is not None:
+            await mounted(scope, receive, send)
         elif scope["type"] == "http":
             await self._http(scope, receive, send)
 
@@ -135,11 +173,13 @@ class PodwardenApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         request_id = str(uuid.uuid4())
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         protocol: Codec = PROTOCOLS["json"]
         request: HttpRequest | None = None
         service = ""  # botocore's name of the service, once known (its signing name too)
+        seen = _Seen()
         try:
             body = await read_body(receive)
             if not body.complete:  # the client went away mid-body: nothing runs, nothing answers
@@ -161,10 +201,10 @@ class PodwardenApp:
                 protocol, refusal = refusals.unknown_service(dest.service)
                 raise refusal
             service = dest.service
-            protocol = codec(service_model(service))
+            protocol = codec(service_model(service), request)
             _check_body(service, request, body)
             response = await self._run(
-                _Routed(request, raw_headers, dest, protocol, request_id, claim, v2)
+                _Routed(request, raw_headers, dest, protocol, request_id, claim, v2, seen)
             )
         except WireError as err:
             response = protocol.error(err, request_id, request)
@@ -178,6 +218,8 @@ class PodwardenApp:
             failure = WireError("InternalFailure", f"Internal error; request id {request_id}", 500)
             response = protocol.error(failure, request_id, request)
         await _send(send, response, request_id, head=scope["method"] == "HEAD")
+        elapsed = time.perf_counter() - started
+        self.services.metrics.api_request(service, seen.operation, response.status, elapsed)
 
     async def _run(self, call: _Routed) -> HttpResponse:
         """Handle the request: inline when small (a thread hop would cost more than the work),
@@ -197,9 +239,10 @@ class PodwardenApp:
         if dest.service == "s3":
             request = aws_chunked.decoded(request)
         resolved = protocol.resolve(dest.service, request, dest.target)
+        routed.seen.operation = resolved.operation.name
         handler = OPERATIONS[dest.service].get(resolved.operation.name)
         if handler is None:
-            raise refusals.not_implemented(dest.service, resolved.operation.name)
+            raise refusals.not_implemented(dest.service, resolved.operation.name, protocol.family)
         call = protocol.decode(resolved, request)
         ctx = Context(
             account=caller.account,
@@ -217,6 +260,37 @@ class PodwardenApp:
         except PodwardenError as err:
             raise wire_error(dest.service, err) from err
         return protocol.encode(call, output, routed.request_id)
+
+    def _mounted(self, path: str) -> Asgi | None:
+        for prefix, app in self.services.mounts.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return app
+        return None
+
+    def sign_in(
+        self, access_key_id: str, secret: str, session_token: str = ""
+    ) -> tuple[Credential, float] | None:
+        """The credential a person signs in to the dashboard with and when it expires, or None:
+        the API's own credentials (a long-term key without a session token, or a live STS
+        session with its token), the secret compared in constant time."""
+        found = self._by_key.get(access_key_id)
+        expires = math.inf
+        if found is None:
+            session = session_credential(
+                self.services.store, access_key_id, self.services.now(), expired=False
+            )
+            if session is None or not hmac.compare_digest(
+                session.session_token.encode(), session_token.encode()
+            ):
+                return None
+            found, expires = self._credential(access_key_id, expired=False), session.expiration
+        elif session_token:  # as the API, a long-term key takes no session token
+            return None
+        if found is None or not hmac.compare_digest(
+            found.secret_access_key.encode(), secret.encode()
+        ):
+            return None
+        return found, expires
 
     def _lookup(self, access_key_id: str) -> Credential | None:
         """The credential of a long-term key or a live STS session (the EKS token webhook's)."""

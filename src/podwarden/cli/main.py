@@ -23,21 +23,22 @@ from podwarden.agent.sources.nvml_api import NvmlNotAvailable, PynvmlApi
 from podwarden.api.app import DEFAULT_REGION
 from podwarden.api.eks_authn import webhook_url
 from podwarden.checks import cli as preflight_cli
+from podwarden.cli import capacity as capacity_cli
 from podwarden.cli import goodput
+from podwarden.cli import status as status_cli
 from podwarden.cli.account import EKS_CLUSTER, seeded_account
 from podwarden.cli.server import (
     ServerSettings,
-    default_database_url,
     local_credentials,
     serve,
 )
+from podwarden.cli.server_args import add_server_arguments, server_settings
 from podwarden.kube.nodes import KubeNodes
 from podwarden.local import build
 from podwarden.local.assets import find_kubectl
 from podwarden.local.errors import LocalK8sError
 from podwarden.local.runtime import ControlPlane, dry_run_plan, free_port
 from podwarden.model.errors import PodwardenError
-from podwarden.operator.clusters import ReconcilerSettings
 from podwarden.policy.catalog import load_catalog
 from podwarden.policy.fault_policy import load_policy
 from podwarden.store.sql import Store
@@ -56,37 +57,14 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSettings:
-    data_dir = Path(args.data_dir)
-    return ServerSettings(
-        kubeconfig=kubeconfig,
-        database_url=args.database_url or default_database_url(data_dir),
-        host=args.host,
-        port=args.port,
-        auth=not args.no_auth,
-        agent=not args.no_agent,
-        seed=not args.no_seed,
-        preflight=not args.no_preflight,
-        fault_policy=args.fault_policy,
-        repair_limits=not args.no_repair_limits,
-        agent_interval=args.agent_interval,
-        data_dir=data_dir,
-        reconciler=ReconcilerSettings(
-            launch_delay=args.launch_delay,
-            reboot_delay=args.reboot_delay,
-            deep_check_duration=args.deep_check_duration,
-            time_scale=args.time_scale,
-            resync=args.resync,
-        ),
-    )
-
-
 def _print_endpoint(settings: ServerSettings, port: int) -> None:
     creds = local_credentials()[0]
     print(
         f"podwarden: API at http://{settings.host}:{port} "
-        "(SageMaker HyperPod, EKS, EC2, IAM, STS, S3)"
+        "(SageMaker HyperPod, EKS, EC2, IAM, STS, S3, CloudWatch alarms)"
     )
+    print(f"  dashboard: http://{settings.host}:{port}/_podwarden/dashboard/ (sign in: the keys)")
+    print(f"  metrics:   http://{settings.host}:{port}/_podwarden/metrics")
     print(f"  export AWS_ENDPOINT_URL=http://{settings.host}:{port}")
     print(f"  export AWS_ACCESS_KEY_ID={creds.access_key_id}")
     print(f"  export AWS_SECRET_ACCESS_KEY={creds.secret_access_key}")
@@ -114,7 +92,7 @@ def _run_server(settings: ServerSettings, health_check: Callable[[], None] | Non
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    _run_server(_server_settings(args, Path(args.kubeconfig)))
+    _run_server(server_settings(args, Path(args.kubeconfig)))
     return 0
 
 
@@ -153,7 +131,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             "  (with the exports below)"
         )
         print("  Ctrl-C stops it; its state stays in", args.data_dir, flush=True)
-        _run_server(_server_settings(args, cp.kubeconfig), health_check=cp.check)
+        _run_server(server_settings(args, cp.kubeconfig), health_check=cp.check)
         print("podwarden: stopping", flush=True)
         return 0
     except KeyboardInterrupt:
@@ -246,67 +224,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     return build.main(argv)
 
 
-def _server_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
-    p.add_argument("--port", type=int, default=8600, help="listen port (0: any free port)")
-    p.add_argument(
-        "--database-url",
-        help="SQLAlchemy URL of the store (default: SQLite in the data directory; "
-        "postgresql+psycopg://... for PostgreSQL)",
-    )
-    p.add_argument(
-        "--no-auth", action="store_true", help="accept unsigned requests (SigV4 is on by default)"
-    )
-    p.add_argument(
-        "--launch-delay", type=float, default=3.0, help="seconds until a new instance's node joins"
-    )
-    p.add_argument(
-        "--reboot-delay", type=float, default=5.0, help="seconds a reboot keeps a node NotReady"
-    )
-    p.add_argument(
-        "--time-scale",
-        type=float,
-        default=1.0,
-        help="multiplier for simulated durations (launch, reboot, deep checks, repair window)",
-    )
-    p.add_argument(
-        "--resync",
-        type=float,
-        default=30.0,
-        help="seconds between the HyperPod reconciler's passes over every cluster: a safety net "
-        "(node watches, API writes and each plan's own timing drive the passes)",
-    )
-    p.add_argument(
-        "--agent-interval",
-        type=float,
-        default=0.2,
-        help="seconds between the simulated health agent's reads of injected faults",
-    )
-    p.add_argument(
-        "--no-repair-limits",
-        action="store_true",
-        help="turn off the safety limits of automatic repair (policy/tables/remediation.yaml)",
-    )
-    p.add_argument(
-        "--deep-check-duration",
-        type=float,
-        default=10.0,
-        help="seconds simulated deep health checks take (HyperPod: about 2 hours)",
-    )
-    p.add_argument("--no-agent", action="store_true", help="do not run the simulated health agent")
-    p.add_argument(
-        "--no-seed",
-        action="store_true",
-        help="do not seed the default local AWS account (VPC, roles, bucket, EKS cluster)",
-    )
-    p.add_argument(
-        "--no-preflight",
-        action="store_true",
-        help="do not check HyperPod's prerequisites at CreateCluster/UpdateCluster",
-    )
-    p.add_argument("--fault-policy", type=Path, help="a fault -> action policy YAML to use")
-
-
 def _agent_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agent = sub.add_parser("agent", help="the health-monitoring agent of one node")
     agent.add_argument("--node", required=True, help="the Kubernetes node name")
@@ -351,7 +268,7 @@ def parser() -> argparse.ArgumentParser:
         help=f"state directory (default ${DATA_DIR_ENV} or ~/.local/share/podwarden)",
     )
     up.add_argument("--dry-run", action="store_true", help="print the plan of processes and exit")
-    _server_arguments(up)
+    add_server_arguments(up)
     up.set_defaults(func=cmd_up)
 
     serve_cmd = sub.add_parser("serve", help="serve the API against an existing Kubernetes cluster")
@@ -359,12 +276,16 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--data-dir", default=str(default_data_dir()), help="state directory (SQLite store)"
     )
-    _server_arguments(serve_cmd)
+    add_server_arguments(serve_cmd)
     serve_cmd.set_defaults(func=cmd_serve)
 
     _agent_parser(sub)
 
     goodput.add_parser(sub)
+
+    capacity_cli.add_parser(sub)
+
+    status_cli.add_parser(sub)
 
     _fault_parser(sub)
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import functools
 import gc
 import logging
+import math
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from podwarden import metrics
 from podwarden.agent.service import LocalHealthAgent
 from podwarden.api.app import DEFAULT_REGION, ApiSettings, PodwardenApp, Services, build_app
 from podwarden.api.eks_authn import cluster_webhook_url
@@ -21,6 +26,10 @@ from podwarden.api.operations import OPERATIONS
 from podwarden.checks.enforce import make_preflight
 from podwarden.cli.account import seed_default_account
 from podwarden.cli.training import training_services
+from podwarden.dashboard.app import PREFIX as DASHBOARD_PREFIX
+from podwarden.dashboard.app import Dashboard
+from podwarden.dashboard.sessions import Principal
+from podwarden.dashboard.sources import Sources
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.workloads import KubeWorkloads
 from podwarden.local.eks_planes import LocalControlPlanes
@@ -29,6 +38,7 @@ from podwarden.model.changes import SAGEMAKER_CLUSTER, Change
 from podwarden.model.errors import Invalid
 from podwarden.operator.clusters import ClusterReconciler, ReconcilerSettings
 from podwarden.operator.eks import EksReconciler, Workloads
+from podwarden.policy.capacity import SimulatedCapacity
 from podwarden.policy.catalog import Catalog, load_catalog
 from podwarden.policy.fault_policy import load_policy
 from podwarden.policy.remediation import RemediationLimits
@@ -114,6 +124,9 @@ class ServerSettings:
     seed: bool = True
     # run the HyperPod preflight at CreateCluster/UpdateCluster (docs/preflight.md)
     preflight: bool = True
+    # the simulated EC2 capacity at start (``policy/capacity.py``; the server works on a copy,
+    # which ``podwarden capacity set`` changes); None: unlimited
+    capacity: SimulatedCapacity | None = None
 
 
 @dataclass
@@ -143,6 +156,9 @@ class Server:
             self.data_root / "eks-planes", settings.kubeconfig, self._webhook
         )
         self.running: Running | None = None
+        self.capacity = copy.deepcopy(settings.capacity or SimulatedCapacity())
+        # counted at scrape time: the nodes the node watches hold, the clusters in the store
+        self.metrics = metrics.Metrics(self._watched_nodes, self.store.list_clusters)
         services = Services(
             store=self.store,
             instance_types=self.types,
@@ -154,10 +170,35 @@ class Server:
             preflight=make_preflight(OPERATIONS, local_agent=settings.agent)
             if settings.preflight
             else None,
+            capacity=self.capacity,
+            metrics=self.metrics,
         )
         self.app = build_app(
             ApiSettings(credentials=local_credentials(), auth=settings.auth), services
         )
+        self.dashboard = self._dashboard()
+        services.mounts[DASHBOARD_PREFIX] = self.dashboard
+
+    def _dashboard(self) -> Dashboard:
+        """The web dashboard: the store and the node watches' connections, signing in with the
+        API's own credentials (``PodwardenApp.sign_in``); without auth, the first credential's
+        account, as the API."""
+        cred = self.credential
+        return Dashboard(
+            Sources(self.store, lambda: self.running.providers if self.running else None),
+            self.app.sign_in,
+            auth=self.settings.auth,
+            anonymous=Principal(cred.access_key_id, cred.account_id, cred.principal_arn, math.inf),
+            stopping=self._stopping,
+        )
+
+    def _stopping(self) -> bool:
+        return self.app.stopping()  # set once uvicorn serves the app (``uvicorn_server``)
+
+    def _nodes_changed(self, clusters: ClusterReconciler, cluster_id: str | None) -> None:
+        """A node watch's news: the cluster reconciler and the dashboard's live pages."""
+        clusters.wake(cluster_id)
+        self.dashboard.nodes_changed(cluster_id)
 
     async def _webhook(self, key: str) -> str | None:
         """The EKS token webhook of the cluster in ``key``, once uvicorn has bound its port."""
@@ -168,7 +209,12 @@ class Server:
             await asyncio.sleep(0.05)
         return None
 
+    def _watched_nodes(self) -> Iterator[dict[str, Any]]:
+        running = self.running
+        return running.providers.cached_nodes() if running is not None else iter(())
+
     async def start(self) -> None:
+        metrics.bind(self.metrics)  # the reconcilers', agents' and services' tasks inherit it
         eks = EksReconciler(self.store.resources, self.planes, _workloads)
         if self.settings.seed:
             seeded = seed_default_account(
@@ -199,8 +245,10 @@ class Server:
             self.settings.reconciler,
             is_cpu_only=self.types.is_cpu_only,
             limits=None if self.settings.repair_limits else NO_REPAIR_LIMITS,
+            ec2_capacity=self.capacity,
         )
-        providers.nodes_changed = clusters.wake  # a node's change reconciles its cluster
+        # a node's change reconciles its cluster and updates the dashboard
+        providers.nodes_changed = functools.partial(self._nodes_changed, clusters)
         tasks.append(asyncio.create_task(clusters.run(), name="cluster-reconciler"))
         self.running = Running(eks, providers, clusters, tasks)
 
@@ -272,6 +320,7 @@ def uvicorn_server(app: PodwardenApp, settings: ServerSettings) -> uvicorn.Serve
     server = uvicorn.Server(config)
     # where EKS control planes started from now on send TokenReviews (known once bound)
     app.eks_authn.port = lambda: bound_port(server) if server.started else None
+    app.stopping = lambda: server.should_exit
     return server
 
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from podwarden import metrics
 from podwarden.model.errors import PodwardenError, TemporaryError, TerminalError
 
 K = TypeVar("K", bound=Hashable)
@@ -135,6 +136,8 @@ async def drive(
     ``resync`` seconds, until cancelled."""
     failures: dict[K, int] = {}
     policy = backoff or Backoff()
+    recorder = metrics.current()  # passes and queue depth, by ``name``
+    recorder.watch_queue(name, queue)
 
     def retry(key: K) -> float:
         failures[key] = failures.get(key, 0) + 1
@@ -142,34 +145,42 @@ async def drive(
         queue.add(key, delay)
         return delay
 
-    async def one(key: K) -> None:
+    async def one(key: K) -> str:
+        """Reconcile ``key`` once; the pass's result, as the metrics count it."""
         try:
             after = await reconciler.reconcile(key)
         except TemporaryError as exc:
             log.info("%s %s: %s; again in %.2f s", name, key, exc.message, exc.delay)
             queue.add(key, exc.delay)
+            return "temporary_error"
         except TerminalError as exc:
             log.warning("%s %s failed: %s", name, key, exc.message)
             failures.pop(key, None)
             reconciler.failed(key, exc)
+            return "terminal_error"
         except PodwardenError as exc:  # e.g. Conflict: another writer won; plan again soon
             delay = retry(key)
             log.warning("%s %s: %s; again in %.1f s", name, key, exc.message, delay)
+            return "error"
         except Exception:  # a bug in one object's reconcile must not stop the others
             delay = retry(key)
             log.exception("%s %s failed; again in %.1f s", name, key, delay)
-        else:
-            failures.pop(key, None)
-            if after is not None:
-                queue.add(key, after)
+            return "error"
+        failures.pop(key, None)
+        if after is None:
+            return "success"
+        queue.add(key, after)
+        return "requeue_after"
 
     async def worker() -> None:
         while True:
             key = await queue.get()
+            started = time.perf_counter()
             try:
-                await one(key)
+                result = await one(key)
             finally:
                 queue.done(key)
+            recorder.reconciled(name, result, time.perf_counter() - started)
 
     async def resyncs() -> None:
         while True:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -95,6 +95,11 @@ class KubeProviders:
     def kube(self, key: str = EMBEDDED) -> Kube | None:
         """The connection for a plane key (EMBEDDED: the Kubernetes podwarden started with)."""
         return self._kubes.get(key)
+
+    def cached_nodes(self) -> Iterator[dict[str, Any]]:
+        """Every HyperPod node on every Kubernetes, from the node watches' caches (no I/O)."""
+        for kube in list(self._kubes.values()):
+            yield from kube.instances.cached()
 
     async def provider_for(self, cluster: Cluster) -> LocalInstances:
         target = eks_target(self.resources, cluster)

@@ -114,6 +114,10 @@ class LocalInstances:
         await self._nodes.patch(name, {"metadata": {"labels": {IMAGE_RELEASE: release}}})
         await self._nodes.patch_status(name, {"status": {"conditions": [_ready(False, at)]}})
 
+    def cached(self) -> list[dict[str, Any]]:
+        """Every HyperPod node as the watch last saw it (none before its first list); no I/O."""
+        return list(self._cache.objects.values())
+
     async def nodes_of(self, cluster_id: str) -> list[dict[str, Any]]:
         """The cluster's nodes: from the watched cache once it has listed, else listed now."""
         if self._cache.synced.is_set():

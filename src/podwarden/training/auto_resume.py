@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from podwarden import metrics
 from podwarden.kube.training_jobs import KubeTrainingJobs, apply_cluster_rbac, impersonating_client
 from podwarden.logic import auto_resume as ar
 from podwarden.model import ids
@@ -240,6 +241,7 @@ class JobAutoResume:
             await self.kube.event(job.namespace, self._event(action, f"{action.attempt}"))
             if not action.resumed:
                 log.warning("auto-resume: %s", action.reason)
+                metrics.current().job_restarted(job.namespace, job.name, action.attempt)
                 self._lost = {u: v for u, v in self._lost.items() if u not in action.handled}
                 await self._cluster_events(action, "Warn")
             return
