@@ -18,23 +18,17 @@ the listener; there is no SigV4, as for the EKS token webhook. Errors are ``{"me
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict
-from ipaddress import ip_address
 from typing import Any
 
 from podwarden.control.context import InstanceTypes
 from podwarden.policy.capacity import SimulatedCapacity
 from podwarden.store.sql import Store
 from podwarden.store.usage import instances_by_type
+from podwarden.wire.asgi import Receive, Scope, Send, is_loopback, read_body, reply_json
 
 PATH = "/_podwarden/capacity"
 MAX_BODY = 64 * 1024
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 class CapacityAdmin:
@@ -49,10 +43,10 @@ class CapacityAdmin:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status, doc = await self._answer(scope, receive)
-        await _reply(send, status, doc)
+        await reply_json(send, status, doc)
 
     async def _answer(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
-        if not _loopback(scope.get("client")):
+        if not is_loopback(scope):
             return 403, {"message": f"{PATH} answers loopback clients only"}
         if self.capacity is None:
             return 404, {"message": "this server simulates no EC2 capacity"}
@@ -60,7 +54,7 @@ class CapacityAdmin:
             return 200, self.describe()
         if scope["method"] != "PUT":
             return 405, {"message": "expected GET or PUT"}
-        body = await _read(receive)
+        body = await read_body(receive, MAX_BODY)
         changes, problem = self._changes(body)
         if problem:
             return 400, {"message": problem}
@@ -95,35 +89,3 @@ class CapacityAdmin:
                 return {}, f"{name}: the count must be a non-negative integer or null"
             changes[name] = count
         return changes, ""
-
-
-def _loopback(client: object) -> bool:
-    if not isinstance(client, list | tuple) or not client:
-        return False
-    try:
-        return ip_address(str(client[0])).is_loopback
-    except ValueError:
-        return False
-
-
-async def _read(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _reply(send: Send, status: int, doc: dict[str, Any]) -> None:
-    body = json.dumps(doc).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

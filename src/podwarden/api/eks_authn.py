@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +41,7 @@ from podwarden.model.aws import kinds
 from podwarden.model.aws.private import EksPlane
 from podwarden.store.resources import Resources
 from podwarden.store.sql import Store
+from podwarden.wire.asgi import Receive, Scope, Send, read_body, reply_json
 from podwarden.wire.eks_token import TokenError, verify_token
 from podwarden.wire.sigv4 import AuthFailure, Credential
 
@@ -49,11 +50,6 @@ log = logging.getLogger("podwarden.eks.authn")
 PREFIX = "/podwarden/eks/authenticate/"
 API_VERSION = "authentication.k8s.io/v1"
 MAX_REVIEW_BYTES = 64 * 1024
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 def webhook_url(host: str, port: int, account: str, region: str, cluster: str) -> str:
@@ -98,23 +94,25 @@ class EksAuthn:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         parts = scope["path"].removeprefix(PREFIX).split("/")
         if len(parts) != 3 or not all(parts):
-            await _reply(send, 404, {"message": f"expected {PREFIX}<account>/<region>/<cluster>"})
+            await reply_json(
+                send, 404, {"message": f"expected {PREFIX}<account>/<region>/<cluster>"}
+            )
             return
         if scope["method"] != "POST":
-            await _reply(send, 405, {"message": "expected POST"})
+            await reply_json(send, 405, {"message": "expected POST"})
             return
-        body = await _read(receive)
+        body = await read_body(receive, MAX_REVIEW_BYTES)
         try:
             review = json.loads(body) if body is not None else None
             token = review["spec"]["token"] if isinstance(review, dict) else None
         except (ValueError, KeyError, TypeError):
             token = None
         if not isinstance(token, str):
-            await _reply(send, 400, {"message": "expected a request body to be a TokenReview"})
+            await reply_json(send, 400, {"message": "expected a request body to be a TokenReview"})
             return
         account, region, cluster = parts
         status = self.review(account, region, cluster, token)
-        await _reply(
+        await reply_json(
             send, 200, {"apiVersion": API_VERSION, "kind": "TokenReview", "status": status}
         )
 
@@ -156,26 +154,3 @@ class EksAuthn:
 def _deny(cluster: str, why: str) -> dict[str, Any]:
     log.info("EKS cluster %s: access denied: %s", cluster, why)
     return {"authenticated": False, "user": {}}
-
-
-async def _read(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_REVIEW_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _reply(send: Send, status: int, doc: dict[str, Any]) -> None:
-    body = json.dumps(doc).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -38,17 +38,15 @@ from podwarden.dashboard.sessions import (
 )
 from podwarden.dashboard.sources import Sources
 from podwarden.dashboard.web import (
-    Receive,
     Request,
     Response,
-    Scope,
-    Send,
     read_form,
     redirect,
     static_file,
     text,
 )
 from podwarden.store.digests import cluster_digests
+from podwarden.wire.asgi import Receive, Scope, Send
 from podwarden.wire.sigv4 import Credential
 
 PREFIX = "/_podwarden/dashboard"

@@ -4,17 +4,11 @@ the packaged static files."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from importlib import resources
-from ipaddress import ip_address
-from typing import Any
 from urllib.parse import parse_qs
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from podwarden.wire.asgi import Receive, Scope, Send, is_loopback, read_body
 
 MAX_FORM = 16 * 1024
 
@@ -62,10 +56,7 @@ class Request:
 
     @property
     def loopback(self) -> bool:
-        try:
-            return ip_address(self.client).is_loopback
-        except ValueError:
-            return False
+        return is_loopback({"client": (self.client, 0)})
 
     @property
     def htmx(self) -> bool:
@@ -125,19 +116,10 @@ def redirect(location: str, headers: list[tuple[str, str]] | None = None) -> Res
 
 async def read_form(receive: Receive) -> dict[str, str] | None:
     """An urlencoded form body (the last value of each field); None when too large or cut."""
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_FORM:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            break
-    fields = parse_qs(b"".join(chunks).decode("utf-8", "replace"), keep_blank_values=True)
+    body = await read_body(receive, MAX_FORM)
+    if body is None:
+        return None
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {k: v[-1] for k, v in fields.items()}
 
 

@@ -10,20 +10,14 @@ or reaches it through a tunnel (docs/metrics.md).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from ipaddress import ip_address
-from typing import Any, Final
+from typing import Final
 
 from prometheus_client.exposition import choose_encoder
 
 from podwarden.metrics.instruments import Metrics
+from podwarden.wire.asgi import Receive, Scope, Send, header, is_loopback, reply
 
 PATH: Final = "/_podwarden/metrics"
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 class MetricsRoute:
@@ -33,43 +27,13 @@ class MetricsRoute:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not _loopback(scope.get("client")):
-            await _reply(send, 403, b"/_podwarden/metrics answers loopback clients only\n")
+        if not is_loopback(scope):
+            await reply(send, 403, b"/_podwarden/metrics answers loopback clients only\n")
         elif scope["method"] not in ("GET", "HEAD"):
-            await _reply(send, 405, b"expected GET\n", [(b"allow", b"GET, HEAD")])
+            await reply(send, 405, b"expected GET\n", [(b"allow", b"GET, HEAD")])
         else:
-            accept = _header(scope, b"accept")
+            accept = header(scope, b"accept")
             encode, content_type = choose_encoder(accept)
             body = encode(self.metrics.registry)
             headers = [(b"content-type", content_type.encode())]
-            await _reply(send, 200, body, headers, head=scope["method"] == "HEAD")
-
-
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers") or ():
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return ""
-
-
-def _loopback(client: object) -> bool:
-    if not isinstance(client, list | tuple) or not client:
-        return False
-    try:
-        return ip_address(str(client[0])).is_loopback
-    except ValueError:
-        return False
-
-
-async def _reply(
-    send: Send,
-    status: int,
-    body: bytes,
-    headers: list[tuple[bytes, bytes]] | None = None,
-    *,
-    head: bool = False,
-) -> None:
-    fields = [*(headers or [(b"content-type", b"text/plain; charset=utf-8")])]
-    fields.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": fields})
-    await send({"type": "http.response.body", "body": b"" if head else body})
+            await reply(send, 200, body, headers, head=scope["method"] == "HEAD")
