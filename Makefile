@@ -7,12 +7,12 @@ UV_VERSION := 0.13.8
 VENV := .venv
 UV := $(VENV)/bin/uv
 
-.PHONY: up test check unit integration venv k8s k8s-all bench clean-venv
+.PHONY: up test check unit integration venv k8s k8s-all chromium bench clean-venv
 
 up: venv k8s
 	$(VENV)/bin/podwarden up
 
-test: venv k8s-all check
+test: venv k8s-all chromium check
 	$(VENV)/bin/pytest
 
 check: venv
@@ -24,7 +24,7 @@ check: venv
 unit: venv
 	$(VENV)/bin/pytest tests/unit tests/golden
 
-integration: venv k8s-all
+integration: venv k8s-all chromium
 	$(VENV)/bin/pytest tests/integration
 
 bench: venv k8s
@@ -45,6 +45,10 @@ $(VENV)/.synced: uv.lock pyproject.toml
 	test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet "uv==$(UV_VERSION)"; }
 	UV_PYTHON_DOWNLOADS=never $(UV) sync --locked --python $(VENV)/bin/python
 	touch $@
+
+# headless Chromium for the dashboard's browser tests, from the machine's packages
+chromium:
+	scripts/ensure-chromium
 
 k8s:
 	PYTHON=$(PYTHON) scripts/build-k8s

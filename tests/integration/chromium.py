@@ -1,4 +1,4 @@
-"""Headless Chromium from the machine's packages (Debian's ``chromium``; ``.ci/run`` installs
+"""Headless Chromium from the machine's packages (Debian's ``chromium``; ``make test`` installs
 it), driven over the Chrome DevTools Protocol on a websocket: no driver binary, no browser
 download. Enough for the dashboard's browser tests: navigate, evaluate JavaScript, wait for a
 condition in the page, take screenshots."""
@@ -31,7 +31,7 @@ def chromium_binary() -> str:
             return found
     raise RuntimeError(
         "no Chromium on PATH: install the machine's package (Debian: apt-get install -y "
-        "chromium; .ci/run does this)"
+        "chromium; make test does this: scripts/ensure-chromium)"
     )
 
 
