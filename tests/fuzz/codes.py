@@ -177,6 +177,7 @@ PODWARDEN: Mapping[str, frozenset[str]] = {}
 COMMON: Mapping[str, frozenset[str]] = {
     "sagemaker": _JSON,
     "eks": _JSON,
+    "eks-auth": _JSON,  # EKS Auth documents no common errors of its own: AWS's, as EKS
     "iam": _QUERY,
     "sts": _QUERY,
     "ec2": _EC2,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import tomllib
 from pathlib import Path
 from types import MappingProxyType
@@ -444,8 +445,11 @@ def test_kubernetes_network_config(
     if expected:
         assert net == expected
     else:
-        assert net["ipFamily"] == "ipv6"
-        assert net["serviceIpv6Cidr"].startswith("fd") and net["serviceIpv6Cidr"].endswith("/108")
+        assert net["ipFamily"] == "ipv6" and "serviceIpv4Cidr" not in net
+        # a /108 of the unique local range, as written (canonical form)
+        block = ipaddress.IPv6Network(net["serviceIpv6Cidr"])
+        assert str(block) == net["serviceIpv6Cidr"] and block.prefixlen == 108
+        assert block.subnet_of(ipaddress.IPv6Network("fd00::/8"))
 
 
 @pytest.mark.parametrize(

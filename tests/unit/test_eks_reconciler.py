@@ -15,8 +15,9 @@ from podwarden.control.eks import OPERATIONS
 from podwarden.logic import eks_plan as ep
 from podwarden.logic.kube_snapshot import KubeSnapshot
 from podwarden.model.aws import kinds
+from podwarden.model.aws.private import plane_network
 from podwarden.model.errors import TerminalError
-from podwarden.model.planes import PlaneInfo
+from podwarden.model.planes import PlaneInfo, PlaneNetwork
 from podwarden.operator.eks import OBSERVE_SECONDS, EksReconciler, Workloads
 from tests.aws_helpers import ACCOUNT, REGION, make_context
 
@@ -123,15 +124,26 @@ class Planes:
         self.runs: dict[str, str | None] = {}  # the release each plane was started or moved on
         self.upgrades: list[tuple[str, str]] = []
         self.refuse_upgrade = False
+        self.networks: dict[str, PlaneNetwork | None] = {}  # the network each plane started with
 
-    async def ensure(self, key: str, *, adopted: bool, kubernetes: str | None = None) -> PlaneInfo:
+    async def ensure(
+        self,
+        key: str,
+        *,
+        adopted: bool,
+        kubernetes: str | None = None,
+        network: PlaneNetwork | None = None,
+    ) -> PlaneInfo:
         if self.broken:
             raise TerminalError("etcd would not start")
         self.started.append(key)
         self.runs.setdefault(key, kubernetes)  # a running plane keeps its release
+        self.networks.setdefault(key, network)
         return self.info
 
-    async def upgrade(self, key: str, *, adopted: bool, kubernetes: str) -> PlaneInfo:
+    async def upgrade(
+        self, key: str, *, adopted: bool, kubernetes: str, network: PlaneNetwork | None = None
+    ) -> PlaneInfo:
         if self.refuse_upgrade:
             raise TerminalError("kube-apiserver exited with code 1 while starting")
         self.upgrades.append((key, kubernetes))
@@ -245,6 +257,36 @@ def test_a_cluster_of_a_further_minor_starts_its_plane_on_that_release(
     assert planes.runs == {planes.started[0]: "v1.34.2"}
     cluster = call(ctx, "DescribeCluster", name="c1")["cluster"]
     assert (cluster["status"], cluster["version"]) == ("ACTIVE", "1.34")
+
+
+def test_an_ipv6_cluster_starts_an_ipv6_plane_with_its_service_range(
+    ctx: Context, tmp_path: Path
+) -> None:
+    planes = Planes(tmp_path)
+    for name, config in (("c1", {"ipFamily": "ipv6"}), ("c2", {})):
+        call(
+            ctx,
+            "CreateCluster",
+            name=name,
+            roleArn=ROLE,
+            resourcesVpcConfig=VPC,
+            kubernetesNetworkConfig=config,
+        )
+        asyncio.run(reconciler(ctx, planes, Objects(planes)).reconcile((SCOPE, name)))
+    ipv6 = call(ctx, "DescribeCluster", name="c1")["cluster"]["kubernetesNetworkConfig"]
+    (first, second) = planes.started
+    assert planes.networks[first] == PlaneNetwork("ipv6", ipv6["serviceIpv6Cidr"])
+    assert planes.networks[second] == PlaneNetwork()  # IPv4: the local default range
+
+
+def test_an_ipv6_record_with_a_range_of_before_ipv6_planes_keeps_its_ipv4_plane() -> None:
+    def network(config: dict[str, str]) -> PlaneNetwork:
+        return plane_network({"kubernetesNetworkConfig": config})
+
+    assert network({"ipFamily": "ipv6", "serviceIpv6Cidr": "fd12:3456:789a::/108"}).ipv6
+    # what podwarden stored before: six hex digits in a group, not an address
+    assert network({"ipFamily": "ipv6", "serviceIpv6Cidr": "fd1a2b:3c4d::/108"}) == PlaneNetwork()
+    assert network({"ipFamily": "ipv4", "serviceIpv4Cidr": "10.100.0.0/16"}) == PlaneNetwork()
 
 
 def test_a_version_update_upgrades_the_plane_then_succeeds(ctx: Context, tmp_path: Path) -> None:

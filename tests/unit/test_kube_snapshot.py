@@ -207,3 +207,24 @@ def test_empty_and_sparse_objects() -> None:
     assert snap.daemonsets[0].containers == ()
     assert len(snap.workloads) == 2
     assert dict(snap.irsa_roles) == {}
+
+
+def test_containers_naming_imds_survive_the_document() -> None:
+    spec = {
+        "containers": [
+            {"name": "a", "image": "x", "args": ["--endpoint", "http://[fd00:ec2::254]/latest"]},
+            {
+                "name": "b",
+                "image": "x",
+                "env": [{"name": "URL", "value": "http://169.254.169.254"}],
+            },
+            {
+                "name": "c",
+                "image": "x",
+                "env": [{"name": "AWS_EC2_METADATA_DISABLED", "value": "true"}],
+            },
+        ]
+    }
+    snap = snapshot([], [deployment("ml", "d", spec)], [], [])
+    assert [c.imds for c in snap.workloads[0].containers] == [True, True, False]
+    assert KubeSnapshot.from_doc(snap.to_doc()) == snap

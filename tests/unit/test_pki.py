@@ -9,6 +9,8 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from podwarden.local.pki import CLIENTS, ensure_pki
+from podwarden.local.runtime import serving_ips
+from podwarden.model.planes import PlaneNetwork
 
 
 def _cert(path: Path) -> x509.Certificate:
@@ -26,6 +28,19 @@ def test_serving_certificate_is_signed_by_ca_with_loopback_and_service_sans(
     assert "kubernetes.default.svc.cluster.local" in san.get_values_for_type(x509.DNSName)
     eku = serving.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.SERVER_AUTH in eku
+
+
+def test_an_ipv6_planes_certificate_names_ipv6_loopback_and_its_kubernetes_service(
+    tmp_path: Path,
+) -> None:
+    network = PlaneNetwork("ipv6", "fd4e:27c1:9a0b::/108")
+    assert serving_ips(network) == ("::1", "fd4e:27c1:9a0b::1")
+    assert serving_ips(PlaneNetwork()) == ()
+    paths = ensure_pki(tmp_path / "pki", serving_ips(network))
+    san = _cert(paths.serving_cert).extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    ips = san.value.get_values_for_type(x509.IPAddress)
+    for ip in ("127.0.0.1", "::1", "fd4e:27c1:9a0b::1"):
+        assert ipaddress.ip_address(ip) in ips
 
 
 def test_client_certificates_carry_user_and_groups(tmp_path: Path) -> None:

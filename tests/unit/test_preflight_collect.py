@@ -82,7 +82,11 @@ def _missing_subnet(params: dict[str, Any]) -> dict[str, Any]:
     ids = params["SubnetIds"]
     if "subnet-gone" in ids:
         raise CallFailed("ec2", "DescribeSubnets", "InvalidSubnetID.NotFound", "gone")
-    return {"Subnets": [{"SubnetId": i, "VpcId": "vpc-1"} for i in ids]}
+    blocks: dict[str, dict[str, Any]] = {
+        "subnet-priv": {"CidrBlock": "10.0.1.0/24"},
+        "subnet-pub": {"Ipv6Native": True},
+    }
+    return {"Subnets": [{"SubnetId": i, "VpcId": "vpc-1", **blocks.get(i, {})} for i in ids]}
 
 
 def _route_tables(params: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +121,7 @@ def test_subnets_missing_ones_named_route_table_in_effect() -> None:
     assert pub.internet_routes == ("0.0.0.0/0 -> igw-1",)  # blackhole routes do not count
     assert (priv.route_table, priv.internet_routes) == ("rtb-main", ())
     assert priv.egress_only_routes == ("::/0 -> eigw-1",)
+    assert (pub.ipv6_only, priv.ipv6_only) == (True, False)  # Ipv6Native, an IPv4 block
     main_lookups = [c for c in fake.calls if "association.main" in json.dumps(c[2])]
     assert len(main_lookups) == 1  # the VPC's main table is looked up once
 

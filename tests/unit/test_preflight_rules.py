@@ -85,6 +85,21 @@ def subnet(sid: str, *, igw: bool = False, vpc: str = "vpc-1", ipv6: bool = Fals
     )
 
 
+# a pod spec that reads its credentials from IMDS itself
+IMDS_SPEC: dict[str, Any] = {
+    "containers": [
+        {
+            "name": "reader",
+            "image": "amazon/aws-cli",
+            "command": [
+                "curl",
+                "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+            ],
+        }
+    ]
+}
+
+
 def live(*daemonsets: dict[str, Any], workloads: tuple[dict[str, Any], ...] = ()) -> KubeSnapshot:
     return snapshot([aws_node(), health_agent(), *daemonsets], list(workloads), [], [])
 
@@ -304,6 +319,18 @@ CASES: list[tuple[str, Mutation, Status, str]] = [
         Status.FAIL,
         "subnet-a (VpcConfig) has no IPv6 CIDR block",
     ),
+    (
+        "subnets-ipv6",
+        lambda f: dataclasses.replace(
+            eks(f, ip_family="ipv6"),
+            subnets={
+                "subnet-a": subnet("subnet-a", ipv6=True),
+                "subnet-b": dataclasses.replace(subnet("subnet-b", ipv6=True), ipv6_only=True),
+            },
+        ),
+        Status.FAIL,
+        "subnet-b (VpcConfig) is IPv6-only (no IPv4 CIDR block)",
+    ),
     # R7, R9
     (
         "execution-role-trust",
@@ -480,6 +507,21 @@ CASES: list[tuple[str, Mutation, Status, str]] = [
         Status.WARN,
         "Deployment ml/uploader (service account ml/default) uses the AWS SDK without credentials",
     ),
+    (  # R13: IMDS answers only hostNetwork pods on HyperPod, whatever the service account
+        "workload-aws-credentials",
+        lambda f: dataclasses.replace(
+            f,
+            kube=live(
+                workloads=(
+                    deployment("ml", "metadata-reader", IMDS_SPEC),
+                    deployment("ml", "host-reader", {**IMDS_SPEC, "hostNetwork": True}),
+                )
+            ),
+        ),
+        Status.WARN,
+        "Deployment ml/metadata-reader names the instance metadata service (169.254.169.254) "
+        "off hostNetwork",
+    ),
     # R8
     (
         "addons-compatible",
@@ -562,7 +604,7 @@ PASSING: list[tuple[str, Mutation, str]] = [
             eks(f, ip_family="ipv6"),
             subnets={s: subnet(s, ipv6=True) for s in ("subnet-a", "subnet-b")},
         ),
-        "every subnet has an IPv6 CIDR block",
+        "every subnet has an IPv4 and an IPv6 CIDR block",
     ),
     (
         "vpc-cni-version",

@@ -18,13 +18,15 @@ GENERATED = {"ec2": ("-not-found", "-malformed")}
 # packages whose errors a service's handlers pass on: STS checks session policies with IAM's
 # policy grammar (``control.iam.policy_doc``)
 BORROWS = {"sts": ("iam",)}
+# services whose package name differs from botocore's name
+PACKAGES = {"eks-auth": "eks_auth"}
 
 
 def literal_reasons(service: str) -> dict[str, str]:
     """reason -> where it is raised, for every ``reason="..."`` literal in the service's
     package."""
     found: dict[str, str] = {}
-    for path in sorted((CONTROL / service).rglob("*.py")):
+    for path in sorted((CONTROL / PACKAGES.get(service, service)).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call):
                 continue
@@ -35,14 +37,16 @@ def literal_reasons(service: str) -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("service", ["sagemaker", "eks", "ec2", "iam", "sts", "s3", "cloudwatch"])
+@pytest.mark.parametrize(
+    "service", ["sagemaker", "eks", "eks-auth", "ec2", "iam", "sts", "s3", "cloudwatch"]
+)
 def test_every_raised_reason_is_in_the_family_table(service: str) -> None:
     table = FAMILIES[service].codes
     missing = {r: where for r, where in literal_reasons(service).items() if r not in table}
     assert missing == {}
 
 
-@pytest.mark.parametrize("service", ["eks", "ec2", "iam", "sts", "s3", "cloudwatch"])
+@pytest.mark.parametrize("service", ["eks", "eks-auth", "ec2", "iam", "sts", "s3", "cloudwatch"])
 def test_every_table_entry_is_raised_somewhere(service: str) -> None:
     raised = set(literal_reasons(service))
     for other in BORROWS.get(service, ()):

@@ -6,7 +6,9 @@ S3, CloudWatch), as AWS's endpoints differ only by host: ``wire.dispatch`` finds
 (``wire.protocols``; for CloudWatch, the one of its protocols the request speaks) finds the
 operation and decodes and validates its input, the handler from the operation table runs, and
 the codec encodes the output. Each request is authenticated with SigV4 against the configured
-credentials (and the session credentials STS issued) unless auth was explicitly turned off.
+credentials (and the session credentials STS issued) unless auth was explicitly turned off; an
+unsigned one runs only for an operation AWS serves unsigned (``wire.unsigned``: STS's
+AssumeRoleWithWebIdentity), with no caller.
 Every failure becomes an error in the service's own format; nothing a client sends produces an
 HTTP 500.
 """
@@ -58,6 +60,7 @@ from podwarden.wire.sigv4 import (
 )
 from podwarden.wire.sigv4_errors import BAD_KEY_TEXT, EXPIRED_TEXT, S3_INVALID_TOKEN
 from podwarden.wire.sigv4_parse import Claim, read_claim
+from podwarden.wire.unsigned import allows_unsigned, claims_no_signature
 
 log = logging.getLogger("podwarden.api")
 
@@ -326,6 +329,10 @@ class PodwardenApp:
                 access_key_id=first.access_key_id if first else "",
                 principal_arn=first.principal_arn if first else "",
             )
+        if self._unsigned_operation(routed):  # the token it carries is its authentication
+            first = self.settings.credentials[0] if self.settings.credentials else None
+            account = first.account_id if first else DEFAULT_ACCOUNT
+            return _Caller(account, self.settings.default_region, "", "")
         incoming = IncomingRequest(
             method=request.method,
             raw_path=request.path,
@@ -350,6 +357,19 @@ class PodwardenApp:
             access_key_id=verified.credential.access_key_id,
             principal_arn=verified.credential.principal_arn,
         )
+
+    @staticmethod
+    def _unsigned_operation(routed: _Routed) -> bool:
+        """A request with no signature at all for an operation AWS serves unsigned
+        (``wire.unsigned``: STS's AssumeRoleWithWebIdentity); anything else is verified."""
+        request, dest = routed.request, routed.dest
+        if routed.sigv2 or not claims_no_signature(request.query_string, request.headers):
+            return False
+        try:
+            resolved = routed.protocol.resolve(dest.service, request, dest.target)
+        except WireError:
+            return False  # then verification answers, as for any unsigned request
+        return allows_unsigned(dest.service, resolved.operation.name)
 
     def _verify_v4(
         self,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from podwarden.control import cloudwatch, ec2, eks, iam, s3, sagemaker, sts
+from podwarden.control import cloudwatch, ec2, eks, eks_auth, iam, s3, sagemaker, sts
 from podwarden.control.context import Operations
 
 # awsJson services: X-Amz-Target prefix -> botocore service name
@@ -19,6 +19,7 @@ JSON_TARGETS: Mapping[str, str] = {
 OPERATIONS: Mapping[str, Operations] = {
     "sagemaker": sagemaker.OPERATIONS,
     "eks": eks.OPERATIONS,
+    "eks-auth": eks_auth.OPERATIONS,  # EKS Pod Identity (its agent calls it)
     "ec2": ec2.OPERATIONS,
     "iam": iam.OPERATIONS,
     "sts": sts.OPERATIONS,

@@ -108,6 +108,7 @@ def subnets(call: Call, ids: Iterable[str]) -> dict[str, Subnet | Unknown]:
                 for r in active
                 if r.get("EgressOnlyInternetGatewayId")
             ),
+            ipv6_only=bool(doc.get("Ipv6Native")) or not doc.get("CidrBlock"),
         )
     return out
 

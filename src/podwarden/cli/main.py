@@ -27,12 +27,15 @@ from podwarden.cli import capacity as capacity_cli
 from podwarden.cli import goodput
 from podwarden.cli import status as status_cli
 from podwarden.cli.account import EKS_CLUSTER, seeded_account
+from podwarden.cli.oidc import ca_file, embedded_issuer
 from podwarden.cli.server import (
     ServerSettings,
+    default_database_url,
     local_credentials,
     serve,
 )
 from podwarden.cli.server_args import add_server_arguments, server_settings
+from podwarden.control.oidc_issuers import listener_base
 from podwarden.kube.nodes import KubeNodes
 from podwarden.local import build
 from podwarden.local.assets import find_kubectl
@@ -72,6 +75,7 @@ def _print_endpoint(settings: ServerSettings, port: int) -> None:
     store = Store(settings.database_url)
     try:
         seeded = seeded_account(store, creds.account_id, DEFAULT_REGION)
+        oidc = listener_base(store.resources)
     finally:
         store.close()
     if seeded is not None:
@@ -81,6 +85,9 @@ def _print_endpoint(settings: ServerSettings, port: int) -> None:
         print(f"    private subnets  {' '.join(seeded.private_subnets)}")
         print(f"    security group   {seeded.security_group}")
         print(f"    lifecycle        {seeded.lifecycle_uri} (on_create.sh)")
+    if oidc is not None:
+        ca = ca_file(Path(settings.data_dir or Path(settings.kubeconfig).parent))
+        print(f"  OIDC issuers: {oidc}/id/<ID>, each EKS cluster's (TLS; CA {ca})")
     sys.stdout.flush()
 
 
@@ -105,6 +112,14 @@ def _embedded_webhook(args: argparse.Namespace) -> str:
     return webhook_url(args.host, args.port, account, DEFAULT_REGION, EKS_CLUSTER)
 
 
+def _embedded_issuer(args: argparse.Namespace) -> str:
+    """The OIDC issuer of the embedded control plane, the seeded EKS cluster's: chosen once per
+    store (``cli.oidc``); the listener's port is fixed now, since the issuer names it."""
+    database_url = args.database_url or default_database_url(Path(args.data_dir))
+    args.oidc_port, issuer = embedded_issuer(database_url, args.oidc_port)
+    return issuer
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     k8s_dir = Path(args.data_dir) / "k8s"
     webhook = _embedded_webhook(args)
@@ -115,7 +130,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(the_plan.render(), end="")
         return 0
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    cp = ControlPlane(k8s_dir, token_webhook=webhook)
+    cp = ControlPlane(k8s_dir, token_webhook=webhook, issuer=_embedded_issuer(args))
     started = time.monotonic()
     try:
         cp.start()

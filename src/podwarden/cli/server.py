@@ -22,10 +22,14 @@ from podwarden import metrics
 from podwarden.agent.service import LocalHealthAgent
 from podwarden.api.app import DEFAULT_REGION, ApiSettings, PodwardenApp, Services, build_app
 from podwarden.api.eks_authn import cluster_webhook_url
+from podwarden.api.oidc_listener import OidcListener
 from podwarden.api.operations import OPERATIONS
 from podwarden.checks.enforce import make_preflight
 from podwarden.cli.account import seed_default_account
+from podwarden.cli.oidc import start_listener
+from podwarden.cli.pod_identity import PodIdentity
 from podwarden.cli.training import training_services
+from podwarden.control.oidc_issuers import plane_issuer
 from podwarden.dashboard.app import PREFIX as DASHBOARD_PREFIX
 from podwarden.dashboard.app import Dashboard
 from podwarden.dashboard.sessions import Principal
@@ -127,6 +131,9 @@ class ServerSettings:
     # the simulated EC2 capacity at start (``policy/capacity.py``; the server works on a copy,
     # which ``podwarden capacity set`` changes); None: unlimited
     capacity: SimulatedCapacity | None = None
+    # the TLS port of the EKS clusters' OIDC issuers (cli/oidc.py); 0: this store's port of the
+    # last run if free, else any free one
+    oidc_port: int = 0
 
 
 @dataclass
@@ -153,8 +160,12 @@ class Server:
         self.credential = local_credentials()[0]
         self.data_root = settings.data_dir or Path(settings.kubeconfig).parent
         self.planes = LocalControlPlanes(
-            self.data_root / "eks-planes", settings.kubeconfig, self._webhook
+            self.data_root / "eks-planes",
+            settings.kubeconfig,
+            self._webhook,
+            issuer=functools.partial(plane_issuer, self.store.resources),
         )
+        self.oidc: OidcListener | None = None  # the clusters' OIDC issuers (cli/oidc.py)
         self.running: Running | None = None
         self.capacity = copy.deepcopy(settings.capacity or SimulatedCapacity())
         # counted at scrape time: the nodes the node watches hold, the clusters in the store
@@ -178,6 +189,12 @@ class Server:
         )
         self.dashboard = self._dashboard()
         services.mounts[DASHBOARD_PREFIX] = self.dashboard
+        # EKS's pod identity webhook (its own HTTPS port) and agent (on the API's): R13
+        self.pod_identity = PodIdentity(
+            self.store, self.data_root, self.planes, settings.kubeconfig, self._api_address
+        )
+        prefix, agent = self.pod_identity.mount
+        services.mounts[prefix] = agent
 
     def _dashboard(self) -> Dashboard:
         """The web dashboard: the store and the node watches' connections, signing in with the
@@ -209,13 +226,24 @@ class Server:
             await asyncio.sleep(0.05)
         return None
 
+    def _api_address(self) -> tuple[str, int] | None:
+        port = self.app.eks_authn.port()
+        return (self.settings.host, port) if port else None
+
     def _watched_nodes(self) -> Iterator[dict[str, Any]]:
         running = self.running
         return running.providers.cached_nodes() if running is not None else iter(())
 
     async def start(self) -> None:
         metrics.bind(self.metrics)  # the reconcilers', agents' and services' tasks inherit it
-        eks = EksReconciler(self.store.resources, self.planes, _workloads)
+        # before the seed and the first CreateCluster: their issuers name its port
+        self.oidc = await start_listener(
+            self.store.resources, self.data_root, self.settings.oidc_port
+        )
+        await self.pod_identity.start()  # before the first pass applies its configuration
+        eks = EksReconciler(
+            self.store.resources, self.planes, _workloads, admission=self.pod_identity.admission
+        )
         if self.settings.seed:
             seeded = seed_default_account(
                 self.store,
@@ -273,6 +301,10 @@ class Server:
             await running.providers.close()  # the agents, then the clients
             await running.eks.close()
         await self.planes.stop_all()
+        await self.pod_identity.stop()
+        if self.oidc is not None:
+            await self.oidc.close()
+            self.oidc = None
 
     def notify(self, change: Change) -> None:
         running = self.running

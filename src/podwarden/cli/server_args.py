@@ -27,6 +27,7 @@ def server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSetting
         agent_interval=args.agent_interval,
         data_dir=data_dir,
         capacity=capacity_cli.from_args(args),
+        oidc_port=args.oidc_port,
         reconciler=ReconcilerSettings(
             launch_delay=args.launch_delay,
             reboot_delay=args.reboot_delay,
@@ -42,6 +43,13 @@ def server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSetting
 def add_server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
     p.add_argument("--port", type=int, default=8600, help="listen port (0: any free port)")
+    p.add_argument(
+        "--oidc-port",
+        type=int,
+        default=0,
+        help="TLS port of the EKS clusters' OIDC issuers (default 0: the port of the last run "
+        "if free, else any free one)",
+    )
     p.add_argument(
         "--database-url",
         help="SQLAlchemy URL of the store (default: SQLite in the data directory; "

@@ -22,6 +22,12 @@ KINDS: Final = {
     "Namespace": ("CoreV1Api", "namespace", False),
     "ServiceAccount": ("CoreV1Api", "namespaced_service_account", True),
     "CustomResourceDefinition": ("ApiextensionsV1Api", "custom_resource_definition", False),
+    # podwarden's pod identity webhook (api.pod_identity_webhook), applied by the EKS reconciler
+    "MutatingWebhookConfiguration": (
+        "AdmissionregistrationV1Api",
+        "mutating_webhook_configuration",
+        False,
+    ),
 }
 
 
@@ -30,6 +36,7 @@ class KubeObjects:
         self._apis: dict[str, Any] = {
             "CoreV1Api": client.CoreV1Api(api),
             "ApiextensionsV1Api": client.ApiextensionsV1Api(api),
+            "AdmissionregistrationV1Api": client.AdmissionregistrationV1Api(api),
         }
 
     def _method(self, verb: str, kind: str) -> tuple[Any, bool]:

@@ -106,7 +106,8 @@ class AdminClient:
             left = deadline - time.monotonic()
             try:
                 with urllib.request.urlopen(url, context=self.context, timeout=max(left, 1)) as r:  # noqa: S310
-                    conditions = json.loads(r.read()).get("status", {}).get("conditions", [])
+                    status = json.loads(r.read()).get("status") or {}
+                    conditions = status.get("conditions") or []  # null until the first status
             except (OSError, TimeoutError):  # a busy apiserver: ask again until the deadline
                 conditions = []
             if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
@@ -115,4 +116,20 @@ class AdminClient:
                 raise LocalK8sError(
                     f"CustomResourceDefinition {name} not Established in time ({conditions})"
                 )
+            time.sleep(0.05)
+
+    def await_exists(self, path: str, what: str, deadline: float) -> None:
+        """Wait until the object at ``path`` (an API path) exists, e.g. what a controller
+        creates once it runs."""
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                with urllib.request.urlopen(  # noqa: S310 - the apiserver on loopback
+                    f"{self.url}{path}", context=self.context, timeout=max(left, 1)
+                ):
+                    return
+            except (OSError, TimeoutError):  # 404 until it exists, or a busy apiserver
+                pass
+            if left <= 0:
+                raise LocalK8sError(f"{what} does not exist after the plane started ({path})")
             time.sleep(0.05)

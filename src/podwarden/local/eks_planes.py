@@ -14,6 +14,14 @@ is built on first use, outside the lock, so other clusters' planes are not held 
 moves a running plane to another release in place (``ControlPlane.upgrade``: apiserver,
 controller manager, scheduler restarted on the new binaries; etcd, kwok and the training
 operator keep running), and back to the release it ran if the new one does not come up.
+
+``issuer`` gives each started plane its cluster's OIDC issuer (the record's
+``identity.oidc.issuer``: ``local.components``), and every ``PlaneInfo`` carries the plane's
+service-account signing keys as its apiserver reports them (``local.signing_keys``), the
+adopted plane's included, for the EKS reconciler to record (IRSA, R13).
+
+``network`` is the cluster's IP family (``model.planes.PlaneNetwork``): an IPv6 cluster's plane
+is single-stack IPv6 on ``::1`` (``local.components``), so its endpoint is ``https://[::1]:port``.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import base64
 import contextlib
 import shutil
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +40,9 @@ import yaml
 from podwarden.local.errors import LocalK8sError
 from podwarden.local.releases import release_binaries, release_of
 from podwarden.local.runtime import ControlPlane
+from podwarden.local.signing_keys import read_signing_keys
 from podwarden.model.errors import TemporaryError, TerminalError
-from podwarden.model.planes import PlaneInfo
+from podwarden.model.planes import PlaneInfo, PlaneNetwork, SigningKeys
 
 
 def plane_info(kubeconfig: Path) -> PlaneInfo:
@@ -58,28 +68,45 @@ class LocalControlPlanes:
         data_root: Path,
         embedded_kubeconfig: Path,
         webhook: Callable[[str], Awaitable[str | None]] | None = None,
+        issuer: Callable[[str], str | None] | None = None,
     ) -> None:
         self.data_root = data_root
         self.embedded = embedded_kubeconfig
         self.webhook = webhook
+        self.issuer = issuer
+        # each plane's signing keys, read once per start (``_signed``): key -> (plane, keys)
+        self._signing: dict[str, tuple[object, SigningKeys]] = {}
         self._planes: dict[str, ControlPlane] = {}
         self._releases: dict[str, str] = {}  # the Kubernetes release each started plane runs
         self._known: dict[str, tuple[ControlPlane, PlaneInfo]] = {}  # ``running``'s answers
         self._lock = asyncio.Lock()
 
-    async def ensure(self, key: str, *, adopted: bool, kubernetes: str | None = None) -> PlaneInfo:
+    async def ensure(
+        self,
+        key: str,
+        *,
+        adopted: bool,
+        kubernetes: str | None = None,
+        network: PlaneNetwork | None = None,
+    ) -> PlaneInfo:
         if adopted:
-            return plane_info(self.embedded)
+            return await self._signed(key, plane_info(self.embedded), self.embedded)
         async with self._lock:
-            if await self._healthy(key) is not None:
-                return plane_info(self._planes[key].kubeconfig)
+            if (running := await self._healthy(key)) is not None:
+                return await self._signed(key, plane_info(running.kubeconfig), running)
         binaries = await self._binaries(kubernetes, "start")  # maybe a build: minutes
         async with self._lock:
             plane = await self._healthy(key)
             if plane is not None:  # another pass started it meanwhile
-                return plane_info(plane.kubeconfig)
+                return await self._signed(key, plane_info(plane.kubeconfig), plane)
             url = await self.webhook(key) if self.webhook is not None else None
-            plane = ControlPlane(self.data_root / key, binaries=binaries, token_webhook=url)
+            plane = ControlPlane(
+                self.data_root / key,
+                binaries=binaries,
+                token_webhook=url,
+                network=network,
+                issuer=self.issuer(key) if self.issuer is not None else None,
+            )
             try:
                 await asyncio.to_thread(plane.start)
             except LocalK8sError as exc:
@@ -88,16 +115,18 @@ class LocalControlPlanes:
                 raise TemporaryError(f"starting the cluster's control plane: {exc}") from exc
             self._planes[key] = plane
             self._releases[key] = release_of(kubernetes)
-            return plane_info(plane.kubeconfig)
+            return await self._signed(key, plane_info(plane.kubeconfig), plane)
 
-    async def upgrade(self, key: str, *, adopted: bool, kubernetes: str) -> PlaneInfo:
+    async def upgrade(
+        self, key: str, *, adopted: bool, kubernetes: str, network: PlaneNetwork | None = None
+    ) -> PlaneInfo:
         if adopted:
             raise TerminalError(
                 "the embedded control plane of `podwarden up` runs the default Kubernetes "
                 "release and cannot be upgraded in place; create an EKS cluster (CreateCluster) "
                 "to upgrade one"
             )
-        info = await self.ensure(key, adopted=False, kubernetes=kubernetes)
+        info = await self.ensure(key, adopted=False, kubernetes=kubernetes, network=network)
         target = release_of(kubernetes)
         if self._releases.get(key) == target:
             return info
@@ -116,7 +145,21 @@ class LocalControlPlanes:
                     f"the cluster's control plane did not come up on Kubernetes {target}: {exc}"
                 ) from exc
             self._releases[key] = target
-            return plane_info(plane.kubeconfig)
+            self._signing.pop(key, None)  # a new apiserver: ask it again
+            return await self._signed(key, plane_info(plane.kubeconfig), plane)
+
+    async def _signed(self, key: str, info: PlaneInfo, owner: object) -> PlaneInfo:
+        """``info`` with the plane's service-account signing keys (``local.signing_keys``), read
+        from its apiserver once per start of the plane (``owner``: the ``ControlPlane``, or the
+        embedded kubeconfig for the adopted plane); without them when it does not say (yet)."""
+        known = self._signing.get(key)
+        if known is None or known[0] is not owner:
+            data_dir = info.kubeconfig.parent
+            keys = await asyncio.to_thread(read_signing_keys, data_dir, info.endpoint)
+            if keys is None:
+                return info
+            known = self._signing[key] = (owner, keys)
+        return replace(info, signing=known[1])
 
     async def _healthy(self, key: str) -> ControlPlane | None:
         """The started plane of ``key`` if all its processes run; a broken one is stopped and
@@ -161,6 +204,7 @@ class LocalControlPlanes:
         async with self._lock:
             plane = self._planes.pop(key, None)
             self._releases.pop(key, None)
+            self._signing.pop(key, None)
             if plane is not None:
                 await asyncio.to_thread(plane.stop)
             target = (self.data_root / key).resolve()

@@ -170,6 +170,7 @@ def _issue(
     now: dt.datetime,
     *,
     server: bool,
+    extra_ips: tuple[str, ...] = (),
 ) -> None:
     if cert_path.exists() and key_path.exists():
         return
@@ -187,22 +188,24 @@ def _issue(
     )
     if server:
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in APISERVER_SANS_DNS]
-        sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in APISERVER_SANS_IP]
+        sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in APISERVER_SANS_IP + extra_ips]
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
     _write(key_path, _key_pem(key), private=True)
     _write(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
 
-def ensure_pki(directory: Path) -> PkiPaths:
-    """Create whatever of the PKI is missing in directory; return its paths."""
+def ensure_pki(directory: Path, extra_ips: tuple[str, ...] = ()) -> PkiPaths:
+    """Create whatever of the PKI is missing in directory; return its paths. ``extra_ips``: more
+    IP SANs of a new apiserver certificate (an IPv6 plane's ::1 and ``kubernetes`` Service IP)."""
     paths = PkiPaths(directory)
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     now = dt.datetime.now(dt.UTC)
 
     ca = _ensure_ca(paths.ca_cert, paths.ca_key, "podwarden-local-ca", now)
-    _issue(ca, paths.serving_cert, paths.serving_key, _name("kube-apiserver"), now, server=True)
+    serving, key, name = paths.serving_cert, paths.serving_key, _name("kube-apiserver")
+    _issue(ca, serving, key, name, now, server=True, extra_ips=extra_ips)
     for client in CLIENTS:
         subject = _name(client.common_name, client.organizations)
         cert, key = paths.client_cert(client.stem), paths.client_key(client.stem)
@@ -230,4 +233,17 @@ def ensure_pki(directory: Path) -> PkiPaths:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             ),
         )
+    return paths
+
+
+def ensure_serving_pki(directory: Path, common_name: str) -> PkiPaths:
+    """A CA and one serving certificate it signs (SANs: loopback and the in-cluster names) in
+    ``directory``, for a webhook podwarden serves on loopback (``ca.crt``; the certificate and
+    key at ``serving_cert`` / ``serving_key``). Existing files are reused."""
+    paths = PkiPaths(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    now = dt.datetime.now(dt.UTC)
+    ca = _ensure_ca(paths.ca_cert, paths.ca_key, f"{common_name}-ca", now)
+    _issue(ca, paths.serving_cert, paths.serving_key, _name(common_name), now, server=True)
     return paths

@@ -16,6 +16,12 @@ writes the webhook's kubeconfig (rewritten on every start: podwarden's port may 
 once the apiserver is ready ``start`` creates the ClusterRoleBindings that give the groups of
 EKS access policies their permissions (``logic.eks_identity.policy_bindings``). Those requests
 to the apiserver go through ``admin_client``.
+
+With ``network`` IPv6 (an IPv6 EKS cluster, see ``components``) every component listens on
+``::1``, the apiserver's certificate also names ``::1`` and the ``kubernetes`` Service's
+address, and ``start`` runs ``kubelet_tunnel.KubeletTunnel`` (the apiserver's way to the nodes'
+kubelet) from before the apiserver until ``stop``, writing the apiserver's egress selector file
+with the tunnel's address on every start.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import atexit
 import contextlib
 import ctypes
 import fcntl
+import ipaddress
 import json
 import os
 import shutil
@@ -44,11 +51,22 @@ from typing import IO, Self
 from podwarden.local import bootstrap
 from podwarden.local.admin_client import AdminClient, ssl_context
 from podwarden.local.assets import find_binaries, find_manifests
-from podwarden.local.components import LOOPBACK, Component, Layout, Plan, Ports, plan
+from podwarden.local.components import (
+    LOOPBACK,
+    Component,
+    Layout,
+    Plan,
+    Ports,
+    host_port,
+    loopback,
+    plan,
+)
 from podwarden.local.errors import BinariesNotFound, ComponentFailed, LocalK8sError
 from podwarden.local.kubeconfig import kubeconfig, write_kubeconfig
+from podwarden.local.kubelet_tunnel import KubeletTunnel, egress_selector_config
 from podwarden.local.pki import CLIENTS, ensure_pki
 from podwarden.local.toolchain import BINARIES, component_dir, load_toolchain
+from podwarden.model.planes import PlaneNetwork
 from podwarden.policy.kwok_stages import stages_yaml
 
 LOG_TAIL_LINES = 40
@@ -76,30 +94,35 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError:
             return False
         return True
 
 
-def choose_ports(layout: Layout, *, persist: bool = True) -> Ports:
-    """Reuse the ports of the last run when they are all free (a stable kubeconfig), else pick."""
+def choose_ports(layout: Layout, *, persist: bool = True, host: str = LOOPBACK) -> Ports:
+    """Reuse the ports of the last run when they are all free on ``host`` (a stable
+    kubeconfig), else pick."""
     with contextlib.suppress(FileNotFoundError, ValueError, TypeError, KeyError):
         saved = Ports(**json.loads(layout.ports_file.read_text()))
-        if all(port_is_free(p) for p in asdict(saved).values()):
+        if all(port_is_free(p, host) for p in asdict(saved).values()):
             return saved
     chosen: set[int] = set()
     while len(chosen) < len(Ports.names()):
-        chosen.add(free_port())
+        chosen.add(free_port(host))
     ports = Ports(*sorted(chosen))
     if persist:
         layout.ports_file.write_text(json.dumps(asdict(ports), indent=2) + "\n")
@@ -125,7 +148,9 @@ def webhook_kubeconfig(url: str) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def dry_run_plan(data_dir: Path, token_webhook: str | None = None) -> tuple[Plan, str | None]:
+def dry_run_plan(
+    data_dir: Path, token_webhook: str | None = None, issuer: str | None = None
+) -> tuple[Plan, str | None]:
     """The plan ``start()`` would run, with no side effects; and a note if binaries are missing."""
     layout = Layout(Path(data_dir).resolve())
     note = None
@@ -138,7 +163,16 @@ def dry_run_plan(data_dir: Path, token_webhook: str | None = None) -> tuple[Plan
         }
         note = str(exc)
     ports = choose_ports(layout, persist=False)
-    return plan(layout, ports, binaries, token_webhook=token_webhook), note
+    return plan(layout, ports, binaries, token_webhook=token_webhook, issuer=issuer), note
+
+
+def serving_ips(network: PlaneNetwork) -> tuple[str, ...]:
+    """The IP SANs an IPv6 plane's apiserver certificate adds: ``::1`` and the ``kubernetes``
+    Service's ClusterIP (the first address of the Service range); none for IPv4."""
+    if not network.ipv6 or not network.service_cidr:
+        return ()
+    first = ipaddress.ip_network(network.service_cidr).network_address + 1
+    return (loopback(network), str(first))
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -163,9 +197,14 @@ class ControlPlane:
         fsync: bool = True,
         ready_timeout: float = 90.0,
         token_webhook: str | None = None,
+        network: PlaneNetwork | None = None,
+        issuer: str | None = None,
     ) -> None:
         self.layout = Layout(Path(data_dir).resolve())
         self.token_webhook = token_webhook
+        self.issuer = issuer  # the EKS cluster's OIDC issuer (components: service accounts)
+        self.network = network or PlaneNetwork()
+        self._tunnel: KubeletTunnel | None = None
         self._binaries = binaries
         self._fsync = fsync
         self._ready_timeout = ready_timeout
@@ -200,10 +239,16 @@ class ControlPlane:
         for d in (layout.data_dir, layout.log_dir):
             d.mkdir(parents=True, exist_ok=True)
         binaries = self._binaries or find_binaries()
-        pki = ensure_pki(layout.pki.directory)
-        ports = choose_ports(layout)
+        pki = ensure_pki(layout.pki.directory, serving_ips(self.network))
+        ports = choose_ports(layout, host=loopback(self.network))
         self.plan = plan(
-            layout, ports, binaries, fsync=self._fsync, token_webhook=self.token_webhook
+            layout,
+            ports,
+            binaries,
+            fsync=self._fsync,
+            token_webhook=self.token_webhook,
+            network=self.network,
+            issuer=self.issuer,
         )
         if self.token_webhook:
             write_kubeconfig(layout.token_webhook_config, webhook_kubeconfig(self.token_webhook))
@@ -230,6 +275,7 @@ class ControlPlane:
             t0 = time.monotonic()
             the_plan = self.prepare()
             atexit.register(self.stop)
+            self._start_tunnel(the_plan)
             admin = AdminClient(the_plan.apiserver_url, self.layout.pki)
             first, second, *rest = the_plan.components
             for group in ([first], [second], rest):  # etcd, then apiserver, then the others
@@ -243,10 +289,18 @@ class ControlPlane:
                     if self.token_webhook:
                         admin.create_policy_bindings()
                     admin.bootstrap(bootstrap.before_components(self._manifests), deadline)
-            webhook = f"https://{LOOPBACK}:{the_plan.ports.training_operator_webhook}"
+            webhook_port = the_plan.ports.training_operator_webhook
+            webhook = f"https://{host_port(the_plan.host, webhook_port)}"
             ca = self.layout.pki.ca_cert.read_bytes()
             after = bootstrap.after_components(self._manifests, webhook, ca)
             admin.bootstrap(after, time.monotonic() + self._ready_timeout)
+            # pods need their namespace's default ServiceAccount, which kube-controller-manager's
+            # serviceaccount controller creates: on EKS it exists once the cluster is ACTIVE
+            admin.await_exists(
+                "/api/v1/namespaces/default/serviceaccounts/default",
+                "the default ServiceAccount of namespace default",
+                time.monotonic() + self._ready_timeout,
+            )
         except BaseException:
             self.stop()
             raise
@@ -268,6 +322,8 @@ class ControlPlane:
             self._binaries,
             fsync=self._fsync,
             token_webhook=self.token_webhook,
+            network=self.network,
+            issuer=self.issuer,
         )
         for name in UPGRADED:
             comp = self.plan.component(name)
@@ -303,6 +359,9 @@ class ControlPlane:
                         proc.kill()
                         proc.wait()
             self._procs.clear()
+            if self._tunnel is not None:
+                self._tunnel.stop()
+                self._tunnel = None
             for f in self._logs:
                 f.close()
             self._logs.clear()
@@ -335,6 +394,16 @@ class ControlPlane:
                 f"another podwarden control plane is running on {self.layout.data_dir}"
             ) from None
         self._lock_file = f
+
+    def _start_tunnel(self, the_plan: Plan) -> None:
+        """An IPv6 plane's way to its nodes' kubelet (``kubelet_tunnel``), before the
+        apiserver that reads its address from the egress selector file."""
+        if not self.network.ipv6:
+            return
+        tunnel = KubeletTunnel((the_plan.host, the_plan.ports.kwok))
+        name = tunnel.start()
+        self._tunnel = tunnel
+        self.layout.egress_selector_config.write_text(egress_selector_config(name))
 
     def _component(self, name: str) -> Component:
         assert self.plan is not None
@@ -380,7 +449,7 @@ class ControlPlane:
                     comp.name, f"exited with code {code} while starting", log_tail(comp.log)
                 )
             try:
-                # probe URLs are built by components.plan: http(s)://127.0.0.1 only
+                # probe URLs are built by components.plan: loopback only (127.0.0.1 or [::1])
                 with urllib.request.urlopen(comp.probe.url, context=context, timeout=2) as r:  # noqa: S310
                     if r.status == 200:
                         return

@@ -2,7 +2,8 @@
 
 Pure: :func:`snapshot` takes the JSON of DaemonSets, Deployments, Pods and ServiceAccounts (as
 the API serves them, every namespace) and keeps only what the rules read: each workload's
-containers (name, image, the names of its ``AWS_*`` environment variables), where it may run
+containers (name, image, the names of its ``AWS_*`` environment variables, whether it names
+the instance metadata service), where it may run
 (nodeSelector, node affinity), its hostPath volumes, hostNetwork and service account, and the
 service accounts that carry an IRSA role annotation. ``podwarden.kube.inspect.read_cluster``
 lists the objects; inside the server the EKS reconciler stores ``to_doc()`` as the
@@ -21,6 +22,9 @@ from typing import Any
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 AWS_ENV_PREFIX = "AWS_"
+# the instance metadata service's addresses, IPv4 and IPv6 (docs/sources.md, "Instance metadata"):
+# a container naming one in its environment, command or arguments relies on IMDS
+IMDS_ADDRESSES = ("169.254.169.254", "fd00:ec2::254")
 COVERED_OWNERS = frozenset({"ReplicaSet", "DaemonSet"})
 
 
@@ -29,6 +33,7 @@ class Container:
     name: str
     image: str
     aws_env: tuple[str, ...] = ()  # names of AWS_* environment variables
+    imds: bool = False  # names an IMDS address in its env values, command or args
 
     @property
     def tag(self) -> str:
@@ -208,10 +213,13 @@ def _workload(kind: str, obj: Mapping[str, Any], spec: Mapping[str, Any]) -> Wor
 
 def _container(raw: Mapping[str, Any]) -> Container:
     env = [str(e.get("name", "")) for e in raw.get("env") or []]
+    words = [str(e.get("value", "")) for e in raw.get("env") or []]
+    words += [str(w) for w in [*(raw.get("command") or []), *(raw.get("args") or [])]]
     return Container(
         name=str(raw.get("name", "")),
         image=str(raw.get("image", "")),
         aws_env=tuple(n for n in env if n.startswith(AWS_ENV_PREFIX)),
+        imds=any(a in w for w in words for a in IMDS_ADDRESSES),
     )
 
 
@@ -235,7 +243,8 @@ def _workload_doc(w: Workload) -> dict[str, Any]:
         "namespace": w.namespace,
         "name": w.name,
         "containers": [
-            {"name": c.name, "image": c.image, "aws_env": list(c.aws_env)} for c in w.containers
+            {"name": c.name, "image": c.image, "aws_env": list(c.aws_env), "imds": c.imds}
+            for c in w.containers
         ],
         "node_selector": dict(w.node_selector),
         "required_terms": [[_requirement_doc(r) for r in term] for term in w.required_terms],
@@ -261,7 +270,9 @@ def _workload_from(doc: Mapping[str, Any]) -> Workload:
         namespace=str(doc["namespace"]),
         name=str(doc["name"]),
         containers=tuple(
-            Container(str(c["name"]), str(c["image"]), tuple(c.get("aws_env", [])))
+            Container(
+                str(c["name"]), str(c["image"]), tuple(c.get("aws_env", [])), bool(c.get("imds"))
+            )
             for c in doc.get("containers", [])
         ),
         node_selector=dict(doc.get("node_selector", {})),

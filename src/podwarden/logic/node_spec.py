@@ -127,6 +127,31 @@ def desired_node(
                     *((health_taint(),) if labels_[HEALTH] != "Schedulable" else ()),
                 )
             ],
+            **ipv6_pod_cidr(inst),
         },
-        "status": {"capacity": capacity, "allocatable": capacity},
+        "status": {"capacity": capacity, "allocatable": capacity, **ipv6_addresses(inst)},
     }
+
+
+def ipv6_addresses(inst: Instance) -> dict[str, Any]:
+    """On an IPv6 EKS cluster (the instance has a pod prefix) the node's addresses are its
+    IPv6 InternalIP and its hostname, as a kubelet with an IPv6 ``--node-ip`` reports them
+    (kwok keeps addresses it is given); elsewhere kwok's own (InternalIP 127.0.0.1). R14 in
+    docs/requirements.md."""
+    if not (inst.ipv6_pod_prefix and inst.private_ipv6):
+        return {}
+    return {
+        "addresses": [
+            {"type": "InternalIP", "address": inst.private_ipv6},
+            {"type": "Hostname", "address": inst.node_name},
+        ]
+    }
+
+
+def ipv6_pod_cidr(inst: Instance) -> dict[str, Any]:
+    """The /80 the VPC CNI delegated to the node on an IPv6 EKS cluster, as ``podCIDR``: how
+    kwok is told where the node's pods take their addresses (EKS leaves ``podCIDR`` empty; its
+    VPC CNI hands out the prefix's addresses itself)."""
+    if not inst.ipv6_pod_prefix:
+        return {}
+    return {"podCIDR": inst.ipv6_pod_prefix, "podCIDRs": [inst.ipv6_pod_prefix]}

@@ -58,6 +58,7 @@ class Subnet:
     route_table: str  # the table in effect: the explicit association, else the VPC's main one
     internet_routes: tuple[str, ...]  # "<destination> -> <igw-id>" of active routes
     egress_only_routes: tuple[str, ...] = ()
+    ipv6_only: bool = False  # no IPv4 CIDR block (EC2's Ipv6Native)
 
 
 @dataclass(frozen=True)

@@ -208,26 +208,33 @@ def workload_aws_credentials(facts: Facts, tables: Tables) -> Outcome:
     eks = eks_of(facts)
     associations = eks.pod_identity_associations if eks else Unknown("no EKS cluster")
     covered = set() if isinstance(associations, Unknown) else set(associations)
-    found = []
+    found, imds = [], []
     for w in facts.kube.all_workloads():
+        if w.host_network:
+            continue
         env = {e for c in w.containers for e in c.aws_env}
         account = f"{w.namespace}/{w.service_account}"
+        if any(c.imds for c in w.containers):
+            imds.append(
+                f"{w.ref} names the instance metadata service (169.254.169.254) off "
+                "hostNetwork: on HyperPod nodes only hostNetwork pods reach IMDS"
+            )
         if (
-            w.host_network
-            or not env & set(creds.sdk_env)
+            not env & set(creds.sdk_env)
             or env & set(creds.credential_env)
             or account in facts.kube.irsa_roles
             or account in covered
         ):
             continue
         found.append(f"{w.ref} (service account {account}) uses the AWS SDK without credentials")
-    if found:
-        if isinstance(associations, Unknown):
+    if found or imds:
+        if found and isinstance(associations, Unknown):
             found.append(f"Pod Identity associations not listed ({associations.reason})")
         return warned(
-            found,
+            [*found, *imds],
             "Give these service accounts an IAM role: aws eks create-pod-identity-association, "
-            f"or annotate them with {creds.irsa_annotation} (IRSA).",
+            f"or annotate them with {creds.irsa_annotation} (IRSA); do not rely on IMDS off "
+            "hostNetwork.",
         )
     return passed("every workload that calls AWS has a way to get credentials")
 
@@ -266,7 +273,8 @@ RULES = (
     Rule(
         "workload-aws-credentials",
         "R13",
-        "Workloads that call AWS off hostNetwork have a Pod Identity association or IRSA role.",
+        "Workloads that call AWS off hostNetwork have a Pod Identity association or IRSA role, "
+        "and none relies on IMDS.",
         workload_aws_credentials,
     ),
 )

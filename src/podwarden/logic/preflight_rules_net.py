@@ -1,6 +1,6 @@
 """Preflight rules about networking: the request's subnets (VpcConfig and every group's
-OverrideVpcConfig) are private (R6), exist in the EKS cluster's VPC (R2, R6) and carry IPv6
-CIDRs on an IPv6 cluster (R14); its security groups exist in that VPC."""
+OverrideVpcConfig) are private (R6), exist in the EKS cluster's VPC (R2, R6) and are
+dual-stack on an IPv6 cluster (R14); its security groups exist in that VPC."""
 
 from __future__ import annotations
 
@@ -60,18 +60,31 @@ def subnets_ipv6(facts: Facts, tables: Tables) -> Outcome:
         return skipped("the EKS cluster could not be read (see eks-cluster-active)")
     if eks.ip_family != "ipv6":
         return skipped(f"EKS cluster {eks.name} is {eks.ip_family}")
+    subnets = [(where, sid, s) for where, sid, s in _uses(facts) if isinstance(s, Subnet)]
     without = [
-        f"{sid} ({where}) has no IPv6 CIDR block"
-        for where, sid, subnet in _uses(facts)
-        if isinstance(subnet, Subnet) and not subnet.ipv6_cidrs
+        f"{sid} ({where}) has no IPv6 CIDR block" for where, sid, s in subnets if not s.ipv6_cidrs
     ]
     if without:
         return failed(
             [f"EKS cluster {eks.name} is IPv6", *without],
             "Associate an IPv6 CIDR block with each subnet (aws ec2 associate-subnet-cidr-block "
-            "--subnet-id <id> --ipv6-cidr-block <block of the VPC's>), or use IPv6 subnets.",
+            "--subnet-id <id> --ipv6-cidr-block <block of the VPC's>), or name dual-stack subnets.",
         )
-    return passed(f"EKS cluster {eks.name} is IPv6 and every subnet has an IPv6 CIDR block")
+    # HyperPod's nodes on EKS are dual-stack (docs/sources.md, "IPv6 clusters")
+    only = [
+        f"{sid} ({where}) is IPv6-only (no IPv4 CIDR block)"
+        for where, sid, s in subnets
+        if s.ipv6_only
+    ]
+    if only:
+        return failed(
+            [f"EKS cluster {eks.name} is IPv6", *only],
+            "Use dual-stack subnets: HyperPod gives EKS nodes an IPv4 and an IPv6 address, so "
+            "each subnet needs both an IPv4 and an IPv6 CIDR block.",
+        )
+    return passed(
+        f"EKS cluster {eks.name} is IPv6 and every subnet has an IPv4 and an IPv6 CIDR block"
+    )
 
 
 def subnets_in_cluster_vpc(facts: Facts, tables: Tables) -> Outcome:
@@ -150,7 +163,7 @@ RULES = (
     Rule(
         "subnets-ipv6",
         "R14",
-        "On an IPv6 EKS cluster every subnet has an IPv6 CIDR block.",
+        "On an IPv6 EKS cluster every subnet has an IPv6 CIDR block, and an IPv4 one.",
         subnets_ipv6,
     ),
     Rule(

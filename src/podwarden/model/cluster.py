@@ -209,6 +209,10 @@ class Instance:
     deep_check_started: float = 0.0
     deep_check_results: list[dict[str, str]] = field(default_factory=list)
     private_ip: str = ""
+    # on a subnet with an IPv6 block (R14): the instance's IPv6 address, and on an IPv6 EKS
+    # cluster the /80 its pods take addresses from (``logic.instance_addresses``)
+    private_ipv6: str = ""
+    ipv6_pod_prefix: str = ""
     availability_zone: str = ""
     volumes: list[Volume] = field(default_factory=list)
     # the OnCreate lifecycle script read from S3 at launch: uri, etag, content

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podwarden import metrics
+from podwarden.control.instance_network import instance_addresses
 from podwarden.logic import cluster_actions as ca
 from podwarden.logic import cluster_plan as cp
 from podwarden.logic.capacity import CapacityPool, Provisioning
@@ -303,7 +304,7 @@ class ClusterReconciler:
         match action:
             case ca.Launch(group, count, promised):
                 script = on_create_script(self.store, cluster.groups[group], self.clock())
-                new = [self._new_instance(cluster, group) for _ in range(count)]
+                new = [self._new_instance(cluster, group, by_id) for _ in range(count)]
                 for inst in new:
                     inst.on_create = script
                 for inst, logical_id in zip(new, promised, strict=False):
@@ -316,7 +317,7 @@ class ClusterReconciler:
             case ca.Forget(instance_id):
                 self.store.delete_instance(instance_id)  # its volumes go with it
             case ca.Replace(instance_id):
-                self._replace(cluster, by_id[instance_id])
+                self._replace(cluster, by_id[instance_id], by_id)
             case ca.CapacityFailed(message):
                 raise TerminalError(message)  # the only action of its pass (all or nothing)
             case _:
@@ -337,10 +338,10 @@ class ClusterReconciler:
         kind = "RemediationPaused" if action.reason else "RemediationResumed"
         return [provider.event(node, kind, reason) for node in action.nodes]
 
-    def _replace(self, cluster: Cluster, old: Instance) -> None:
+    def _replace(self, cluster: Cluster, old: Instance, others: dict[str, Instance]) -> None:
         """New instance (new id, node and volumes; same NodeLogicalId and group configuration)
         and the old one terminating, in one transaction; the old volumes go with the old record."""
-        fresh = self._new_instance(cluster, old.group)
+        fresh = self._new_instance(cluster, old.group, others)
         fresh.logical_id = old.logical_id
         fresh.on_create = old.on_create  # the script as read when the group was provisioned
         old.status = InstanceStatus.SHUTTING_DOWN
@@ -374,9 +375,14 @@ class ClusterReconciler:
         with contextlib.suppress(Conflict):
             self.store.save_cluster(cluster)
 
-    def _new_instance(self, cluster: Cluster, group: str) -> Instance:
+    def _new_instance(self, cluster: Cluster, group: str, others: dict[str, Instance]) -> Instance:
+        """A new instance of ``group``, placed in its subnets (R14) clear of the addresses of
+        ``others``, the cluster's instances."""
         delay = self.settings.launch_delay * self.settings.time_scale
-        return new_instance(cluster, cluster.groups[group], self.clock(), delay)
+        spec = cluster.groups[group]
+        taken = {i.private_ipv6 for i in others.values() if i.private_ipv6}
+        addresses = instance_addresses(self.store, cluster, spec, taken)
+        return new_instance(cluster, spec, self.clock(), delay, addresses)
 
     def _set_status(self, inst: Instance, status: InstanceStatus) -> None:
         inst.status = status

@@ -19,7 +19,13 @@ requeue for the next reading of live state, a slow resync). What a pass does:
 - ``DELETING``: the control plane is stopped, its data directory removed, the records forgotten
   (:func:`forget_cluster`; a deleted add-on's: :func:`forget_addon`);
 - an ``ACTIVE`` cluster's live state is read every few seconds and stored as ``eks:observed``
-  (a ``KubeSnapshot``), the live-cluster facts of the preflight.
+  (a ``KubeSnapshot``), the live-cluster facts of the preflight;
+- with ``admission`` (the pod identity webhook, ``api.pod_identity_webhook``), ensuring the plane
+  also applies its MutatingWebhookConfiguration, once per plane start and webhook address (a
+  failure is logged and tried again on the next pass).
+- what the plane's apiserver signs service-account tokens with (``PlaneInfo.signing``) is kept in
+  the cluster's private state, and an adopted cluster's issuer is its plane's
+  (``logic.oidc_issuer.record_signing_keys``): STS verifies IRSA tokens with it.
 
 The default cluster ``podwarden up`` seeds is *adopted*: it is the embedded control plane that
 already runs, so nothing is started or stopped for it. Control planes are behind the
@@ -31,6 +37,7 @@ reason as a health issue.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -42,6 +49,7 @@ from podwarden.logic import eks_lifecycle as lifecycle
 from podwarden.logic import eks_plan as ep
 from podwarden.logic.addon_objects import workload_object
 from podwarden.logic.kube_snapshot import KubeSnapshot
+from podwarden.logic.oidc_issuer import record_signing_keys
 from podwarden.model.aws import kinds
 from podwarden.model.aws.private import EksPlane
 from podwarden.model.aws.scope import Region
@@ -75,6 +83,8 @@ class Workloads(Protocol):
 
 
 WorkloadsFactory = Callable[[Path], Awaitable[Workloads]]
+# the MutatingWebhookConfiguration a cluster's plane (at its endpoint) gets, or None
+Admission = Callable[[Record, str], dict[str, Any] | None]
 
 
 @dataclass
@@ -103,11 +113,14 @@ class EksReconciler:
         planes: ControlPlanes,
         workloads: WorkloadsFactory,
         clock: Callable[[], float] = time.time,
+        admission: Admission | None = None,
     ) -> None:
         self.resources = resources
         self.planes = planes
         self.workloads = workloads
         self.clock = clock
+        self.admission = admission
+        self._admitted: dict[str, str] = {}  # plane key -> what was applied there, and where
         self.queue: WorkQueue[Key] = WorkQueue()
         self._clients: dict[str, Workloads] = {}
         self._observed_at: dict[str, float] = {}
@@ -222,7 +235,7 @@ class EksReconciler:
         log.info("EKS cluster %s: control plane to Kubernetes %s (%s)", name, kubernetes, update_id)
         try:
             state.info = await self.planes.upgrade(
-                plane.key, adopted=plane.adopted, kubernetes=kubernetes
+                plane.key, adopted=plane.adopted, kubernetes=kubernetes, network=plane.network
             )
             assert state.client is not None, "UpgradePlane comes after ENSURE_PLANE"
             running = await state.client.version()
@@ -242,14 +255,45 @@ class EksReconciler:
 
     async def _ensure(self, state: _Pass) -> bool:
         try:
+            plane = state.plane
             state.info = await self.planes.ensure(
-                state.plane.key, adopted=state.plane.adopted, kubernetes=state.plane.kubernetes
+                plane.key, adopted=plane.adopted, kubernetes=plane.kubernetes, network=plane.network
             )
         except PodwardenError as exc:
             self._fail(state.cluster, str(exc))
             return False
         state.client = await self._client(state.plane.key, state.info)
+        self._record_signing(state)
+        await self._admit(state)
         return True
+
+    def _record_signing(self, state: _Pass) -> None:
+        """Keep the plane's service-account signing keys (and an adopted cluster's issuer) in
+        the cluster's document, where STS verifies IRSA tokens (``control.oidc_issuers``)."""
+        signing = state.info.signing if state.info is not None else None
+        if signing is None:
+            return
+        jwks = json.loads(signing.jwks)
+        doc = state.cluster.doc
+        if record_signing_keys(doc, signing.issuer, jwks, adopted=state.plane.adopted):
+            self.resources.save(state.cluster)
+
+    async def _admit(self, state: _Pass) -> None:
+        """Apply the plane's admission webhook configuration unless this plane, at this
+        endpoint, has it already."""
+        assert state.info is not None and state.client is not None
+        obj = self.admission(state.cluster, state.info.endpoint) if self.admission else None
+        if obj is None:
+            return
+        mark = state.info.endpoint + json.dumps(obj, sort_keys=True)
+        if self._admitted.get(state.plane.key) == mark:
+            return
+        try:
+            await state.client.apply(obj)
+        except PodwardenError as exc:
+            log.warning("EKS cluster %s: admission webhook not applied: %s", state.cluster.key, exc)
+            return
+        self._admitted[state.plane.key] = mark
 
     async def _activate(self, state: _Pass) -> None:
         assert state.info is not None and state.client is not None
@@ -285,6 +329,7 @@ class EksReconciler:
         return client
 
     async def _drop_client(self, key: str) -> None:
+        self._admitted.pop(key, None)
         client = self._clients.pop(key, None)
         if client is not None:
             await client.close()

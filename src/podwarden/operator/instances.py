@@ -9,6 +9,7 @@ from typing import Any
 
 from podwarden.control.lifecycle_access import check_read_access
 from podwarden.control.lifecycle_scripts import LifecycleScriptsFailed, lifecycle_script
+from podwarden.logic.instance_addresses import InstanceAddresses
 from podwarden.logic.node_spec import Taint, desired_labels, kubernetes_labels, kubernetes_taints
 from podwarden.logic.recovery_policy import ObservedNode
 from podwarden.model import ids
@@ -45,10 +46,16 @@ def observe(node: dict[str, Any]) -> ObservedNode:
 
 
 def new_instance(
-    cluster: Cluster, group: InstanceGroup, now: float, launch_delay: float
+    cluster: Cluster,
+    group: InstanceGroup,
+    now: float,
+    launch_delay: float,
+    addresses: InstanceAddresses | None = None,
 ) -> Instance:
     """A new Pending instance of ``group``: its id, logical id, volumes, address and zone; its
-    node joins ``launch_delay`` (simulated) seconds from ``now``."""
+    node joins ``launch_delay`` (simulated) seconds from ``now``. ``addresses``: its subnet's
+    zone and IPv6 address (``control.instance_network``), when a subnet of the group has an
+    IPv6 block."""
     zones = cluster.spec.get("_AvailabilityZones") or [f"{cluster.region}a"]
     volumes = [
         Volume(
@@ -73,7 +80,9 @@ def new_instance(
         launch_time=now,
         ready_at=now + launch_delay,
         private_ip=f"10.1.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}",
-        availability_zone=rnd.choice(zones),
+        private_ipv6=addresses.ipv6 if addresses else "",
+        ipv6_pod_prefix=addresses.pod_prefix if addresses else "",
+        availability_zone=addresses.availability_zone if addresses else rnd.choice(zones),
         volumes=volumes,
         deep_check=DeepCheck.REQUESTED if checks else DeepCheck.NONE,
         # the group's AMI; LastSoftwareUpdateTime: when the group's last update finished (0: none)

@@ -32,6 +32,7 @@ from podwarden.wire import (
     errors_cloudwatch,
     errors_ec2,
     errors_eks,
+    errors_eks_auth,
     errors_iam,
     errors_s3,
     errors_sts,
@@ -119,6 +120,7 @@ SAGEMAKER = Family(
 FAMILIES: Mapping[str, Family] = {
     "sagemaker": SAGEMAKER,
     "eks": errors_eks.EKS,
+    "eks-auth": errors_eks_auth.EKS_AUTH,
     "ec2": errors_ec2.EC2,
     "iam": errors_iam.IAM,
     "sts": errors_sts.STS,

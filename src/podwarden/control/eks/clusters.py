@@ -26,6 +26,10 @@ Decisions:
   managed node groups and Fargate profiles (DeleteCluster's doc), which podwarden does not
   model, an update in progress (ResourceInUseException "Cannot delete because cluster <name>
   currently has an update in progress", aws/containers-roadmap#1511) and deletion protection.
+* ``identity.oidc.issuer``: the cluster's own OIDC issuer, ``https://127.0.0.1:<port>/id/<ID>``
+  on podwarden's OIDC listener (EKS's ``https://oidc.eks.<region>.amazonaws.com/id/<ID>`` when
+  none runs: ``control.oidc_issuers.new_cluster_issuer``); the cluster's apiserver issues
+  service-account tokens with it and STS's AssumeRoleWithWebIdentity accepts them (IRSA).
 * Messages "No cluster found for name: <name>." (404) and "Cluster already exists with name:
   <name>" (409) are EKS's (moto's recordings, hashicorp/terraform#30808).
 """
@@ -40,6 +44,7 @@ from podwarden.control.eks import access, versions
 from podwarden.control.eks.network import network_config, vpc_config
 from podwarden.control.eks.records import children, create, get_cluster, page, public
 from podwarden.control.eks.updates import RECORDED_ONLY, normalized_logging
+from podwarden.control.oidc_issuers import new_cluster_issuer
 from podwarden.logic import eks_lifecycle
 from podwarden.logic.eks_identity import canonical_arn
 from podwarden.model.aws import arns, kinds
@@ -95,7 +100,9 @@ def _cluster_doc(
             ctx, params.get("kubernetesNetworkConfig") or {}, vpc.get("vpcId"), name
         ),
         "logging": normalized_logging(None, params.get("logging") or {}),
-        "identity": {"oidc": {"issuer": _issuer(ctx.region, cluster_id)}},
+        "identity": {
+            "oidc": {"issuer": new_cluster_issuer(ctx.store.resources, ctx.region, cluster_id)}
+        },
         "status": "CREATING",
         "certificateAuthority": {},
         "platformVersion": known.platform_version,
@@ -115,11 +122,6 @@ def _cluster_doc(
     doc.update({m: params[m] for m in ECHOED if params.get(m) is not None})
     doc.setdefault("tags", {})
     return doc
-
-
-def _issuer(region: str, cluster_id: str) -> str:
-    """EKS's OIDC issuer URL form; the reconciler may point it at the local issuer instead."""
-    return f"https://oidc.eks.{region}.amazonaws.com/id/{cluster_id.replace('-', '').upper()}"
 
 
 def _bootstrap_admin(ctx: Context, doc: dict[str, Any]) -> None:

@@ -82,13 +82,21 @@ def network_config(
     if family == "ipv6":
         if given:
             raise Invalid(reason="service-cidr-with-ipv6", clusterName=cluster)
-        # services get a /108 of the unique local range fc00::/7 (botocore doc)
-        out["serviceIpv6Cidr"] = f"fd{secrets.token_hex(2)}:{secrets.token_hex(2)}::/108"
+        out["serviceIpv6Cidr"] = service_ipv6_cidr()
     else:
         out["serviceIpv4Cidr"] = _service_cidr(given, cluster) if given else _default(ctx, vpc)
     if "elasticLoadBalancing" in request:
         out["elasticLoadBalancing"] = request["elasticLoadBalancing"]
     return out
+
+
+def service_ipv6_cidr() -> str:
+    """An IPv6 cluster's Service range: EKS assigns one from the unique local range fc00::/7
+    (botocore doc) and documents no more; podwarden takes a /108 (Kubernetes' largest IPv6
+    Service range) at the start of a random RFC 4193 /48, ``fdXX:XXXX:XXXX::/108``."""
+    global_id = secrets.randbits(40)  # RFC 4193: fd00::/8, then a 40-bit random global id
+    prefix = (0xFD << 120) | (global_id << 80)
+    return str(ipaddress.IPv6Network((prefix, 108)))
 
 
 def _service_cidr(given: str, cluster: str) -> str:

@@ -81,6 +81,8 @@ def describe_cluster_node(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     group = cluster.groups.get(inst.group)
     details = _summary(inst, cluster.region, logical=True)
     details["PrivatePrimaryIp"] = inst.private_ip
+    if inst.private_ipv6:  # a subnet with an IPv6 block (R14)
+        details["PrivatePrimaryIpv6"] = inst.private_ipv6
     details["Placement"] = {"AvailabilityZone": inst.availability_zone}
     details.update(images.node_detail_fields(images.ImageView.of(ctx, cluster), inst, group))
     if group is not None:

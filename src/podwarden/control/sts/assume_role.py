@@ -47,7 +47,8 @@ _KEY_CHARS = string.ascii_uppercase + string.digits
 _SECRET_CHARS = string.ascii_letters + string.digits + "+/"
 
 
-def _role(ctx: Context, arn: str) -> Record | None:
+def role_record(ctx: Context, arn: str) -> Record | None:
+    """The role an ARN names, if it exists (exactly that ARN, path included)."""
     role = arns.parse_role(arn)
     if role is None:
         return None
@@ -81,18 +82,20 @@ def trusts(trust_policy: str, who: Caller) -> bool:
     return "Allow" in hits and "Deny" not in hits
 
 
-def _duration(params: dict[str, Any], role: dict[str, Any], who: Caller) -> int:
+def duration(params: dict[str, Any], role: dict[str, Any], *, chained: bool) -> int:
+    """DurationSeconds within STS's bounds: at least 900 s, at most the role's
+    MaxSessionDuration, and one hour when a role session assumes a role (``chained``)."""
     seconds = params.get("DurationSeconds") or DEFAULT_DURATION
     if seconds < MIN_DURATION:
         raise Invalid(reason="duration-too-short", seconds=seconds, minimum=MIN_DURATION)
-    if who.role_arn and seconds > CHAINED_MAX:
+    if chained and seconds > CHAINED_MAX:
         raise Invalid(reason="duration-over-chaining-limit")
     if seconds > role["MaxSessionDuration"]:
         raise Invalid(reason="duration-over-role-maximum")
     return int(seconds)
 
 
-def _packed_size(params: dict[str, Any]) -> int | None:
+def packed_size(params: dict[str, Any]) -> int | None:
     if not (params.get("Policy") or params.get("PolicyArns") or params.get("Tags")):
         return None
     if params.get("Policy"):
@@ -108,21 +111,27 @@ def _credentials() -> tuple[str, str, str]:
     return access_key, secret, token
 
 
-def _mark_used(ctx: Context, rec: Record, now: float) -> None:
+def mark_used(ctx: Context, rec: Record, now: float) -> None:
     """RoleLastUsed, as IAM shows it after STS used the role; best effort under contention."""
     rec.doc["LastUsed"] = {"Date": now, "Region": ctx.region}
     with contextlib.suppress(Conflict):
         ctx.store.resources.save(rec)
 
 
-def assume_role(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    who, role_arn, session = caller(ctx), params["RoleArn"], params["RoleSessionName"]
-    rec = _role(ctx, role_arn)
-    if rec is None or not trusts(rec.doc["AssumeRolePolicyDocument"], who):
-        raise Denied(reason="assume-role-denied", caller=who.arn, role=role_arn)
+def issue_session(
+    ctx: Context,
+    rec: Record,
+    session: str,
+    seconds: int,
+    caller_arn: str,
+    *,
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Store a new session of the role ``rec`` for ``seconds`` and answer its ``Credentials``
+    and ``AssumedRoleUser`` (AssumeRole's members; also what EKS Pod Identity's credentials are
+    made of). ``tags``: the session's tags, kept with it."""
     role, now = rec.doc, ctx.now()
-    expires = now + _duration(params, role, who)
-    packed = _packed_size(params)
+    expires = now + seconds
     access_key, secret, token = _credentials()
     account = rec.scope  # an IAM record's scope is its account (model.aws.scope.account_wide)
     assumed = arns.assumed_role(account, role["RoleName"], session)
@@ -133,16 +142,18 @@ def assume_role(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "Account": account,
         "Arn": assumed,
         "UserId": user_id,
-        "RoleArn": role_arn,
+        "RoleArn": role["Arn"],
         "Issued": now,
         "Expiration": expires,
-        "Caller": who.arn,
+        "Caller": caller_arn,
     }
+    if tags:
+        doc["Tags"] = dict(tags)
     ctx.store.resources.create(
         Record(kind=kinds.STS_SESSION, scope=GLOBAL, key=access_key, doc=doc, created=now)
     )
-    _mark_used(ctx, rec, now)
-    out: dict[str, Any] = {
+    mark_used(ctx, rec, now)
+    return {
         "Credentials": {
             "AccessKeyId": access_key,
             "SecretAccessKey": secret,
@@ -151,6 +162,16 @@ def assume_role(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         },
         "AssumedRoleUser": {"AssumedRoleId": user_id, "Arn": assumed},
     }
+
+
+def assume_role(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    who, role_arn, session = caller(ctx), params["RoleArn"], params["RoleSessionName"]
+    rec = role_record(ctx, role_arn)
+    if rec is None or not trusts(rec.doc["AssumeRolePolicyDocument"], who):
+        raise Denied(reason="assume-role-denied", caller=who.arn, role=role_arn)
+    seconds = duration(params, rec.doc, chained=who.role_arn is not None)
+    packed = packed_size(params)
+    out = issue_session(ctx, rec, session, seconds, who.arn)
     if packed is not None:
         out["PackedPolicySize"] = packed
     if params.get("SourceIdentity"):
