@@ -27,16 +27,10 @@ unit: venv
 integration: venv k8s-all chromium
 	$(VENV)/bin/pytest tests/integration
 
+# every benchmark, into one dated results file (bench/results/<date>.json; bench/all.py)
 bench: venv k8s
 	$(UV) sync --locked --all-groups
-	$(VENV)/bin/python bench/localk8s.py
-	$(VENV)/bin/python bench/api.py --scale 1000
-	$(VENV)/bin/python bench/recovery.py
-	$(VENV)/bin/python bench/bigbody.py
-	$(VENV)/bin/python bench/jobs.py
-	$(VENV)/bin/python bench/software_update.py
-	$(VENV)/bin/python bench/goodput.py
-	$(VENV)/bin/python bench/metrics.py
+	$(VENV)/bin/python bench/all.py
 
 # The venv is rebuilt whenever the lock file or the project metadata changes.
 venv: $(VENV)/.synced

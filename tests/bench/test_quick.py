@@ -156,3 +156,31 @@ def test_metrics(tmp_path: Path) -> None:
     assert scrape["nodes_by_health"] == {"Schedulable": 9, "UnschedulablePendingReboot": 1}
     assert 0 < scrape["p50_ms"] <= scrape["p99_ms"] <= scrape["max_ms"]
     assert scrape["describe_cluster"]["p50_ms"] > 0
+
+
+@pytest.mark.integration
+def test_all_writes_one_dated_results_file(tmp_path: Path) -> None:
+    """``make bench``'s runner: each chosen benchmark as its own process, one results file."""
+    argv = [sys.executable, str(BENCH / "all.py"), "--quick", "--only", "localk8s.py"]
+    proc = subprocess.run(
+        [*argv, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    (written,) = tmp_path.glob("*-quick.json")
+    run = json.loads(written.read_text())
+    assert run["quick"] is True and "cores" in run["machine"]
+    record = run["benchmarks"]["localk8s.py"]
+    assert record["status"] == "ok"
+    assert record["result"]["quick"] is True
+    assert "--quick" in record["command"]
+
+
+def test_all_refuses_an_unknown_benchmark(tmp_path: Path) -> None:
+    argv = [sys.executable, str(BENCH / "all.py"), "--only", "nope.py", "--out", str(tmp_path)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "no such benchmark: nope.py" in proc.stderr
+    assert not list(tmp_path.iterdir())
