@@ -52,13 +52,8 @@ import psutil
 from botocore.config import Config  # type: ignore[import-untyped]
 
 from podwarden.api.app import ApiSettings, Services, build_app
-from podwarden.cli.server import (
-    CatalogInstanceTypes,
-    ServerSettings,
-    bound_port,
-    local_credentials,
-    uvicorn_server,
-)
+from podwarden.cli.server import CatalogInstanceTypes, ServerSettings, local_credentials
+from podwarden.cli.serving import bound_port, uvicorn_server
 from podwarden.local.runtime import ControlPlane
 from podwarden.policy.catalog import load_catalog
 from podwarden.store.sql import Store, sqlite_url

@@ -14,7 +14,8 @@ import boto3  # type: ignore[import-untyped]
 import uvicorn
 from botocore.config import Config  # type: ignore[import-untyped]
 
-from podwarden.cli.server import bound_port, local_credentials
+from podwarden.cli.server import local_credentials
+from podwarden.cli.serving import bound_port
 from podwarden.store.sql import Store
 
 REGION = "us-west-2"

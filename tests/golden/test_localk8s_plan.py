@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from podwarden.local.components import Layout, Ports, plan
+from podwarden.local.components import Layout, Ports
+from podwarden.local.planner import plan
 from podwarden.local.toolchain import BINARIES
 from podwarden.model.planes import PlaneNetwork
 

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from podwarden.cli.server import ServerSettings, assemble, uvicorn_server
+from podwarden.cli.server import ServerSettings
+from podwarden.cli.serving import assemble, uvicorn_server
 from tests.local_endpoint import ThreadedServer, local_client
 
 REGION = "us-west-2"

@@ -1,6 +1,6 @@
 """Each EKS cluster's OIDC issuer: its URL (``logic.oidc_issuer``), where it lives in the store
 (``control.oidc_issuers``), the documents served under it (``api.oidc_listener.answer``) and the
-apiserver flags that make a plane issue with it (``local.components``)."""
+apiserver flags that make a plane issue with it (``local.planner``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from podwarden.control.oidc_issuers import (
     record_listener,
     verify_cluster_token,
 )
-from podwarden.local.components import Layout, Ports, plan
+from podwarden.local.components import Layout, Ports
+from podwarden.local.planner import plan
 from podwarden.logic import oidc_issuer as oi
 from podwarden.logic.web_identity_token import Problem, TokenRejected
 from podwarden.model.aws import kinds

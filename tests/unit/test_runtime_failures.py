@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from podwarden.local.errors import ComponentFailed, LocalK8sError
-from podwarden.local.runtime import ControlPlane, log_tail
+from podwarden.local.processes import log_tail
+from podwarden.local.runtime import ControlPlane
 from podwarden.local.toolchain import BINARIES
 
 

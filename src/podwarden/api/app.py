@@ -5,10 +5,12 @@ S3, CloudWatch), as AWS's endpoints differ only by host: ``wire.dispatch`` finds
 (``X-Amz-Target``, else the SigV4 scope's signing name), the service's protocol codec
 (``wire.protocols``; for CloudWatch, the one of its protocols the request speaks) finds the
 operation and decodes and validates its input, the handler from the operation table runs, and
-the codec encodes the output. Each request is authenticated with SigV4 against the configured
-credentials (and the session credentials STS issued) unless auth was explicitly turned off; an
-unsigned one runs only for an operation AWS serves unsigned (``wire.unsigned``: STS's
-AssumeRoleWithWebIdentity), with no caller.
+the codec encodes the output. Each request is authenticated (``api.callers``) with SigV4 against
+the configured credentials (and the session credentials STS issued) unless auth was explicitly
+turned off; an unsigned one runs only for an operation AWS serves unsigned (``wire.unsigned``:
+STS's AssumeRoleWithWebIdentity), with no caller.
+Before that, podwarden's own routes (under ``/_podwarden/``: the EKS token webhook, the capacity
+admin, metrics, and the mounted apps such as the dashboard) are answered by their own apps.
 Every failure becomes an error in the service's own format; nothing a client sends produces an
 HTTP 500.
 """
@@ -16,24 +18,21 @@ HTTP 500.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from podwarden.api import eks_authn, refusals
 from podwarden.api.body import MAX_BODY, Body, declared_length_problem, read_body
 from podwarden.api.bulk import BulkPool
+from podwarden.api.callers import Callers, Signed
 from podwarden.api.capacity_admin import PATH as CAPACITY_PATH
 from podwarden.api.capacity_admin import CapacityAdmin
 from podwarden.api.operations import JSON_TARGETS, OPERATIONS
 from podwarden.control.context import Context, InstanceTypes, Preflight
-from podwarden.control.sts import session_credential
 from podwarden.metrics import Metrics
 from podwarden.metrics.route import PATH as METRICS_PATH
 from podwarden.metrics.route import MetricsRoute
@@ -43,24 +42,14 @@ from podwarden.policy.capacity import SimulatedCapacity
 from podwarden.store.sql import Store
 from podwarden.wire import aws_chunked
 from podwarden.wire import sigv4_canonical as canon
-from podwarden.wire.dispatch import Destination, destination, signing_name, virtual_host_bucket
+from podwarden.wire.dispatch import destination, signing_name
 from podwarden.wire.errors import UnknownOperation, WireError, wire_error
 from podwarden.wire.http import HttpRequest, HttpResponse
-from podwarden.wire.models import known_regions, service_model
+from podwarden.wire.models import service_model
 from podwarden.wire.protocols import PROTOCOLS, Codec, codec
-from podwarden.wire.sigv2 import is_sigv2, verify_v2
-from podwarden.wire.sigv4 import (
-    AuthFailure,
-    Credential,
-    FailureKind,
-    IncomingRequest,
-    ProtocolFamily,
-    Verified,
-    verify,
-)
-from podwarden.wire.sigv4_errors import BAD_KEY_TEXT, EXPIRED_TEXT, S3_INVALID_TOKEN
+from podwarden.wire.sigv2 import is_sigv2
+from podwarden.wire.sigv4 import AuthFailure, Credential, ProtocolFamily
 from podwarden.wire.sigv4_parse import Claim, read_claim
-from podwarden.wire.unsigned import allows_unsigned, claims_no_signature
 
 log = logging.getLogger("podwarden.api")
 
@@ -73,7 +62,6 @@ Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 # a request with a body at least this large runs on a worker thread, so that hashing, decoding and
 # storing it never holds the event loop (the other requests and the reconcilers share it)
 OFFLOAD_BYTES = 256 * 1024
-DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-west-2"
 
 
@@ -110,40 +98,32 @@ class _Seen:
 
 
 @dataclass(frozen=True)
-class _Routed:
+class _Routed(Signed):
     """A request whose body arrived whole and whose service is known, ready to be handled."""
 
-    request: HttpRequest
-    raw_headers: list[tuple[str, str]]
-    dest: Destination
-    protocol: Codec
     request_id: str
-    claim: Claim | None  # its SigV4 claim, read once for routing and verification
-    sigv2: bool  # signed with S3's SigV2 instead
     seen: _Seen  # what handling it found out, for the request's metrics
-
-
-@dataclass(frozen=True)
-class _Caller:
-    account: str
-    region: str
-    access_key_id: str
-    principal_arn: str
 
 
 class PodwardenApp:
     def __init__(self, settings: ApiSettings, services: Services) -> None:
         self.settings = settings
         self.services = services
-        self._by_key = {c.access_key_id: c for c in settings.credentials}
+        self.callers = Callers(
+            settings.credentials,
+            services.store,
+            services.now,
+            auth=settings.auth,
+            default_region=settings.default_region,
+        )
         self._bulk = BulkPool()  # large requests: off the loop, at a lower CPU priority
         # the token webhook of the EKS clusters' apiservers (not an AWS API: before dispatch)
-        self.eks_authn = eks_authn.EksAuthn(services.store, self._lookup, services.now)
+        self.eks_authn = eks_authn.EksAuthn(services.store, self.callers.lookup, services.now)
         self.capacity_admin = CapacityAdmin(
             services.capacity, services.store, services.instance_types
         )
         self.metrics_route = MetricsRoute(services.metrics)
-        # whether the server is shutting down (``cli.server.uvicorn_server`` sets it): long-lived
+        # whether the server is shutting down (``cli.serving.uvicorn_server`` sets it): long-lived
         # responses (the dashboard's event streams) end then, so shutdown need not wait for them
         self.stopping: Callable[[], bool] = lambda: False
 
@@ -206,9 +186,17 @@ class PodwardenApp:
             service = dest.service
             protocol = codec(service_model(service), request)
             _check_body(service, request, body)
-            response = await self._run(
-                _Routed(request, raw_headers, dest, protocol, request_id, claim, v2, seen)
+            routed = _Routed(
+                request=request,
+                raw_headers=raw_headers,
+                dest=dest,
+                protocol=protocol,
+                claim=claim,
+                sigv2=v2,
+                request_id=request_id,
+                seen=seen,
             )
+            response = await self._run(routed)
         except WireError as err:
             response = protocol.error(err, request_id, request)
         except AuthFailure as err:
@@ -237,7 +225,7 @@ class PodwardenApp:
         return await self._bulk.run(self._handle, call, notify)
 
     def _handle(self, routed: _Routed, notify: Callable[[Change], None]) -> HttpResponse:
-        caller = self._authenticate(routed)
+        caller = self.callers.authenticate(routed)
         dest, protocol, request = routed.dest, routed.protocol, routed.request
         if dest.service == "s3":
             request = aws_chunked.decoded(request)
@@ -274,140 +262,8 @@ class PodwardenApp:
         self, access_key_id: str, secret: str, session_token: str = ""
     ) -> tuple[Credential, float] | None:
         """The credential a person signs in to the dashboard with and when it expires, or None:
-        the API's own credentials (a long-term key without a session token, or a live STS
-        session with its token), the secret compared in constant time."""
-        found = self._by_key.get(access_key_id)
-        expires = math.inf
-        if found is None:
-            session = session_credential(
-                self.services.store, access_key_id, self.services.now(), expired=False
-            )
-            if session is None or not hmac.compare_digest(
-                session.session_token.encode(), session_token.encode()
-            ):
-                return None
-            found, expires = self._credential(access_key_id, expired=False), session.expiration
-        elif session_token:  # as the API, a long-term key takes no session token
-            return None
-        if found is None or not hmac.compare_digest(
-            found.secret_access_key.encode(), secret.encode()
-        ):
-            return None
-        return found, expires
-
-    def _lookup(self, access_key_id: str) -> Credential | None:
-        """The credential of a long-term key or a live STS session (the EKS token webhook's)."""
-        return self._credential(access_key_id, expired=False)
-
-    def _credential(self, access_key_id: str, *, expired: bool) -> Credential | None:
-        found = self._by_key.get(access_key_id)
-        if found is not None:
-            return found
-        now = self.services.now()
-        session = session_credential(self.services.store, access_key_id, now, expired=expired)
-        if session is None:
-            return None
-        return Credential(
-            access_key_id=access_key_id,
-            secret_access_key=session.secret_access_key,
-            account_id=session.account,
-            principal_arn=session.principal_arn,
-        )
-
-    def _authenticate(self, routed: _Routed) -> _Caller:
-        request, raw_headers, claim, dest = (
-            routed.request,
-            routed.raw_headers,
-            routed.claim,
-            routed.dest,
-        )
-        if not self.settings.auth:
-            first = self.settings.credentials[0] if self.settings.credentials else None
-            return _Caller(
-                account=first.account_id if first else DEFAULT_ACCOUNT,
-                region=self.settings.default_region,
-                access_key_id=first.access_key_id if first else "",
-                principal_arn=first.principal_arn if first else "",
-            )
-        if self._unsigned_operation(routed):  # the token it carries is its authentication
-            first = self.settings.credentials[0] if self.settings.credentials else None
-            account = first.account_id if first else DEFAULT_ACCOUNT
-            return _Caller(account, self.settings.default_region, "", "")
-        incoming = IncomingRequest(
-            method=request.method,
-            raw_path=request.path,
-            query_string=request.query_string,
-            headers=raw_headers,
-            body=request.body,
-        )
-        if dest.service == "s3" and routed.sigv2:
-            verified = verify_v2(
-                incoming,
-                lambda key: self._credential(key, expired=True),
-                datetime.now(UTC),
-                bucket_host=virtual_host_bucket(request.host),
-                region=self.settings.default_region,
-            )
-        else:
-            verified = self._verify_v4(incoming, request, claim, dest)
-        self._check_session(verified, request)
-        return _Caller(
-            account=verified.credential.account_id,
-            region=verified.region,
-            access_key_id=verified.credential.access_key_id,
-            principal_arn=verified.credential.principal_arn,
-        )
-
-    @staticmethod
-    def _unsigned_operation(routed: _Routed) -> bool:
-        """A request with no signature at all for an operation AWS serves unsigned
-        (``wire.unsigned``: STS's AssumeRoleWithWebIdentity); anything else is verified."""
-        request, dest = routed.request, routed.dest
-        if routed.sigv2 or not claims_no_signature(request.query_string, request.headers):
-            return False
-        try:
-            resolved = routed.protocol.resolve(dest.service, request, dest.target)
-        except WireError:
-            return False  # then verification answers, as for any unsigned request
-        return allows_unsigned(dest.service, resolved.operation.name)
-
-    def _verify_v4(
-        self,
-        incoming: IncomingRequest,
-        request: HttpRequest,
-        claim: Claim | None,
-        dest: Destination,
-    ) -> Verified:
-        """SigV4, bound to the request: the signature must be for this service, in a real
-        region, and cover the header that routed it (a SigV2 signature fails here: no claim)."""
-        routed_by_target = "x-amz-target" in request.headers
-        return verify(
-            incoming,
-            lambda key: self._credential(key, expired=True),
-            datetime.now(UTC),
-            service=service_model(dest.service).signing_name,
-            regions=known_regions(),
-            signed=("x-amz-target",) if routed_by_target else (),
-            claim=claim,
-        )
-
-    def _check_session(self, verified: Verified, request: HttpRequest) -> None:
-        """Long-term keys take no session token; session keys need theirs, unexpired."""
-        key = verified.credential.access_key_id
-        token = verified.session_token or request.headers.get("x-amz-security-token")
-        if key in self._by_key:
-            if token:  # AWS refuses a token it did not issue for these keys
-                raise AuthFailure(
-                    FailureKind.UNKNOWN_ACCESS_KEY, BAD_KEY_TEXT + ".", s3=S3_INVALID_TOKEN
-                )
-            return
-        session = session_credential(self.services.store, key, self.services.now(), expired=True)
-        if session is None or verified.session_token != session.session_token:
-            raise AuthFailure(
-                FailureKind.UNKNOWN_ACCESS_KEY, BAD_KEY_TEXT + ".", s3=S3_INVALID_TOKEN
-            )
-        if session.expiration <= self.services.now():
-            raise AuthFailure(FailureKind.EXPIRED_TOKEN, EXPIRED_TEXT)
+        the API's own credentials (``Callers.sign_in``)."""
+        return self.callers.sign_in(access_key_id, secret, session_token)
 
 
 def _claim(request: HttpRequest, raw_headers: list[tuple[str, str]]) -> Claim | None:

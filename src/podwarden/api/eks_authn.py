@@ -2,7 +2,7 @@
 
 Each EKS control plane podwarden runs has ``--authentication-token-webhook-config-file`` pointing
 at ``http://<podwarden>/podwarden/eks/authenticate/<account>/<region>/<cluster>`` (see
-``local.components``); client certificates (the admin kubeconfig) keep working beside it. For
+``local.planner``); client certificates (the admin kubeconfig) keep working beside it. For
 a bearer token no other authenticator knows, the apiserver POSTs a ``TokenReview``
 (``authentication.k8s.io/v1``) there and this module answers it as EKS's authenticator does
 (kubernetes-sigs/aws-iam-authenticator ``pkg/server``):
@@ -21,7 +21,7 @@ aws-iam-authenticator uses 403 for denials, which the apiserver treats the same)
 was refused is logged at INFO, never returned to the client.
 
 ``EksAuthn.port`` tells :func:`cluster_webhook_url` where podwarden listens once uvicorn has
-bound (``cli.server.uvicorn_server`` sets it), so control planes started for EKS clusters created
+bound (``cli.serving.uvicorn_server`` sets it), so control planes started for EKS clusters created
 through the API point at the running server even with ``--port 0``.
 """
 

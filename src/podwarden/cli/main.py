@@ -28,13 +28,9 @@ from podwarden.cli import goodput
 from podwarden.cli import status as status_cli
 from podwarden.cli.account import EKS_CLUSTER, seeded_account
 from podwarden.cli.oidc import ca_file, embedded_issuer
-from podwarden.cli.server import (
-    ServerSettings,
-    default_database_url,
-    local_credentials,
-    serve,
-)
+from podwarden.cli.server import ServerSettings, default_database_url, local_credentials
 from podwarden.cli.server_args import add_server_arguments, server_settings
+from podwarden.cli.serving import serve
 from podwarden.control.oidc_issuers import listener_base
 from podwarden.kube.nodes import KubeNodes
 from podwarden.local import build

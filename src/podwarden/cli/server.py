@@ -1,4 +1,5 @@
-"""Compose and run the API server: store + reconcilers + providers + ASGI app under uvicorn."""
+"""Compose the API server: store + reconcilers + providers + ASGI app (``cli.serving`` runs it
+under uvicorn)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,18 @@ import asyncio
 import contextlib
 import copy
 import functools
-import gc
 import logging
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from podwarden import metrics
 from podwarden.agent.service import LocalHealthAgent
-from podwarden.api.app import DEFAULT_REGION, ApiSettings, PodwardenApp, Services, build_app
+from podwarden.api.app import DEFAULT_REGION, ApiSettings, Services, build_app
 from podwarden.api.eks_authn import cluster_webhook_url
 from podwarden.api.oidc_listener import OidcListener
 from podwarden.api.operations import OPERATIONS
@@ -210,7 +208,7 @@ class Server:
         )
 
     def _stopping(self) -> bool:
-        return self.app.stopping()  # set once uvicorn serves the app (``uvicorn_server``)
+        return self.app.stopping()  # set once uvicorn serves it (``serving.uvicorn_server``)
 
     def _nodes_changed(self, clusters: ClusterReconciler, cluster_id: str | None) -> None:
         """A node watch's news: the cluster reconciler and the dashboard's live pages."""
@@ -331,82 +329,6 @@ async def _first_pass(eks: EksReconciler, arn: str) -> None:
 
 async def _workloads(kubeconfig: Path) -> Workloads:
     return await KubeWorkloads.from_kubeconfig(kubeconfig)
-
-
-def assemble(settings: ServerSettings) -> tuple[PodwardenApp, Store]:
-    server = Server(settings)
-    return server.app, server.store
-
-
-def uvicorn_server(app: PodwardenApp, settings: ServerSettings) -> uvicorn.Server:
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        http="httptools",
-        loop="uvloop",
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    # where EKS control planes started from now on send TokenReviews (known once bound)
-    app.eks_authn.port = lambda: bound_port(server) if server.started else None
-    app.stopping = lambda: server.should_exit
-    return server
-
-
-def bound_port(server: uvicorn.Server) -> int:
-    """The port a started server listens on (useful with port 0)."""
-    for srv in server.servers:
-        for sock in srv.sockets:
-            return int(sock.getsockname()[1])
-    raise RuntimeError("server is not listening")
-
-
-async def serve(
-    settings: ServerSettings,
-    started: Callable[[int], Awaitable[None]] | None = None,
-    health_check: Callable[[], None] | None = None,
-) -> None:
-    """Serve until a signal stops uvicorn, or until ``health_check`` raises (a component of the
-    embedded control plane died): then shut down cleanly and raise that error.
-
-    uvicorn binds the address itself: handing it a pre-bound socket loses TCP_NODELAY on the
-    accepted connections under uvloop, and every response then waits ~40 ms for the client's
-    delayed ACK (measured: 50 ms vs 3 ms per DescribeCluster; tests check the option)."""
-    app, store = assemble(settings)
-    server = uvicorn_server(app, settings)
-    failure: list[BaseException] = []
-
-    async def watch() -> None:
-        while health_check is not None:
-            await asyncio.sleep(1.0)
-            try:
-                health_check()
-            except Exception as exc:
-                failure.append(exc)
-                server.should_exit = True
-                return
-
-    watcher = asyncio.create_task(watch())
-    try:
-        task = asyncio.create_task(server.serve())
-        while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
-            await asyncio.sleep(0.02)
-        if server.started:
-            # everything loaded so far (botocore models, the Kubernetes client's models, the
-            # catalog) lives for the whole run: keep the collector from rescanning it
-            gc.collect()
-            gc.freeze()
-        if started is not None and server.started:
-            await started(bound_port(server))
-        await task
-    finally:
-        watcher.cancel()
-        store.close()
-    if failure:
-        raise failure[0]
 
 
 def default_database_url(data_dir: Path) -> str:

@@ -16,12 +16,12 @@ controller manager, scheduler restarted on the new binaries; etcd, kwok and the 
 operator keep running), and back to the release it ran if the new one does not come up.
 
 ``issuer`` gives each started plane its cluster's OIDC issuer (the record's
-``identity.oidc.issuer``: ``local.components``), and every ``PlaneInfo`` carries the plane's
+``identity.oidc.issuer``: ``local.planner``), and every ``PlaneInfo`` carries the plane's
 service-account signing keys as its apiserver reports them (``local.signing_keys``), the
 adopted plane's included, for the EKS reconciler to record (IRSA, R13).
 
 ``network`` is the cluster's IP family (``model.planes.PlaneNetwork``): an IPv6 cluster's plane
-is single-stack IPv6 on ``::1`` (``local.components``), so its endpoint is ``https://[::1]:port``.
+is single-stack IPv6 on ``::1`` (``local.planner``), so its endpoint is ``https://[::1]:port``.
 """
 
 from __future__ import annotations

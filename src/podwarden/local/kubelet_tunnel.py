@@ -11,7 +11,7 @@ for a node address to kwok, so none of it leaves the machine. A request for a lo
 The protocol is the apiserver's ``HTTPConnect`` (``k8s.io/apiserver`` egress selector):
 ``CONNECT host:port HTTP/1.1`` and headers, answered ``HTTP/1.1 200`` with nothing after it,
 then bytes both ways. The TLS inside is the apiserver's with kwok (not verified: the node's
-address is not in kwok's certificate, ``local.components``). The proxy listens on a Unix socket
+address is not in kwok's certificate, ``local.planner``). The proxy listens on a Unix socket
 in Linux's abstract namespace (``@podwarden-kubelet-<random>``: no file, no path-length limit
 from deep data directories); the apiserver's plain-TCP transport is no option, because 1.32
 dereferences its absent TLS configuration and panics.

@@ -1,4 +1,5 @@
-"""Run a Plan: start each component, await readiness, supervise, and stop everything by PID.
+"""Run a Plan: start each component, await readiness, supervise, and stop everything by PID
+(the processes themselves: ``processes``; here, the plane's start, upgrade and tunnel steps).
 
 Guarantees:
 - every process it starts is stopped on ``stop()``, on interpreter exit (atexit) and, if this
@@ -11,13 +12,13 @@ Guarantees:
 Once the apiserver is ready, ``start`` applies the CRDs and RBAC the other components need and,
 once they run, the training operator's webhook configuration (``bootstrap``: what and why).
 
-With ``token_webhook`` (an EKS cluster of the local account: see ``components``), ``prepare``
+With ``token_webhook`` (an EKS cluster of the local account: see ``planner``), ``prepare``
 writes the webhook's kubeconfig (rewritten on every start: podwarden's port may change), and
 once the apiserver is ready ``start`` creates the ClusterRoleBindings that give the groups of
 EKS access policies their permissions (``logic.eks_identity.policy_bindings``). Those requests
 to the apiserver go through ``admin_client``.
 
-With ``network`` IPv6 (an IPv6 EKS cluster, see ``components``) every component listens on
+With ``network`` IPv6 (an IPv6 EKS cluster, see ``planner``) every component listens on
 ``::1``, the apiserver's certificate also names ``::1`` and the ``kubernetes`` Service's
 address, and ``start`` runs ``kubelet_tunnel.KubeletTunnel`` (the apiserver's way to the nodes'
 kubelet) from before the apiserver until ``stop``, writing the apiserver's egress selector file
@@ -28,20 +29,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import fcntl
 import ipaddress
 import json
-import os
 import shutil
-import signal
 import socket
-import ssl
-import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -49,28 +43,19 @@ from types import TracebackType
 from typing import IO, Self
 
 from podwarden.local import bootstrap
-from podwarden.local.admin_client import AdminClient, ssl_context
+from podwarden.local.admin_client import AdminClient
 from podwarden.local.assets import find_binaries, find_manifests
-from podwarden.local.components import (
-    LOOPBACK,
-    Component,
-    Layout,
-    Plan,
-    Ports,
-    host_port,
-    loopback,
-    plan,
-)
+from podwarden.local.components import LOOPBACK, Component, Layout, Plan, Ports, host_port, loopback
 from podwarden.local.errors import BinariesNotFound, ComponentFailed, LocalK8sError
 from podwarden.local.kubeconfig import kubeconfig, write_kubeconfig
 from podwarden.local.kubelet_tunnel import KubeletTunnel, egress_selector_config
 from podwarden.local.pki import CLIENTS, ensure_pki
+from podwarden.local.planner import plan
+from podwarden.local.processes import Processes, log_tail
 from podwarden.local.toolchain import BINARIES, component_dir, load_toolchain
 from podwarden.model.planes import PlaneNetwork
 from podwarden.policy.kwok_stages import stages_yaml
 
-LOG_TAIL_LINES = 40
-PR_SET_PDEATHSIG = 1
 # What ``ControlPlane.upgrade`` restarts on another release's binaries, in EKS's order.
 UPGRADED = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
@@ -87,11 +72,6 @@ def kwok_config() -> str:
     """kwok's --config file: its configuration, then podwarden's Stages."""
     stages = stages_yaml().strip()
     return KWOK_CONFIG + (f"---\n{stages}\n" if stages else "")
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -175,17 +155,6 @@ def serving_ips(network: PlaneNetwork) -> tuple[str, ...]:
     return (loopback(network), str(first))
 
 
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        with path.open("rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 64 * 1024))
-            data = f.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
-    return "\n".join(data.splitlines()[-lines:])
-
-
 class ControlPlane:
     """A local Kubernetes control plane on loopback, state kept in ``data_dir``."""
 
@@ -202,14 +171,13 @@ class ControlPlane:
     ) -> None:
         self.layout = Layout(Path(data_dir).resolve())
         self.token_webhook = token_webhook
-        self.issuer = issuer  # the EKS cluster's OIDC issuer (components: service accounts)
+        self.issuer = issuer  # the EKS cluster's OIDC issuer (planner: service accounts)
         self.network = network or PlaneNetwork()
         self._tunnel: KubeletTunnel | None = None
         self._binaries = binaries
         self._fsync = fsync
         self._ready_timeout = ready_timeout
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._logs: list[IO[bytes]] = []
+        self._processes = Processes(self.layout.data_dir)
         self._lock_file: IO[str] | None = None
         self._stopping = False
         self._mutex = threading.Lock()
@@ -231,7 +199,7 @@ class ControlPlane:
 
     @property
     def pids(self) -> dict[str, int]:
-        return {name: p.pid for name, p in self._procs.items()}
+        return self._processes.pids
 
     def prepare(self) -> Plan:
         """Everything but starting processes: directories, PKI, ports, kubeconfigs, the plan."""
@@ -280,7 +248,7 @@ class ControlPlane:
             first, second, *rest = the_plan.components
             for group in ([first], [second], rest):  # etcd, then apiserver, then the others
                 for comp in group:
-                    self._spawn(comp)
+                    self._processes.spawn(comp)
                 deadline = time.monotonic() + self._ready_timeout
                 for comp in group:
                     self._await_ready(comp, deadline)
@@ -327,8 +295,8 @@ class ControlPlane:
         )
         for name in UPGRADED:
             comp = self.plan.component(name)
-            self._stop_process(name)
-            self._spawn(comp)
+            self._processes.stop(name)
+            self._processes.spawn(comp)
             self._await_ready(comp, time.monotonic() + self._ready_timeout)
 
     def plan_binaries(self) -> dict[str, Path]:
@@ -339,9 +307,8 @@ class ControlPlane:
 
     def check(self) -> None:
         """Raise ComponentFailed if a component has exited since it started."""
-        for name, proc in self._procs.items():
-            code = proc.poll()
-            if code is not None and not self._stopping:
+        for name, code in self._processes.exited():
+            if not self._stopping:
                 comp = self._component(name)
                 raise ComponentFailed(name, f"exited with code {code}", log_tail(comp.log))
 
@@ -349,22 +316,11 @@ class ControlPlane:
         """Stop every started process (reverse order: SIGTERM, then SIGKILL), by PID."""
         with self._mutex:
             self._stopping = True
-            for _name, proc in reversed(list(self._procs.items())):
-                if proc.poll() is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.send_signal(signal.SIGTERM)
-                    try:
-                        proc.wait(timeout)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
-            self._procs.clear()
+            self._processes.stop_all(timeout)
             if self._tunnel is not None:
                 self._tunnel.stop()
                 self._tunnel = None
-            for f in self._logs:
-                f.close()
-            self._logs.clear()
+            self._processes.close_logs()
             if self._lock_file is not None:
                 self._lock_file.close()
                 self._lock_file = None
@@ -409,59 +365,5 @@ class ControlPlane:
         assert self.plan is not None
         return self.plan.component(name)
 
-    def _stop_process(self, name: str, timeout: float = 15.0) -> None:
-        """Stop one component (SIGTERM, then SIGKILL); its entry stays for ``_spawn`` to
-        replace, so the plane still stops in start order reversed."""
-        proc = self._procs.get(name)
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def _spawn(self, comp: Component) -> None:
-        log = comp.log.open("ab")
-        log.write(f"\n=== podwarden: starting {comp.name} at {time.ctime()} ===\n".encode())
-        log.flush()
-        self._logs.append(log)
-        self._procs[comp.name] = subprocess.Popen(
-            comp.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.layout.data_dir,
-            start_new_session=True,  # Ctrl-C reaches podwarden, which stops them in order
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - Linux prctl only, no locks taken
-        )
-
     def _await_ready(self, comp: Component, deadline: float) -> None:
-        proc = self._procs[comp.name]
-        context = ssl_context(comp.probe, self.layout.pki)
-        last_error = "no answer yet"
-        while True:
-            code = proc.poll()
-            if code is not None:
-                raise ComponentFailed(
-                    comp.name, f"exited with code {code} while starting", log_tail(comp.log)
-                )
-            try:
-                # probe URLs are built by components.plan: loopback only (127.0.0.1 or [::1])
-                with urllib.request.urlopen(comp.probe.url, context=context, timeout=2) as r:  # noqa: S310
-                    if r.status == 200:
-                        return
-                    last_error = f"HTTP {r.status}"
-            except urllib.error.HTTPError as e:
-                last_error = f"HTTP {e.code}: {e.read()[:300].decode('utf-8', 'replace')}"
-            except (OSError, ssl.SSLError) as e:
-                last_error = str(e)
-            if time.monotonic() > deadline:
-                raise ComponentFailed(
-                    comp.name,
-                    f"not ready after {self._ready_timeout:.0f} s ({comp.probe.url}: {last_error})",
-                    log_tail(comp.log),
-                )
-            time.sleep(0.1)
+        self._processes.await_ready(comp, deadline, self.layout.pki, self._ready_timeout)

@@ -23,7 +23,7 @@ from podwarden.model.aws.private import ServiceAccountKeys, private
 
 DISCOVERY = "/.well-known/openid-configuration"
 KEYS = "/keys"
-# the issuer kube-apiserver used before issuers were per cluster (local.components): planes keep
+# the issuer kube-apiserver used before issuers were per cluster (local.planner): planes keep
 # accepting its tokens, and the audience of tokens for the apiserver itself stays this string
 LEGACY_ISSUER = "https://kubernetes.default.svc.cluster.local"
 _ID = re.compile(r"[0-9A-F]{32}")

@@ -58,7 +58,13 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.nodes = nodes
         self.queues: dict[str, Sized] = {}
-        reg = self.registry
+        self._api_and_reconciler_instruments(self.registry)
+        self._recovery_instruments(self.registry)
+        self.registry.register(StateCollector(nodes, clusters, self.queues))
+        ProcessCollector(registry=self.registry)
+
+    def _api_and_reconciler_instruments(self, reg: CollectorRegistry) -> None:
+        """What the API answers and how the reconcilers' passes end, and their durations."""
         self.api_requests = Counter(
             "podwarden_api_requests",
             "AWS API requests answered, by service, operation and HTTP status code",
@@ -86,6 +92,9 @@ class Metrics:
             buckets=PASS_BUCKETS,
             registry=reg,
         )
+
+    def _recovery_instruments(self, reg: CollectorRegistry) -> None:
+        """Faults, the times from a fault to quarantine and repair, pauses and job restarts."""
         self.faults = Counter(
             "podwarden_node_faults",
             "Faults the health agent recorded on HyperPod nodes, by fault type (the node "
@@ -119,8 +128,6 @@ class Metrics:
             ("namespace", "job_name"),
             registry=reg,
         )
-        reg.register(StateCollector(nodes, clusters, self.queues))
-        ProcessCollector(registry=reg)
 
     # --- the API --------------------------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """The cluster reconciler: level-triggered, one HyperPod cluster (by id) at a time.
 
 A pass over a cluster re-reads desired state (store) and observed state (nodes), plans with
-``logic.cluster_plan`` and applies the actions; the plan says when it wants the next pass. Passes
-are driven by ``operator.queue``: a handler's wake-up, a change to one of the cluster's nodes,
-the plan's own requeue, and a slow resync. It keeps nothing between passes, so a restart
+``logic.cluster_plan`` and applies the actions: the records here, the Kubernetes calls through
+``operator.node_calls``; the plan says when it wants the next pass. Passes are driven by
+``operator.queue``: a handler's wake-up, a change to one of the cluster's nodes, the plan's own
+requeue, and a slow resync. It keeps nothing between passes, so a restart
 converges from whatever a crash left: an instance record is written before its node is created
 and a node is deleted before its record, so no node is ever unaccounted for.
 """
@@ -15,18 +16,14 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from podwarden import metrics
 from podwarden.control.instance_network import instance_addresses
 from podwarden.logic import cluster_actions as ca
 from podwarden.logic import cluster_plan as cp
 from podwarden.logic.capacity import CapacityPool, Provisioning
-from podwarden.logic.node_spec import (
-    desired_node,
-)
 from podwarden.logic.operations import IN_PROGRESS, finished
 from podwarden.logic.software_update import UpdateTiming
 from podwarden.model.cluster import (
@@ -39,15 +36,10 @@ from podwarden.model.cluster import (
     Recovery,
 )
 from podwarden.model.errors import Conflict, TerminalError
-from podwarden.operator.deep_checks import CheckRunner, DeepCheckSteps, SimulatedCheckRunner
+from podwarden.operator.deep_checks import CheckRunner, SimulatedCheckRunner
 from podwarden.operator.events import cluster_event, failure_event
-from podwarden.operator.instances import (
-    MESSAGES,
-    config_patch,
-    new_instance,
-    observe,
-    on_create_script,
-)
+from podwarden.operator.instances import MESSAGES, new_instance, observe, on_create_script
+from podwarden.operator.node_calls import CapacityFn, NodeCall, NodeCalls
 from podwarden.operator.providers import InstanceProvider, Providers
 from podwarden.operator.queue import WorkQueue, drive
 from podwarden.operator.software_updates import SoftwareUpdates, record_update
@@ -57,10 +49,6 @@ from podwarden.store.sql import Store
 from podwarden.store.usage import instances_by_type
 
 log = logging.getLogger("podwarden.operator")
-
-# (instance type, extra EBS GiB) -> Kubernetes capacity
-CapacityFn = Callable[[str, int], dict[str, str]]
-
 
 # pause after a pass that acted, so a step that cannot progress yet does not spin
 AFTER_ACTIONS = 0.05
@@ -128,6 +116,14 @@ class ClusterReconciler:
         stress = self.settings.deep_check_duration * self.settings.time_scale
         self.check_runner = check_runner or SimulatedCheckRunner(store, stress)
         self.updates = SoftwareUpdates(store, self.settings.update_timing(), clock)
+        self.node_calls = NodeCalls(
+            store,
+            capacity,
+            self.settings,
+            updates=self.updates,
+            check_runner=self.check_runner,
+            clock=clock,
+        )
         self._sem = asyncio.Semaphore(self.settings.concurrency)
 
     def wake(self, cluster_id: str | None = None) -> None:
@@ -204,7 +200,7 @@ class ClusterReconciler:
         self.store.add_events(
             [e for a in actions if (e := cluster_event(cluster, by_id, a, now)) is not None]
         )
-        kube_calls: list[Coroutine[Any, Any, None]] = []
+        kube_calls: list[NodeCall] = []
         cluster_dirty = False
         try:
             for action in actions:
@@ -217,8 +213,8 @@ class ClusterReconciler:
                     self._count_repair(cluster.groups[by_id[action.instance_id].group])
                     cluster_dirty = True
                 if isinstance(action, ca.PauseRemediation):
-                    kube_calls += self._explain_pause(provider, cluster, action)
-                call = self._node_call(provider, cluster, by_id, action)
+                    kube_calls += self.node_calls.explain_pause(provider, cluster, action)
+                call = self.node_calls.call(provider, cluster, by_id, action)
                 if call is not None:
                     kube_calls.append(call)
                 elif not self._record_change(cluster, by_id, action):
@@ -230,72 +226,6 @@ class ClusterReconciler:
         if cluster_dirty:
             with contextlib.suppress(Conflict):  # a user's update won: plan again next pass
                 self.store.save_cluster(cluster)
-
-    def _node_call(
-        self,
-        provider: InstanceProvider,
-        cluster: Cluster,
-        by_id: dict[str, Instance],
-        action: ca.Action,
-    ) -> Coroutine[Any, Any, None] | None:
-        """The Kubernetes call an action needs, if it is one."""
-        call: Coroutine[Any, Any, None] | None = None
-        match action:
-            case ca.CreateNode(instance_id):
-                inst = by_id[instance_id]
-                extra = sum(v.size_gib for v in inst.volumes if not v.root)
-                capacity = self.capacity(inst.instance_type, extra)
-                group = cluster.groups[inst.group]
-                call = provider.launch(desired_node(cluster, group, inst, capacity))
-            case ca.SyncNode(instance_id, keep):
-                inst = by_id[instance_id]
-                patch = config_patch(cluster, cluster.groups[inst.group], inst, keep)
-                call = provider.update(inst.node_name, patch)
-            case ca.DeleteNode(name):
-                call = provider.terminate(name)
-            case ca.Reboot(instance_id):
-                call = self._reboot(provider, by_id[instance_id])
-            case ca.StartDeepCheck(instance_id):
-                call = self._start_deep_check(provider, cluster, by_id[instance_id])
-            case ca.FinishDeepCheck(instance_id, passed):
-                call = self._finish_deep_check(provider, by_id[instance_id], passed)
-            case ca.DrainForUpdate(instance_id, release):
-                call = self.updates.drain(provider, by_id[instance_id], release)
-            case ca.Reimage(instance_id, release, image_id):
-                call = self.updates.reimage(provider, by_id[instance_id], release, image_id)
-            case ca.NodeBooted(instance_id):
-                at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
-                call = provider.booted(by_id[instance_id].node_name, at)
-        return call
-
-    def _deep_checks(self) -> DeepCheckSteps:
-        """The deep-check steps with the reconciler's check runner (``operator.deep_checks``;
-        by default the simulated one: each check takes its share of the scaled
-        deep_check_duration)."""
-        return DeepCheckSteps(self.store, self.check_runner)
-
-    async def _start_deep_check(
-        self, provider: InstanceProvider, cluster: Cluster, inst: Instance
-    ) -> None:
-        await self._deep_checks().start(provider, cluster, inst, self.clock())
-
-    async def _finish_deep_check(
-        self, provider: InstanceProvider, inst: Instance, passed: bool
-    ) -> None:
-        await self._deep_checks().finish(provider, inst, passed, self.clock())
-
-    async def _reboot(self, provider: InstanceProvider, inst: Instance) -> None:
-        """Same id, node and volumes: the node goes NotReady and the instance Pending until the
-        reboot delay has passed and the node is Ready again."""
-        now = self.clock()
-        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-        await provider.reboot(inst.node_name, at)
-        inst.status = InstanceStatus.PENDING
-        inst.message = "Rebooting the instance"
-        inst.recovery = Recovery.NONE
-        inst.ready_at = now + self.settings.reboot_delay * self.settings.time_scale
-        with contextlib.suppress(Conflict):
-            self.store.save_instance(inst)
 
     def _record_change(
         self, cluster: Cluster, by_id: dict[str, Instance], action: ca.Action
@@ -329,15 +259,6 @@ class ClusterReconciler:
         window = self.limits.repair_window_seconds
         group.repairs = [t for t in group.repairs if now - t <= window] + [now]
 
-    def _explain_pause(
-        self, provider: InstanceProvider, cluster: Cluster, action: ca.PauseRemediation
-    ) -> list[Coroutine[Any, Any, None]]:
-        """Log the pause (or resumption) and put it in an Event on each unhealthy node."""
-        reason = action.reason or f"automatic recovery of instance group {action.group} resumed"
-        log.warning("cluster %s: %s", cluster.name, reason)
-        kind = "RemediationPaused" if action.reason else "RemediationResumed"
-        return [provider.event(node, kind, reason) for node in action.nodes]
-
     def _replace(self, cluster: Cluster, old: Instance, others: dict[str, Instance]) -> None:
         """New instance (new id, node and volumes; same NodeLogicalId and group configuration)
         and the old one terminating, in one transaction; the old volumes go with the old record."""
@@ -350,8 +271,8 @@ class ClusterReconciler:
         with contextlib.suppress(Conflict):
             self.store.replace_instance(old, fresh)
 
-    async def _gather(self, calls: list[Coroutine[Any, Any, None]]) -> None:
-        async def bounded(call: Coroutine[Any, Any, None]) -> None:
+    async def _gather(self, calls: list[NodeCall]) -> None:
+        async def bounded(call: NodeCall) -> None:
             async with self._sem:
                 await call
 
@@ -391,7 +312,7 @@ class ClusterReconciler:
             self.store.save_instance(inst)
 
 
-def _close(calls: list[Coroutine[Any, Any, None]]) -> None:
+def _close(calls: list[NodeCall]) -> None:
     """Discard Kubernetes calls that will not be awaited (no "never awaited" warnings)."""
     for call in calls:
         call.close()

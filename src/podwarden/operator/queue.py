@@ -123,6 +123,55 @@ class Reconciler(Protocol[K]):
         """Record that ``key`` cannot progress (a retry cannot help)."""
 
 
+class _Passes(Generic[K]):
+    """One reconcile pass over a key, its result turned into the key's next due time: the
+    plan's ``RequeueAfter``, a ``TemporaryError``'s delay, the per-key backoff after any other
+    error, or none (a success, or a ``TerminalError`` recorded by the reconciler's hook)."""
+
+    def __init__(
+        self, reconciler: Reconciler[K], queue: WorkQueue[K], policy: Backoff, name: str
+    ) -> None:
+        self._reconciler = reconciler
+        self._queue = queue
+        self._policy = policy
+        self._name = name
+        self._failures: dict[K, int] = {}
+
+    def _retry(self, key: K) -> float:
+        self._failures[key] = self._failures.get(key, 0) + 1
+        delay = self._policy.after(self._failures[key])
+        self._queue.add(key, delay)
+        return delay
+
+    async def one(self, key: K) -> str:
+        """Reconcile ``key`` once; the pass's result, as the metrics count it."""
+        name, queue = self._name, self._queue
+        try:
+            after = await self._reconciler.reconcile(key)
+        except TemporaryError as exc:
+            log.info("%s %s: %s; again in %.2f s", name, key, exc.message, exc.delay)
+            queue.add(key, exc.delay)
+            return "temporary_error"
+        except TerminalError as exc:
+            log.warning("%s %s failed: %s", name, key, exc.message)
+            self._failures.pop(key, None)
+            self._reconciler.failed(key, exc)
+            return "terminal_error"
+        except PodwardenError as exc:  # e.g. Conflict: another writer won; plan again soon
+            delay = self._retry(key)
+            log.warning("%s %s: %s; again in %.1f s", name, key, exc.message, delay)
+            return "error"
+        except Exception:  # a bug in one object's reconcile must not stop the others
+            delay = self._retry(key)
+            log.exception("%s %s failed; again in %.1f s", name, key, delay)
+            return "error"
+        self._failures.pop(key, None)
+        if after is None:
+            return "success"
+        queue.add(key, after)
+        return "requeue_after"
+
+
 async def drive(
     reconciler: Reconciler[K],
     queue: WorkQueue[K],
@@ -134,50 +183,16 @@ async def drive(
 ) -> None:
     """Reconcile keys from ``queue`` with ``workers`` workers, re-adding every key each
     ``resync`` seconds, until cancelled."""
-    failures: dict[K, int] = {}
-    policy = backoff or Backoff()
+    passes = _Passes(reconciler, queue, backoff or Backoff(), name)
     recorder = metrics.current()  # passes and queue depth, by ``name``
     recorder.watch_queue(name, queue)
-
-    def retry(key: K) -> float:
-        failures[key] = failures.get(key, 0) + 1
-        delay = policy.after(failures[key])
-        queue.add(key, delay)
-        return delay
-
-    async def one(key: K) -> str:
-        """Reconcile ``key`` once; the pass's result, as the metrics count it."""
-        try:
-            after = await reconciler.reconcile(key)
-        except TemporaryError as exc:
-            log.info("%s %s: %s; again in %.2f s", name, key, exc.message, exc.delay)
-            queue.add(key, exc.delay)
-            return "temporary_error"
-        except TerminalError as exc:
-            log.warning("%s %s failed: %s", name, key, exc.message)
-            failures.pop(key, None)
-            reconciler.failed(key, exc)
-            return "terminal_error"
-        except PodwardenError as exc:  # e.g. Conflict: another writer won; plan again soon
-            delay = retry(key)
-            log.warning("%s %s: %s; again in %.1f s", name, key, exc.message, delay)
-            return "error"
-        except Exception:  # a bug in one object's reconcile must not stop the others
-            delay = retry(key)
-            log.exception("%s %s failed; again in %.1f s", name, key, delay)
-            return "error"
-        failures.pop(key, None)
-        if after is None:
-            return "success"
-        queue.add(key, after)
-        return "requeue_after"
 
     async def worker() -> None:
         while True:
             key = await queue.get()
             started = time.perf_counter()
             try:
-                result = await one(key)
+                result = await passes.one(key)
             finally:
                 queue.done(key)
             recorder.reconciled(name, result, time.perf_counter() - started)
