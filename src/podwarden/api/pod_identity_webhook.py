@@ -28,7 +28,7 @@ import json
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Generator, Mapping, MutableMapping
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -42,16 +42,12 @@ from podwarden.model.errors import PodwardenError
 from podwarden.model.planes import PlaneInfo
 from podwarden.store.resources import Record
 from podwarden.store.sql import Store
+from podwarden.wire.asgi import Receive, Scope, Send, read_body, reply_json
 
 log = logging.getLogger("podwarden.eks.pod_identity_webhook")
 
 PREFIX = "/mutate/"
 MAX_REVIEW_BYTES = 8 * 1024 * 1024
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 def mutate_url(port: int, account: str, region: str, cluster: str) -> str:
@@ -124,18 +120,20 @@ class PodIdentityWebhook:
             return
         parts = scope["path"].removeprefix(PREFIX).split("/")
         if not scope["path"].startswith(PREFIX) or len(parts) != 3 or not all(parts):
-            await _reply(send, 404, {"message": f"expected {PREFIX}<account>/<region>/<cluster>"})
+            await reply_json(
+                send, 404, {"message": f"expected {PREFIX}<account>/<region>/<cluster>"}
+            )
             return
         if scope["method"] != "POST":
-            await _reply(send, 405, {"message": "expected POST"})
+            await reply_json(send, 405, {"message": "expected POST"})
             return
-        body = await _read(receive)
+        body = await read_body(receive, MAX_REVIEW_BYTES)
         try:
             review = json.loads(body) if body is not None else None
         except ValueError:
             review = None
         if not isinstance(review, dict) or not isinstance(review.get("request"), dict):
-            await _reply(send, 400, {"message": "expected an AdmissionReview"})
+            await reply_json(send, 400, {"message": "expected an AdmissionReview"})
             return
         account, region, cluster = parts
         try:
@@ -143,7 +141,7 @@ class PodIdentityWebhook:
         except Exception:  # never block a pod: allowed, unchanged (as failurePolicy Ignore)
             log.exception("EKS cluster %s: pod left unmutated", cluster)
             patch = None
-        await _reply(send, 200, piw.admission_response(review, patch))
+        await reply_json(send, 200, piw.admission_response(review, patch))
 
     async def patch(
         self, account: str, region: str, cluster: str, request: Mapping[str, Any]
@@ -263,26 +261,3 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-async def _read(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_REVIEW_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _reply(send: Send, status: int, doc: dict[str, Any]) -> None:
-    body = json.dumps(doc).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
