@@ -50,6 +50,7 @@ BENCHMARKS = (
     Benchmark("software_update.py"),
     Benchmark("goodput.py", deadline_s=7200.0),
     Benchmark("metrics.py"),
+    Benchmark("scale.py", deadline_s=5400.0),
 )
 
 

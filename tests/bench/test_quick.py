@@ -184,3 +184,15 @@ def test_all_refuses_an_unknown_benchmark(tmp_path: Path) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2 and "no such benchmark: nope.py" in proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.integration
+def test_scale(tmp_path: Path) -> None:
+    _, data = run_quick("scale.py", tmp_path)
+    small, large = data["sizes"]
+    assert (small["instances"], large["instances"]) == (10, 30)
+    for row in (small, large):
+        assert row["list_cluster_nodes"]["nodes"] == row["instances"]
+        assert row["in_service_s"] > 0 and row["podwarden_rss_mb"] > 0
+        assert set(row["control_plane_rss_mb"]) >= {"etcd", "kube-apiserver", "kwok"}
+    assert "in_service_ms" in large["per_instance_added"]

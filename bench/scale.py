@@ -1,0 +1,152 @@
+"""How podwarden and the embedded control plane grow with the cluster (issue #14 item 1): one
+HyperPod cluster of N instances in mixed GPU and CPU groups, from CreateCluster to InService,
+for each N of ``--sizes``, each on a fresh control plane and ``podwarden serve``.
+
+    .venv/bin/python bench/scale.py [--sizes 100 1000 5000] [--json out.json] [--quick]
+
+For each size: seconds to InService, podwarden's RSS, the control plane's RSS (etcd,
+kube-apiserver, kube-controller-manager, kube-scheduler, kwok, training operator: each and in
+all), ListClusterNodes paginated through every node (pages and seconds), and the growth from
+the previous size (time and memory per instance added). Every wait has a deadline
+(bench/waits.py). ``--quick`` (what tests/bench runs): sizes 10 and 30.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from api import EKS, LIFECYCLE_URI, ROLE, client, start_api, stop  # bench/api.py
+from podwarden.local.runtime import ControlPlane
+from waits import in_service  # bench/waits.py
+
+# the mix of a training cluster: mostly GPU workers, a few CPU nodes for system pods
+GROUPS = (
+    ("gpu-p5", "ml.p5.48xlarge", 0.5),
+    ("gpu-g5", "ml.g5.8xlarge", 0.4),
+    ("cpu", "ml.c5.2xlarge", 0.1),
+)
+IN_SERVICE_PER_1000_S = 240.0  # the deadline grows with the size
+
+
+def groups(n: int) -> list[dict[str, Any]]:
+    counts = [max(1, round(n * share)) for _, _, share in GROUPS]
+    counts[0] += n - sum(counts)  # exactly n in all
+    return [
+        {
+            "InstanceGroupName": name,
+            "InstanceType": itype,
+            "InstanceCount": count,
+            "ExecutionRole": ROLE,
+            "LifeCycleConfig": {"SourceS3Uri": LIFECYCLE_URI, "OnCreate": "on_create.sh"},
+        }
+        for (name, itype, _), count in zip(GROUPS, counts, strict=True)
+    ]
+
+
+def rss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def one_size(n: int, tmp: Path) -> dict[str, Any]:
+    with ControlPlane(tmp / f"k8s-{n}", fsync=False) as cp:
+        pw, url = start_api(
+            [sys.executable, "-m", "podwarden.cli.main", "serve", "--kubeconfig",
+             str(cp.kubeconfig), "--data-dir", str(tmp / f"pw-{n}"), "--port", "0",
+             "--launch-delay", "0"],
+            "podwarden serve",
+        )  # fmt: skip
+        try:
+            sm = client(url)
+            t0 = time.perf_counter()
+            sm.create_cluster(
+                ClusterName="scale",
+                InstanceGroups=groups(n),
+                Orchestrator={"Eks": {"ClusterArn": EKS}},
+                NodeRecovery="Automatic",
+            )
+            in_service(sm, "scale", max(120.0, IN_SERVICE_PER_1000_S * n / 1000))
+            seconds = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            pages = sm.get_paginator("list_cluster_nodes").paginate(ClusterName="scale")
+            listed, page_count = 0, 0
+            for page in pages:
+                page_count += 1
+                listed += len(page["ClusterNodeSummaries"])
+            list_s = time.perf_counter() - t1
+            plane = {name: round(rss_mb(pid)) for name, pid in cp.pids.items()}
+            return {
+                "instances": n,
+                "in_service_s": round(seconds, 1),
+                "podwarden_rss_mb": round(rss_mb(pw.pid)),
+                "control_plane_rss_mb": plane,
+                "control_plane_rss_total_mb": sum(plane.values()),
+                "list_cluster_nodes": {
+                    "nodes": listed,
+                    "pages": page_count,
+                    "seconds": round(list_s, 2),
+                },
+            }
+        finally:
+            stop([pw])
+
+
+def growth(rows: list[dict[str, Any]]) -> None:
+    """Per instance added since the previous size: seconds and MB (linear growth keeps them
+    flat)."""
+    for before, after in itertools.pairwise(rows):
+        added = after["instances"] - before["instances"]
+        after["per_instance_added"] = {
+            "in_service_ms": round(
+                1000 * (after["in_service_s"] - before["in_service_s"]) / added, 2
+            ),
+            "podwarden_kb": round(
+                1024 * (after["podwarden_rss_mb"] - before["podwarden_rss_mb"]) / added, 1
+            ),
+            "control_plane_kb": round(
+                1024
+                * (after["control_plane_rss_total_mb"] - before["control_plane_rss_total_mb"])
+                / added,
+                1,
+            ),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--quick", action="store_true", help="sizes 10 and 30")
+    args = parser.parse_args()
+    if args.quick:
+        args.sizes = [10, 30]
+    out: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
+        "quick": args.quick,
+        "sizes": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="pw-bench-scale-") as tmp_name:
+        for n in sorted(args.sizes):
+            row = one_size(n, Path(tmp_name))
+            out["sizes"].append(row)
+            print(json.dumps(row), flush=True)
+    growth(out["sizes"])
+    print(json.dumps(out, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
