@@ -124,8 +124,9 @@ def growth(rows: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    # 2,000: the local account's quota of instances per cluster, as AWS's default
-    # (policy/tables/quotas.yaml); a larger size is refused with ResourceLimitExceeded
+    # 2,000: the local account's quota of instances per cluster (podwarden's own figure, AWS
+    # publishes no default: policy/tables/quotas.yaml); a larger size is refused with
+    # ResourceLimitExceeded
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 2000])
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quick", action="store_true", help="sizes 10 and 30")
