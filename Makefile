@@ -9,8 +9,11 @@ UV := $(VENV)/bin/uv
 
 .PHONY: up test check unit integration venv k8s k8s-all chromium bench clean-venv
 
+# UP_ARGS: further options of `podwarden up` (`make up UP_ARGS="--port 0"`)
+UP_ARGS ?=
+
 up: venv k8s
-	$(VENV)/bin/podwarden up
+	$(VENV)/bin/podwarden up $(UP_ARGS)
 
 test: venv k8s-all chromium check
 	$(VENV)/bin/pytest
