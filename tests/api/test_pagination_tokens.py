@@ -14,13 +14,15 @@ import functools
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from podwarden.model import ids
-from podwarden.model.cluster import Cluster
+from podwarden.model.cluster import Cluster, Instance
+from podwarden.store.sql import Store
 from tests.api.aws_server import REGION, AwsServer
 from tests.aws_helpers import ACCOUNT, SAGEMAKER_TRUST_POLICY
 
@@ -208,3 +210,122 @@ def test_s3_tokens_walk_and_are_bound(aws: AwsServer, bucket: str) -> None:
     token = pages[0]["NextContinuationToken"]
     got = refused(lambda: s3.list_objects_v2(Bucket=bucket, Prefix="b/", ContinuationToken=token))
     assert got == (400, "InvalidArgument")
+
+
+# --- ListClusterNodes: pages read through the store's index (issue #14) --------------------------
+
+
+def _node(cid: str, n: int, group: str, launch: float) -> Instance:
+    return Instance(
+        instance_id=f"i-{(n * 7919) % 1000:017x}",  # ids not in launch order
+        cluster_id=cid,
+        group=group,
+        logical_id=f"{group}-{n}",
+        instance_type="ml.c5.large",
+        status="Running",
+        launch_time=launch,
+        ready_at=launch,
+    )
+
+
+@pytest.fixture(scope="module")
+def node_cluster(aws: AwsServer, cluster: str) -> tuple[str, list[Instance]]:
+    """30 instances of pg-0 in two groups, some launched together (equal launch times)."""
+    record = aws.store.get_cluster(ACCOUNT, REGION, name=cluster)
+    assert record is not None
+    base = time.time() - 3600
+    made = [
+        _node(record.cluster_id, n, "gpu" if n % 3 else "cpu-x", base + n // 4) for n in range(30)
+    ]
+    aws.store.add_instances(made)
+    return cluster, made
+
+
+ORDERS = [(by, order) for by in ("CREATION_TIME", "NAME") for order in ("Ascending", "Descending")]
+
+
+@pytest.mark.parametrize("sort", ORDERS, ids=["/".join(o) for o in ORDERS])
+@pytest.mark.parametrize("page_size", [1, 4, 30, 100])
+def test_list_cluster_nodes_walks_every_order(
+    aws: AwsServer,
+    node_cluster: tuple[str, list[Instance]],
+    sort: tuple[str, str],
+    page_size: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cluster, made = node_cluster
+    sort_by, sort_order = sort
+    # no page may read the whole cluster: that made paging quadratic in its size
+    monkeypatch.setattr(Store, "list_instances", _never)
+    sm = aws.client("sagemaker")
+    query = {"ClusterName": cluster, "SortBy": sort_by, "SortOrder": sort_order}
+    pages = list(
+        sm.get_paginator("list_cluster_nodes").paginate(
+            **query, PaginationConfig={"PageSize": page_size}
+        )
+    )
+    got = [s["InstanceId"] for p in pages for s in p["ClusterNodeSummaries"]]
+    key = (
+        (lambda i: i.instance_id)
+        if sort_by == "NAME"
+        else (lambda i: (i.launch_time, i.instance_id))
+    )
+    want = [i.instance_id for i in sorted(made, key=key, reverse=sort_order == "Descending")]
+    assert got == want
+    assert len(pages) == -(-len(made) // page_size)  # no empty last page
+    assert "NextToken" not in pages[-1]
+
+
+def test_list_cluster_nodes_filters_across_pages(
+    aws: AwsServer, node_cluster: tuple[str, list[Instance]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster, made = node_cluster
+    monkeypatch.setattr(Store, "list_instances", _never)
+    sm = aws.client("sagemaker")
+    after = datetime.fromtimestamp(made[9].launch_time, UTC)  # strictly after: from n = 12 on
+    pages = list(
+        sm.get_paginator("list_cluster_nodes").paginate(
+            ClusterName=cluster,
+            InstanceGroupNameContains="cpu",
+            CreationTimeAfter=after,
+            PaginationConfig={"PageSize": 2},
+        )
+    )
+    got = [s["InstanceId"] for p in pages for s in p["ClusterNodeSummaries"]]
+    want = [
+        i
+        for i in sorted(made, key=lambda i: (i.launch_time, i.instance_id))
+        if i.group == "cpu-x" and i.launch_time > made[9].launch_time
+    ]
+    assert got == [i.instance_id for i in want] and len(want) == 6
+    token = pages[0]["NextToken"]  # bound to its filter
+    got_refused = refused(
+        lambda: sm.list_cluster_nodes(ClusterName=cluster, NextToken=token, MaxResults=2)
+    )
+    assert got_refused == (400, "ValidationException")
+
+
+def test_list_cluster_nodes_pages_stay_right_when_nodes_come_and_go(
+    aws: AwsServer, node_cluster: tuple[str, list[Instance]]
+) -> None:
+    cluster, made = node_cluster
+    sm = aws.client("sagemaker")
+    first = sm.list_cluster_nodes(ClusterName=cluster, SortBy="NAME", MaxResults=10)
+    seen = [s["InstanceId"] for s in first["ClusterNodeSummaries"]]
+    # one node of the first page goes away: an offset would now skip a node of the second page
+    aws.store.delete_instance(seen[0])
+    try:
+        token = first["NextToken"]
+        while token:
+            page = sm.list_cluster_nodes(
+                ClusterName=cluster, SortBy="NAME", MaxResults=10, NextToken=token
+            )
+            seen += [s["InstanceId"] for s in page["ClusterNodeSummaries"]]
+            token = page.get("NextToken")
+    finally:
+        aws.store.add_instances([i for i in made if i.instance_id == seen[0]])
+    assert seen == sorted(i.instance_id for i in made)
+
+
+def _never(*_: object) -> None:
+    raise AssertionError("ListClusterNodes read every instance of the cluster for one page")

@@ -123,14 +123,14 @@ def test_refusals(sm: Any, aws: AwsServer, cluster: str, standard: str) -> None:
         NodesToAdd=[{"InstanceGroupName": "workers", "IncrementTargetCountBy": 51}],
     )
     assert code == "ValidationException"
-    # the account's instances-per-cluster quota (2000)
+    # the account's instances-per-cluster quota (5000)
     record = aws.store.get_cluster(ACCOUNT, REGION, cluster_id=cluster.rsplit("/", 1)[1])
     assert record is not None
-    record.groups["workers"].spec["InstanceCount"] = 1990
+    record.groups["workers"].spec["InstanceCount"] = 4990
     aws.store.save_cluster(record)
     code, message = refused(
         sm.batch_add_cluster_nodes,
         ClusterName=cluster,
         NodesToAdd=[{"InstanceGroupName": "workers", "IncrementTargetCountBy": 11}],
     )
-    assert code == "ResourceLimitExceeded" and "2001" in message
+    assert code == "ResourceLimitExceeded" and "5001" in message

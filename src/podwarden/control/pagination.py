@@ -9,7 +9,10 @@ A token is ``base64url(JSON object)`` with exactly the fields of its kind:
 * an *offset* token ``{"o": offset, "q": fingerprint}``: where the next page starts in a listing
   that the operation sorts the same way on every call;
 * a *marker* token ``{"a": base64url(UTF-8 of the last entry), "q": fingerprint}``: S3 resumes
-  after the last key or CommonPrefix returned, which stays right when keys come and go.
+  after the last key or CommonPrefix returned, which stays right when keys come and go;
+* a *key* token ``{"k": "<float> <id>", "q": fingerprint}``: the sort key of the last item of a
+  page read through an index (ListClusterNodes: launch time and instance id,
+  ``store.instance_order``), so the next page starts there rather than at an offset.
 
 ``q`` is a hash of the request's other members (filters, sort, prefix, path prefix...): a token
 is only good for the query that issued it. Tokens are not secret (a client could forge one for
@@ -29,6 +32,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -40,6 +44,7 @@ MAX_TOKEN_CHARS = 4096  # our longest (an S3 marker of a 1024-byte key) is about
 MAX_OFFSET = 2**31 - 1
 MAX_INT_DIGITS = 10
 MAX_MARKER_BYTES = 1024  # S3's longest key, in UTF-8 bytes
+MAX_KEY_CHARS = 128  # a float's repr and an id
 _FINGERPRINT_CHARS = 16
 
 Query = Mapping[str, Any]
@@ -69,6 +74,10 @@ def encode_offset(offset: int, query: Query) -> str:
 
 def encode_marker(marker: str, query: Query) -> str:
     return _wrap({"a": _b64(marker.encode("utf-8", "surrogatepass"))}, query)
+
+
+def encode_key(key: tuple[float, str], query: Query) -> str:
+    return _wrap({"k": f"{key[0]!r} {key[1]}"}, query)
 
 
 # --- decoding ------------------------------------------------------------------------------------
@@ -123,7 +132,19 @@ def _marker(value: Any) -> str:
     return raw.decode("utf-8", "surrogatepass")
 
 
-_FIELDS: Mapping[str, Callable[[Any], Any]] = {"o": _offset, "a": _marker}
+def _key(value: Any) -> tuple[float, str]:
+    if type(value) is not str or len(value) > MAX_KEY_CHARS:
+        raise ValueError("a key that is not a string of a key's length")
+    number, _, ident = value.partition(" ")
+    position = float(number)  # ValueError for what is not a number
+    if not math.isfinite(position):
+        raise ValueError("a key that is not a finite number")
+    if not ident or not ident.isascii() or not ident.isprintable() or " " in ident:
+        raise ValueError("a key without an id")
+    return position, ident
+
+
+_FIELDS: Mapping[str, Callable[[Any], Any]] = {"o": _offset, "a": _marker, "k": _key}
 
 
 class _Foreign(Exception):
@@ -163,6 +184,11 @@ def decode_offset(token: str, query: Query) -> int:
 
 def decode_marker(token: str, query: Query, **details: object) -> str:
     return str(decode(token, "a", query, **details))
+
+
+def decode_key(token: str, query: Query) -> tuple[float, str]:
+    position, ident = decode(token, "k", query)
+    return float(position), str(ident)
 
 
 # --- paging --------------------------------------------------------------------------------------

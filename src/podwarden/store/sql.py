@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from podwarden.model.cluster import Cluster, ClusterEvent, ClusterOperation, Instance
 from podwarden.model.errors import Conflict, InUse
+from podwarden.store.instance_order import ORDERS, InstanceOrder, Key, add_launch_time
 from podwarden.store.prepared import PreparedRead
 from podwarden.store.resources import Resources
 from podwarden.store.transactions import begin
@@ -60,8 +61,12 @@ instances = Table(
     Column("cluster_id", String(12), nullable=False, index=True),
     Column("group_name", String(63), nullable=False),
     Column("status", String(32), nullable=False),
+    # the key of ListClusterNodes' default order (store.instance_order): pages are read from
+    # where the last one ended, through this index, not by decoding every instance per page
+    Column("launch_time", Float, nullable=False, server_default="0"),
     Column("version", Integer, nullable=False),
     Column("doc", Text, nullable=False),
+    Index("instances_by_launch", "cluster_id", "launch_time", "instance_id"),
 )
 
 
@@ -141,7 +146,12 @@ def _update_instance(conn: Connection, inst: Instance) -> None:
         instances.update()
         .where(instances.c.instance_id == inst.instance_id)
         .where(instances.c.version == inst.version)
-        .values(version=inst.version + 1, status=inst.status, doc=json.dumps(inst.to_doc()))
+        .values(
+            version=inst.version + 1,
+            status=inst.status,
+            launch_time=inst.launch_time,
+            doc=json.dumps(inst.to_doc()),
+        )
     )
     if result.rowcount != 1:
         raise Conflict(f"Instance {inst.instance_id} was modified concurrently; retry.")
@@ -153,6 +163,7 @@ def _instance_row(inst: Instance) -> dict[str, Any]:
         "cluster_id": inst.cluster_id,
         "group_name": inst.group,
         "status": inst.status,
+        "launch_time": inst.launch_time,
         "version": 1,
         "doc": json.dumps(inst.to_doc()),
     }
@@ -164,6 +175,7 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        add_launch_time(self.engine, instances)  # a store written before the column existed
         self.resources = Resources(self.engine)  # the local AWS account's records
         # the hot reads, compiled for this engine and run on a pooled DB-API connection
         self._cluster_by_name = PreparedRead(self.engine, _CLUSTER_BY_NAME)
@@ -172,6 +184,7 @@ class Store:
         self._count_by_group = PreparedRead(self.engine, _COUNT_BY_GROUP)
         self._instances_of = PreparedRead(self.engine, _INSTANCES_OF)
         self._events_of = PreparedRead(self.engine, _EVENTS_OF)
+        self._in_order = {o: PreparedRead(self.engine, o.statement(instances)) for o in ORDERS}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -329,4 +342,14 @@ class Store:
 
     def list_instances(self, cluster_id: str) -> list[Instance]:
         rows = self._instances_of.all({"cluster_id": cluster_id})
+        return [Instance.from_doc(json.loads(doc), version) for doc, version in rows]
+
+    def instances_in_order(
+        self, cluster_id: str, order: InstanceOrder, after: Key | None, limit: int
+    ) -> list[Instance]:
+        """Up to ``limit`` instances of a cluster in ``order``, from just past ``after`` (a key
+        of that order; None: from the start), read through the order's index: a page costs its
+        own rows, not the cluster's."""
+        statement = self._in_order[order.of(after=after)]
+        rows = statement.all(order.params(cluster_id, after, limit))
         return [Instance.from_doc(json.loads(doc), version) for doc, version in rows]

@@ -10,11 +10,10 @@ from podwarden.control.sagemaker import images
 from podwarden.control.sagemaker.clusters import (
     find_cluster,
     kubernetes_details,
-    listing,
     new_operation,
     when,
-    within,
 )
+from podwarden.control.sagemaker.node_listing import node_page
 from podwarden.logic import deep_check_rules
 from podwarden.logic.operations import DEEP_HEALTH_CHECK
 from podwarden.model.changes import SAGEMAKER_CLUSTER
@@ -44,25 +43,13 @@ def _summary(inst: Instance, region: str, logical: bool) -> dict[str, Any]:
 
 def list_cluster_nodes(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     cluster = find_cluster(ctx, req["ClusterName"])
-    part = req.get("InstanceGroupNameContains")
-    selected = [
-        i
-        for i in ctx.store.list_instances(cluster.cluster_id)
-        if (part is None or part in i.group) and within(i.launch_time, req)
-    ]
-    by_name = req.get("SortBy", "CREATION_TIME") == "NAME"
-    selected.sort(
-        key=lambda i: (i.instance_id, i.launch_time) if by_name else (i.launch_time, i.instance_id),
-        reverse=req.get("SortOrder", "Ascending") == "Descending",
-    )
+    chunk, token = node_page(ctx.store, cluster.cluster_id, req)
     logical = bool(req.get("IncludeNodeLogicalIds"))
     view = images.ImageView.of(ctx, cluster)  # each node's AMI release and its status
-    return listing(
-        "ClusterNodeSummaries",
-        selected,
-        req,
-        lambda i: _summary(i, cluster.region, logical) | images.node_summary_fields(view, i),
-    )
+    nodes = [
+        _summary(i, cluster.region, logical) | images.node_summary_fields(view, i) for i in chunk
+    ]
+    return {"ClusterNodeSummaries": nodes, **({"NextToken": token} if token else {})}
 
 
 def _find_instance(ctx: Context, cluster: Cluster, req: dict[str, Any]) -> Instance:
