@@ -47,10 +47,11 @@ $(VENV)/.synced: uv.lock pyproject.toml
 chromium:
 	scripts/ensure-chromium
 
+# what a control plane runs (kubectl and helm come with k8s-all)
 k8s:
-	PYTHON=$(PYTHON) scripts/build-k8s
+	PYTHON=$(PYTHON) scripts/build-k8s --serve
 
-# and the further Kubernetes minors (toolchain.toml's kubernetes_releases) that EKS clusters
+# everything: kubectl and helm too, and the further Kubernetes minors (toolchain.toml's kubernetes_releases) that EKS clusters
 # are created at or upgraded to in the integration tests
 k8s-all:
 	PYTHON=$(PYTHON) scripts/build-k8s --kubernetes all

@@ -28,10 +28,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 from podwarden.local.errors import GoToolchainError
 from podwarden.local.toolchain import (
+    OPTIONAL_BINARIES,
     GoComponent,
     Toolchain,
     cache_bin_dir,
@@ -42,7 +45,10 @@ from podwarden.local.toolchain import (
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TOOLS_DIR = REPO_ROOT / "tools" / "k8s"
-PROGRESS_SECONDS = 30.0
+PROGRESS_SECONDS = 15.0
+# Two at a time: on 2 cores one component's downloads and single-threaded link overlap
+# another's compiling (BENCHMARKS.md, "A first make up")
+DEFAULT_JOBS = 2
 # the server binaries a control plane needs of a Kubernetes release (kubectl is optional)
 SERVER_PACKAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
@@ -218,35 +224,88 @@ def release_minors(requested: Iterable[str]) -> list[str]:
     return found
 
 
-def build_all(force: bool = False) -> Path:
-    """Build what the cache lacks; return the shared components' bin directory."""
-    toolchain = load_toolchain()
-    todo: list[tuple[GoComponent, Path, tuple[str, ...], bool]] = []
+@dataclass(frozen=True)
+class Job:
+    """One component's part of a build: the packages to build and whether its manifests are
+    copied."""
+
+    component: GoComponent
+    bin_dir: Path
+    packages: tuple[str, ...]
+    manifests: bool
+
+    @property
+    def label(self) -> str:
+        names = ", ".join(self.component.binary or p.rsplit("/", 1)[-1] for p in self.packages)
+        return f"{self.component.name} {self.component.version}" + (f" ({names})" if names else "")
+
+
+def plan_build(toolchain: Toolchain, *, force: bool = False, serve: bool = False) -> list[Job]:
+    """What the cache lacks, component by component in toolchain.toml's order (Kubernetes, the
+    longest, first). ``serve``: only what a control plane runs (no kubectl, no helm)."""
+    jobs: list[Job] = []
     for c in toolchain.components:
         bin_dir = component_dir(c, toolchain) / "bin"
-        bin_dir.mkdir(parents=True, exist_ok=True)
         pkgs = c.packages if force else missing_packages(c, bin_dir)
+        if serve:
+            pkgs = tuple(p for p in pkgs if p.rsplit("/", 1)[-1] not in OPTIONAL_BINARIES)
+            if not set(c.binaries) - set(OPTIONAL_BINARIES):
+                continue
         manifests = bool(missing_manifests(c, manifests_dir(c, toolchain))) or (
             force and bool(c.manifest_files)
         )
         if pkgs or manifests:
-            todo.append((c, bin_dir, pkgs, manifests))
+            jobs.append(Job(c, bin_dir, pkgs, manifests))
+    return jobs
+
+
+def _run_job(go: str, job: Job, toolchain: Toolchain) -> float:
+    started = time.monotonic()
+    job.bin_dir.mkdir(parents=True, exist_ok=True)
+    if job.packages:
+        build_component(go, job.component, job.bin_dir, job.packages)
+    if job.manifests:
+        copy_manifests(go, job.component, manifests_dir(job.component, toolchain))
+    return time.monotonic() - started
+
+
+def build_all(force: bool = False, *, serve: bool = False, jobs: int = DEFAULT_JOBS) -> Path:
+    """Build what the cache lacks, ``jobs`` components at a time (``go build`` and module
+    downloads of one overlap another's link and downloads); return the shared components' bin
+    directory. Says the plan first, then each component's progress, and what is next."""
+    toolchain = load_toolchain()
     shared = cache_bin_dir(toolchain)
+    todo = plan_build(toolchain, force=force, serve=serve)
     if not todo:
         print(f"build-k8s: all binaries present in {shared.parent.parent} (nothing to build)")
         return shared
     go = check_go(toolchain)
     total = time.monotonic()
-    for component, bin_dir, pkgs, manifests in todo:
-        if pkgs:
-            names = ", ".join(component.binary or p.rsplit("/", 1)[-1] for p in pkgs)
-            label = f"{names} ({component.name} {component.version})"
-            _print(f"building {label} ...")
-            seconds = build_component(go, component, bin_dir, pkgs)
-            _print(f"built {names} in {seconds:.0f} s -> {bin_dir}")
-        if manifests:
-            copy_manifests(go, component, manifests_dir(component, toolchain))
-            print(f"build-k8s: copied {component.name}'s manifests from its module", flush=True)
+    width = max(1, min(jobs, len(todo)))
+    _print(f"{len(todo)} to build, {width} at a time: " + "; ".join(j.label for j in todo))
+    if serve:
+        _print("(kubectl and helm are not needed to start: `scripts/build-k8s` builds them)")
+    waiting = list(todo)
+    running: dict[Future[float], Job] = {}
+    failures: list[BaseException] = []
+    with ThreadPoolExecutor(width) as pool:
+        while waiting or running:
+            while waiting and len(running) < width and not failures:
+                job = waiting.pop(0)
+                _print(f"building {job.label} ...")
+                running[pool.submit(_run_job, go, job, toolchain)] = job
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = running.pop(future)
+                if (exc := future.exception()) is not None:
+                    failures.append(exc)
+                    _print(f"failed: {job.label}")
+                    continue
+                left = [j.component.name for j in [*running.values(), *waiting]]
+                after = f"; still to do: {', '.join(left)}" if left else ""
+                _print(f"built {job.label} in {future.result():.0f} s -> {job.bin_dir}{after}")
+    if failures:
+        raise failures[0]
     print(f"build-k8s: done in {time.monotonic() - total:.0f} s")
     return shared
 
@@ -254,6 +313,17 @@ def build_all(force: bool = False) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="build-k8s", description=__doc__)
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="only what a control plane runs (what `make up` needs): no kubectl, no helm",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=DEFAULT_JOBS,
+        help=f"components built at once (default {DEFAULT_JOBS})",
+    )
     parser.add_argument("--print-dir", action="store_true", help="print the cache directory")
     parser.add_argument(
         "--kubernetes",
@@ -268,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         minors = release_minors(args.kubernetes)
-        build_all(force=args.force)
+        build_all(force=args.force, serve=args.serve, jobs=max(1, args.jobs))
         for minor in minors:
             done = build_release(minor, force=args.force)
             _print(f"Kubernetes {minor}: binaries in {done}")
