@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from podwarden.local import build
-from podwarden.local.toolchain import BINARIES, OPTIONAL_BINARIES, load_toolchain
+from podwarden.local.toolchain import BINARIES, OPTIONAL_BINARIES, load_toolchain, manifests_dir
 
 
 def _binaries(jobs: list[build.Job]) -> set[str]:
@@ -39,7 +39,7 @@ def test_nothing_is_planned_once_everything_is_there(empty_cache: Path) -> None:
         for name in _binaries([job]):
             (job.bin_dir / name).write_text("")
         for name in job.component.manifest_files:
-            target = build.manifests_dir(job.component, toolchain) / Path(name).name
+            target = manifests_dir(job.component, toolchain) / Path(name).name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("")
     assert build.plan_build(toolchain) == []
