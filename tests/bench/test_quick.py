@@ -196,3 +196,17 @@ def test_scale(tmp_path: Path) -> None:
         assert row["in_service_s"] > 0 and row["podwarden_rss_mb"] > 0
         assert set(row["control_plane_rss_mb"]) >= {"etcd", "kube-apiserver", "kwok"}
     assert "in_service_ms" in large["per_instance_added"]
+    assert "fault_burst" not in small and "scale_down" not in small  # the largest size only
+    burst = large["fault_burst"]
+    assert burst["nodes"] == burst["quarantined"] == 3 and sum(burst["groups"].values()) == 3
+    assert "action Replace" in burst["repair"]
+    assert 0 < burst["quarantined_p50_s"] <= burst["quarantined_all_s"]
+    assert burst["quarantined_all_s"] <= burst["nodes_schedulable_s"] <= burst["repaired_all_s"]
+    assert burst["instances_running"] == 30 and burst["podwarden_rss_mb"] > 0
+    assert burst["control_plane_rss_total_mb"] > 0
+    down = large["scale_down"]
+    assert (down["from"], down["to"]) == (30, 5) and sum(down["groups"].values()) == 5
+    assert min(down["groups"].values()) >= 1
+    assert down["instances_listed"] == down["kubernetes_nodes"] == 5
+    assert down["seconds"] > 0 and down["podwarden_rss_mb"] > 0
+    assert down["control_plane_rss_total_mb"] > 0
