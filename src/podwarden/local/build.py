@@ -55,8 +55,12 @@ SERVER_PACKAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler"
 Say = Callable[[str], None]
 
 
+_PRINTING = threading.Lock()  # builds run side by side: one whole line at a time
+
+
 def _print(line: str) -> None:
-    print(f"build-k8s: {line}", flush=True)
+    with _PRINTING:
+        print(f"build-k8s: {line}", flush=True)
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
