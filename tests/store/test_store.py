@@ -4,6 +4,7 @@ persistence across a restart."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -138,4 +139,34 @@ def test_a_write_that_outwaits_the_lock_is_a_temporary_error(tmp_path: Path) -> 
         assert got is not None and got.doc == {"a": 1}
     finally:
         holder.close()
+        store.close()
+
+
+def test_hot_reads_see_every_commit_and_pin_no_snapshot(tmp_path: Path) -> None:
+    """SQLite's hot reads run on each thread's own long-lived connection (store.prepared): a
+    commit made anywhere is seen by the next read, and an idle read connection holds no read
+    transaction that would stop a checkpoint from emptying the WAL."""
+    store = Store(sqlite_url(tmp_path))
+    try:
+        store.create_cluster(_cluster())
+        assert store.get_cluster("000000000000", "us-west-2", name="c") is not None  # opens it
+        other = Store(sqlite_url(tmp_path))  # another writer: another process, as it were
+        got = other.get_cluster("000000000000", "us-west-2", name="c")
+        assert got is not None
+        got.status = "InService"
+        other.save_cluster(got)
+        other.close()
+        again = store.get_cluster("000000000000", "us-west-2", name="c")
+        assert again is not None and again.status == "InService"
+        seen: list[Cluster | None] = []
+        reader = threading.Thread(
+            target=lambda: seen.append(store.get_cluster("000000000000", "us-west-2", name="c"))
+        )
+        reader.start()
+        reader.join(10)
+        assert [c.status if c else None for c in seen] == ["InService"]
+        with sqlite3.connect(tmp_path / "podwarden.db") as conn:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert busy == 0
+    finally:
         store.close()

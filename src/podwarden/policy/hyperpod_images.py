@@ -68,8 +68,8 @@ class ImageRelease:
     end_of_life: dt.date | None
     notes: str
 
-    @property
-    def key(self) -> tuple[int, int, int]:
+    @functools.cached_property
+    def key(self) -> tuple[int, int, int]:  # compared on every DescribeCluster: parsed once
         return version_key(self.version)
 
 

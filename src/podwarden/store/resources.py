@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from podwarden.model.errors import Conflict
-from podwarden.store.prepared import PreparedRead
+from podwarden.store.prepared import PreparedRead, ReadConnections
 from podwarden.store.transactions import begin
 
 metadata = MetaData()
@@ -146,14 +146,14 @@ def _blob_key(rec: Record) -> str:
 
 
 class Resources:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reads: ReadConnections) -> None:
         self.engine = engine
         metadata.create_all(engine)
-        self._get = PreparedRead(engine, _GET)
-        self._blob = PreparedRead(engine, _BLOB)
-        self._get_with_blob = PreparedRead(engine, _GET_WITH_BLOB)
+        self._get = PreparedRead(reads, _GET)
+        self._blob = PreparedRead(reads, _BLOB)
+        self._get_with_blob = PreparedRead(reads, _GET_WITH_BLOB)
         self._lists = {
-            (scope, parent): PreparedRead(engine, _list_statement(scope, parent))
+            (scope, parent): PreparedRead(reads, _list_statement(scope, parent))
             for scope in (False, True)
             for parent in (False, True)
         }

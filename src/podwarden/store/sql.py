@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from podwarden.model.cluster import Cluster, ClusterEvent, ClusterOperation, Instance
 from podwarden.model.errors import Conflict, InUse
 from podwarden.store.instance_order import ORDERS, InstanceOrder, Key, add_launch_time
-from podwarden.store.prepared import PreparedRead
+from podwarden.store.prepared import PreparedRead, ReadConnections
 from podwarden.store.resources import Resources
 from podwarden.store.transactions import begin
 
@@ -176,17 +176,19 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
         add_launch_time(self.engine, instances)  # a store written before the column existed
-        self.resources = Resources(self.engine)  # the local AWS account's records
+        self._reads = ReadConnections(self.engine, _sqlite_pragmas)
+        self.resources = Resources(self.engine, self._reads)  # the local AWS account's records
         # the hot reads, compiled for this engine and run on a pooled DB-API connection
-        self._cluster_by_name = PreparedRead(self.engine, _CLUSTER_BY_NAME)
-        self._cluster_by_id = PreparedRead(self.engine, _CLUSTER_BY_ID)
-        self._cluster_anywhere = PreparedRead(self.engine, _CLUSTER_ANYWHERE)
-        self._count_by_group = PreparedRead(self.engine, _COUNT_BY_GROUP)
-        self._instances_of = PreparedRead(self.engine, _INSTANCES_OF)
-        self._events_of = PreparedRead(self.engine, _EVENTS_OF)
-        self._in_order = {o: PreparedRead(self.engine, o.statement(instances)) for o in ORDERS}
+        self._cluster_by_name = PreparedRead(self._reads, _CLUSTER_BY_NAME)
+        self._cluster_by_id = PreparedRead(self._reads, _CLUSTER_BY_ID)
+        self._cluster_anywhere = PreparedRead(self._reads, _CLUSTER_ANYWHERE)
+        self._count_by_group = PreparedRead(self._reads, _COUNT_BY_GROUP)
+        self._instances_of = PreparedRead(self._reads, _INSTANCES_OF)
+        self._events_of = PreparedRead(self._reads, _EVENTS_OF)
+        self._in_order = {o: PreparedRead(self._reads, o.statement(instances)) for o in ORDERS}
 
     def close(self) -> None:
+        self._reads.close()
         self.engine.dispose()
 
     @contextmanager
