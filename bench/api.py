@@ -2,7 +2,7 @@
 
     .venv/bin/uv sync --locked --all-groups   # moto is a benchmark-only dependency
     .venv/bin/python bench/api.py [--calls 300] [--rounds 5] [--scale 1000] [--json out.json]
-        [--suites hyperpod,account] [--idle-cpu SECONDS] [--quick]
+        [--suites hyperpod,account] [--idle-cpu SECONDS] [--during-scale N] [--quick]
 
 Latency (suite ``hyperpod``): the same boto3 client code calls DescribeCluster and
 ListClusterNodes (a cluster of 100 nodes, MaxResults 100) on each server, interleaved in rounds
@@ -19,11 +19,17 @@ moto's has its 100. The floor is one uvicorn process per operation replaying pod
 recorded response (status, headers, body: ``bare_server.py --replay``).
 Idle (``--idle-cpu S``, hyperpod suite): podwarden serve's CPU time over S seconds while it holds
 the InService cluster and nobody calls it: its standing load.
+During a scale-up (``--during-scale N``, hyperpod suite): on the same ``podwarden serve``, one
+client samples DescribeCluster and ListClusterNodes of the 100-node cluster, one call of each in
+turn: ``--calls`` times idle, then from CreateCluster of a second cluster (one group of N
+instances) until it is InService (every node Ready), polling its status between samples (the
+polls are not timed). p50/p99 of both phases and their ratio (issue #14's target: DescribeCluster
+p99 during a 1,000-node scale-up within 2x the idle p99) and the seconds of the scale-up.
 Scale (``--scale N``): one instance group of N instances from CreateCluster to InService with
 every node Ready on the real local control plane, and podwarden's resident memory then.
 Quick (``--quick``, seconds: what ``tests/bench`` runs so that the benchmark cannot rot): the same
-suites with a few calls, a cluster of 3 nodes, and no moto (the ``bench`` dependency group is not
-needed); the output says the comparison was skipped.
+suites with a few calls, a cluster of 3 nodes, latency sampled during a scale-up of 5, and no
+moto (the ``bench`` dependency group is not needed); the output says the comparison was skipped.
 """
 
 from __future__ import annotations
@@ -69,6 +75,9 @@ NODES = 100  # the hyperpod suite's cluster (--quick: QUICK_NODES)
 QUICK_NODES = 3
 STARTUP_S = 120.0  # a server listening
 IN_SERVICE_S = 300.0  # the hyperpod suite's cluster InService
+QUICK_SCALE_UP = 5  # --quick's --during-scale
+SCALE_UP_PER_INSTANCE_S = 0.9  # the deadline of --during-scale's scale-up grows with N
+POLL_S = 0.2  # how often the scale-up's status is read between samples
 
 
 def free_port() -> int:
@@ -263,6 +272,8 @@ def latency(args: argparse.Namespace, cp: ControlPlane, tmp: Path) -> dict[str, 
                 row["moto_over_podwarden"] = round(
                     row["moto"]["p50_ms"] / row["podwarden"]["p50_ms"], 2
                 )
+        if args.during_scale:  # last: the second cluster stays
+            args.during = during_scale(pw_url, args)
         return result
     finally:
         stop(procs)
@@ -278,6 +289,94 @@ def idle_cpu(pid: int, seconds: float) -> dict[str, float]:
     after, wall = proc.cpu_times(), time.monotonic() - start
     used = (after.user - before.user) + (after.system - before.system)
     return {"wall_s": round(wall, 1), "cpu_s": round(used, 2), "cpu_share": round(used / wall, 4)}
+
+
+def one_each(ops: dict[str, Callable[[], Any]], samples: dict[str, list[float]]) -> None:
+    """One call of each operation, in turn, its latency added to ``samples``."""
+    for op, call in ops.items():
+        samples[op] += sample(call, 1)
+
+
+def sampled_scale_up(
+    ops: dict[str, Callable[[], Any]], sm: Any, n: int, samples: dict[str, list[float]]
+) -> float:
+    """Create cluster ``bench-scale-up`` (one group of ``n``) with ``sm`` and sample ``ops``
+    until it is InService (its status read every POLL_S s between samples, untimed; Failed
+    ends the wait): the seconds from CreateCluster to InService."""
+    name = "bench-scale-up"
+
+    def sampled_then_read() -> dict[str, Any]:
+        due = time.monotonic() + POLL_S
+        one_each(ops, samples)  # at least once, however soon it is InService
+        while time.monotonic() < due:
+            one_each(ops, samples)
+        description: dict[str, Any] = sm.describe_cluster(ClusterName=name)
+        return description
+
+    t0 = time.monotonic()
+    sm.create_cluster(
+        ClusterName=name, InstanceGroups=[group(n)], Orchestrator={"Eks": {"ClusterArn": EKS}}
+    )
+    wait_for(
+        f"cluster {name} ({n} instances) to be InService while sampling latency",
+        sampled_then_read,
+        lambda d: d["ClusterStatus"] == "InService",
+        failed=lambda d: (
+            f"cluster {name} is Failed: {d.get('FailureMessage', '(no FailureMessage)')}"
+            if d["ClusterStatus"] == "Failed"
+            else None
+        ),
+        show=lambda d: d["ClusterStatus"],
+        timeout=max(IN_SERVICE_S, SCALE_UP_PER_INSTANCE_S * n),
+        interval=0,
+    )
+    seconds = time.monotonic() - t0
+    pages = sm.get_paginator("list_cluster_nodes").paginate(ClusterName=name)
+    running = [
+        s
+        for page in pages
+        for s in page["ClusterNodeSummaries"]
+        if s["InstanceStatus"]["Status"] == "Running"
+    ]
+    assert len(running) == n, f"{len(running)} of {n} instances Running once InService"
+    return seconds
+
+
+def during_scale(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """DescribeCluster and ListClusterNodes of the 100-node cluster (one client, one call of
+    each in turn): ``args.calls`` rounds idle, then every round during a scale-up of
+    ``args.during_scale`` instances in a second cluster (another client creates and polls it)."""
+    ops = operations(client(url))
+    for call in ops.values():  # warm-up
+        sample(call, args.warmup)
+    idle: dict[str, list[float]] = {op: [] for op in ops}
+    for _ in range(args.calls):
+        one_each(ops, idle)
+    during: dict[str, list[float]] = {op: [] for op in ops}
+    seconds = sampled_scale_up(ops, client(url), args.during_scale, during)
+    rows = summarize({"idle": idle, "during": during})
+    for row in rows.values():
+        for q in ("p50", "p99"):
+            row[f"{q}_ratio"] = round(row["during"][f"{q}_ms"] / row["idle"][f"{q}_ms"], 2)
+    return {"instances": args.during_scale, "scale_up_s": round(seconds, 1), "operations": rows}
+
+
+def during_scale_table(result: dict[str, Any]) -> str:
+    lines = [
+        f"latency during a scale-up of {result['instances']} instances "
+        f"(CreateCluster to InService: {result['scale_up_s']} s)",
+        f"{'operation':<18} {'idle p50/p99 ms (n)':>26} {'during p50/p99 ms (n)':>26} "
+        f"{'during/idle p50, p99':>21}",
+    ]
+    for op, row in result["operations"].items():
+        idle, during = (
+            f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} ({r['n']})"
+            for r in (row["idle"], row["during"])
+        )
+        lines.append(
+            f"{op:<18} {idle:>26} {during:>26} {row['p50_ratio']:>10}, {row['p99_ratio']:>8}"
+        )
+    return "\n".join(lines)
 
 
 def stop(procs: list[subprocess.Popen[Any]]) -> None:
@@ -573,9 +672,18 @@ def main() -> None:
         "InService cluster idle for SECONDS (its standing load)",
     )
     parser.add_argument(
+        "--during-scale",
+        type=int,
+        default=0,
+        metavar="N",
+        help="hyperpod suite: also sample DescribeCluster and ListClusterNodes of its cluster "
+        "idle and while a second cluster of N instances goes from CreateCluster to InService",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
-        help="seconds, not minutes: a few calls, a 3-node cluster, no moto comparison",
+        help="seconds, not minutes: a few calls, a 3-node cluster, a scale-up of "
+        f"{QUICK_SCALE_UP} sampled, no moto comparison",
     )
     parser.add_argument("--serve-account", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -585,10 +693,13 @@ def main() -> None:
     suites = set(args.suites.split(","))
     if suites - {"account", "hyperpod"}:
         parser.error(f"unknown suites: {', '.join(sorted(suites - {'account', 'hyperpod'}))}")
+    if args.during_scale and "hyperpod" not in suites:
+        parser.error("--during-scale samples the hyperpod suite's cluster: add it to --suites")
     args.warmup = 20
     if args.quick:
         args.calls, args.rounds, args.warmup = 10, 2, 2
         args.idle_cpu = min(args.idle_cpu, 1.0)
+        args.during_scale = QUICK_SCALE_UP
         print("quick mode: a few calls, no moto comparison (skipped)", flush=True)
     out: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -604,12 +715,16 @@ def main() -> None:
         if "hyperpod" in suites or args.scale:
             with ControlPlane(tmp / "k8s", fsync=False) as cp:
                 if "hyperpod" in suites:
-                    args.idle = None
+                    args.idle = args.during = None
                     out["latency"] = latency(args, cp, tmp)
                     print(json.dumps(out["latency"], indent=2))
                     if args.idle is not None:
                         out["idle"] = args.idle
                         print(json.dumps({"idle": args.idle}, indent=2))
+                    if args.during is not None:
+                        out["during_scale"] = args.during
+                        print(json.dumps({"during_scale": args.during}, indent=2))
+                        print(during_scale_table(args.during))
                 if args.scale:
                     out["scale"] = scale(args.scale, cp, tmp)
                     print(json.dumps(out["scale"], indent=2))

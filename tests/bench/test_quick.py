@@ -90,6 +90,13 @@ def test_api_hyperpod_suite(tmp_path: Path) -> None:
     assert data["idle"]["wall_s"] >= 1.0 and 0 <= data["idle"]["cpu_s"] <= data["idle"]["wall_s"]
     for row in data["latency"].values():
         latency_row(row, "podwarden", "bare")
+    during = data["during_scale"]  # --quick samples during a scale-up of 5
+    assert "latency during a scale-up of 5 instances" in output  # the printed table
+    assert during["instances"] == 5 and during["scale_up_s"] > 0
+    assert set(during["operations"]) == {"DescribeCluster", "ListClusterNodes"}
+    for row in during["operations"].values():
+        latency_row(row, "idle", "during")
+        assert row["p50_ratio"] > 0 and row["p99_ratio"] > 0
 
 
 @pytest.mark.integration
