@@ -170,3 +170,28 @@ def test_hot_reads_see_every_commit_and_pin_no_snapshot(tmp_path: Path) -> None:
         assert busy == 0
     finally:
         store.close()
+
+
+def test_listed_instances_are_copies_and_follow_every_write(make_store: MakeStore) -> None:
+    """list_instances decodes a document only when its version changed (store.sql), yet each
+    caller gets instances of its own, and a write by any other store is seen."""
+    store = make_store()
+    store.create_cluster(_cluster())
+    store.add_instances([_instance(1), _instance(2)])
+    first = {i.instance_id: i for i in store.list_instances("abcdefghijkl")}
+    mine = first[_instance(1).instance_id]
+    mine.status = "Running"  # changed but not saved
+    mine.on_create["uri"] = "s3://x"
+    mine.deep_checks.append("InstanceStress")
+    again = {i.instance_id: i for i in store.list_instances("abcdefghijkl")}
+    unsaved = again[_instance(1).instance_id]
+    assert (unsaved.status, unsaved.on_create, unsaved.deep_checks) == ("Pending", {}, [])
+    other = make_store()  # another writer
+    theirs = {i.instance_id: i for i in other.list_instances("abcdefghijkl")}
+    theirs[_instance(2).instance_id].status = "Running"
+    other.save_instance(theirs[_instance(2).instance_id])
+    other.delete_instance(_instance(1).instance_id)
+    now = store.list_instances("abcdefghijkl")
+    assert [(i.instance_id, i.status, i.version) for i in now] == [
+        (_instance(2).instance_id, "Running", 2)
+    ]

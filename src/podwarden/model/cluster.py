@@ -6,7 +6,7 @@ checks every value here against it).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -238,6 +238,19 @@ class Instance:
     def from_doc(cls, doc: dict[str, Any], version: int) -> Instance:
         volumes = [Volume(**v) for v in doc.pop("volumes")]
         return cls(**doc, volumes=volumes, version=version)
+
+    def copy(self) -> Instance:
+        """An equal instance sharing nothing that can change in place with this one (its
+        lists, dicts and volumes copied; cheaper than ``dataclasses.replace``, which runs
+        ``__init__``: the store copies every instance of a cluster per list)."""
+        new = object.__new__(Instance)
+        new.__dict__.update(self.__dict__)
+        new.deep_checks = list(self.deep_checks)
+        new.deep_check_peers = list(self.deep_check_peers)
+        new.deep_check_results = [dict(r) for r in self.deep_check_results]
+        new.volumes = [replace(v) for v in self.volumes]
+        new.on_create = dict(self.on_create)
+        return new
 
 
 @dataclass
