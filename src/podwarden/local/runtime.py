@@ -36,7 +36,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
@@ -58,6 +58,8 @@ from podwarden.policy.kwok_stages import stages_yaml
 
 # What ``ControlPlane.upgrade`` restarts on another release's binaries, in EKS's order.
 UPGRADED = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+# started once the CRDs they watch are established (bootstrap.before_components)
+NEED_CRDS = ("kwok", "training-operator")
 
 KWOK_CONFIG = """\
 # Written by podwarden. Pins kwok's configuration to this file (not ~/.kwok/kwok.yaml);
@@ -245,18 +247,20 @@ class ControlPlane:
             atexit.register(self.stop)
             self._start_tunnel(the_plan)
             admin = AdminClient(the_plan.apiserver_url, self.layout.pki)
-            first, second, *rest = the_plan.components
-            for group in ([first], [second], rest):  # etcd, then apiserver, then the others
-                for comp in group:
-                    self._processes.spawn(comp)
-                deadline = time.monotonic() + self._ready_timeout
-                for comp in group:
-                    self._await_ready(comp, deadline)
-                    self.ready_after[comp.name] = time.monotonic() - t0
-                if group[0].name == "kube-apiserver":
-                    if self.token_webhook:
-                        admin.create_policy_bindings()
-                    admin.bootstrap(bootstrap.before_components(self._manifests), deadline)
+            # Started as soon as what each needs can answer, not one after another: the
+            # apiserver retries etcd, kube-controller-manager and kube-scheduler need only the
+            # apiserver, kwok and the training operator the CRDs applied before them.
+            etcd, apiserver, *clients = the_plan.components
+            watchers = [c for c in clients if c.name in NEED_CRDS]
+            others = [c for c in clients if c.name not in NEED_CRDS]
+            self._spawn_and_await([etcd, apiserver], t0)
+            if self.token_webhook:
+                admin.create_policy_bindings()
+            for comp in others:
+                self._processes.spawn(comp)
+            deadline = time.monotonic() + self._ready_timeout
+            admin.bootstrap(bootstrap.before_components(self._manifests), deadline)
+            self._spawn_and_await(watchers, t0, already=others)
             webhook_port = the_plan.ports.training_operator_webhook
             webhook = f"https://{host_port(the_plan.host, webhook_port)}"
             ca = self.layout.pki.ca_cert.read_bytes()
@@ -364,6 +368,18 @@ class ControlPlane:
     def _component(self, name: str) -> Component:
         assert self.plan is not None
         return self.plan.component(name)
+
+    def _spawn_and_await(
+        self, comps: list[Component], t0: float, already: Sequence[Component] = ()
+    ) -> None:
+        """Start ``comps`` together, then await each of them (and of ``already``, started
+        before) ready, noting when in ``ready_after``."""
+        for comp in comps:
+            self._processes.spawn(comp)
+        deadline = time.monotonic() + self._ready_timeout
+        for comp in [*already, *comps]:
+            self._await_ready(comp, deadline)
+            self.ready_after[comp.name] = time.monotonic() - t0
 
     def _await_ready(self, comp: Component, deadline: float) -> None:
         self._processes.await_ready(comp, deadline, self.layout.pki, self._ready_timeout)
