@@ -51,6 +51,8 @@ BENCHMARKS = (
     Benchmark("goodput.py", deadline_s=7200.0),
     Benchmark("metrics.py"),
     Benchmark("scale.py", deadline_s=5400.0),
+    # last: a fresh clone's cold make up (every cache empty, Go modules downloaded again)
+    Benchmark("first_run.py", deadline_s=3600.0),
 )
 
 

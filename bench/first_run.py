@@ -10,8 +10,9 @@ each line the run printed with its time, and the longest silence between two lin
 stares at). Then ``make up`` is stopped (Ctrl-C) and run again in the same clone: the warm start,
 to a ready control plane (podwarden's own ``ready in`` line) and to a served API.
 
-``--quick`` (what tests/bench runs): the warm half only, in a fresh clone that shares this
-machine's caches (the binaries must be built: ``make k8s``), and a fresh data directory.
+``--quick`` (what tests/bench runs): the warm half only, ``make up`` in this checkout itself with
+its virtual environment taken as made (``make -o .venv/.synced``) and the binaries built (``make
+k8s``), on a fresh data directory.
 Every wait ends on a deadline.
 """
 
@@ -58,12 +59,14 @@ def answers(port: int) -> bool:
         return False
 
 
-def run_make_up(tree: Path, env: dict[str, str], port: int, deadline_s: float) -> dict[str, Any]:
+def run_make_up(
+    tree: Path, env: dict[str, str], port: int, deadline_s: float, *make: str
+) -> dict[str, Any]:
     """``make up`` in tree until the API on port answers; then Ctrl-C and wait for it to end."""
     started = time.monotonic()
     lines: list[tuple[float, str]] = []
     proc = subprocess.Popen(
-        ["make", "up", f"UP_ARGS=--port {port}"],
+        ["make", *make, "up", f"UP_ARGS=--port {port}"],
         cwd=tree,
         env=env,
         stdout=subprocess.PIPE,
@@ -135,7 +138,7 @@ def main() -> int:
         f"{platform.python_version()}",
     }
     try:
-        tree = clone(args.repo, root)
+        tree = args.repo if args.quick else clone(args.repo, root)
         result["commit"] = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             cwd=tree,
@@ -145,10 +148,8 @@ def main() -> int:
         ).stdout.strip()
         env = {**os.environ, "PODWARDEN_DATA_DIR": str(root / "data"), "PYTHONUNBUFFERED": "1"}
         env.pop("VIRTUAL_ENV", None)
-        if args.quick:
-            # a venv copied from this checkout's would not be fresh either: link it
-            (tree / ".venv").symlink_to(args.repo / ".venv")
-        else:
+        make: tuple[str, ...] = ("-o", ".venv/.synced") if args.quick else ()
+        if not args.quick:
             for name, sub in (
                 ("GOMODCACHE", "gomod"),
                 ("GOCACHE", "gocache"),
@@ -161,7 +162,7 @@ def main() -> int:
             result["cold"] = run_make_up(tree, env, free_port(), COLD_DEADLINE_S)
             print(f"first_run: cold: API served in {result['cold']['served_s']} s", flush=True)
         print("first_run: warm make up (caches filled)", flush=True)
-        result["warm"] = run_make_up(tree, env, free_port(), WARM_DEADLINE_S)
+        result["warm"] = run_make_up(tree, env, free_port(), WARM_DEADLINE_S, *make)
         warm = result["warm"]
         print(
             f"first_run: warm: control plane ready in {warm['plane_ready_s']} s, "

@@ -108,6 +108,16 @@ def test_localk8s(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+def test_first_run_warm(tmp_path: Path) -> None:
+    output, data = run_quick("first_run.py", tmp_path)
+    assert "first_run: warm: control plane ready in" in output
+    warm = data["warm"]
+    assert 0 < warm["plane_ready_s"] < warm["served_s"]
+    assert any("podwarden up --port" in text for _, text in warm["lines"])
+    assert "cold" not in data
+
+
+@pytest.mark.integration
 def test_recovery(tmp_path: Path) -> None:
     output, data = run_quick("recovery.py", tmp_path)
     assert '"quarantine_p50_s"' in output
