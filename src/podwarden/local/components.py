@@ -112,6 +112,8 @@ class Component:
     argv: tuple[str, ...]
     probe: Probe
     log: Path
+    # environment set for the process (what the caller's own environment does not set)
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ class Plan:
         for i, c in enumerate(self.components, 1):
             lines.append("")
             lines.append(f"[{i}] {c.name}  (ready: GET {c.probe.url}; log: {c.log})")
+            lines.extend(f"    env {k}={v}" for k, v in c.env)
             lines.append(f"    {c.argv[0]}")
             lines.extend(f"      {arg}" for arg in c.argv[1:])
         return "\n".join(lines) + "\n"

@@ -48,6 +48,12 @@ POD_CIDR = "10.0.0.1/24"
 # an IPv6 plane's pods on kwok nodes without a spec.podCIDR of their own: unique local (RFC 4193)
 POD_CIDR_V6 = "fd00:10:244::/64"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+# Go runtime settings per component (the caller's own environment wins). The apiserver's heap
+# is kept near 1 GiB, a soft limit (its GC runs more often as the heap nears it, never more than
+# half the CPU): at 5,000 nodes, with three DaemonSet pods on each, it otherwise grew to 1.9 GB
+# (BENCHMARKS.md, "Growth with the cluster"); a small cluster never reaches it.
+GO_ENV: dict[str, dict[str, str]] = {"kube-apiserver": {"GOMEMLIMIT": "1GiB"}}
+
 # kwok manages only nodes that carry this annotation, never a real kubelet's node.
 KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 ALWAYS_ALLOW = "/healthz,/readyz,/livez"
@@ -114,6 +120,9 @@ def _etcd(
         f"--initial-cluster=podwarden={peer_url}",
         "--listen-metrics-urls=",
         "--quota-backend-bytes=8589934592",
+        # raft entries kept in memory between snapshots: etcd 3.6's default (3.5 keeps 100,000,
+        # which at 5,000 nodes held about 1 GB of node and lease updates)
+        "--snapshot-count=10000",
         "--log-level=warn",
     ]
     if not fsync:
@@ -293,4 +302,5 @@ def _training_operator(layout: Layout, ports: Ports, binary: Path, net: PlaneNet
 
 def _component(layout: Layout, name: str, argv: list[str], probe: Probe) -> Component:
     """One process of the plan, logging to ``logs/<name>.log``."""
-    return Component(name, tuple(argv), probe, layout.log(name))
+    env = tuple(GO_ENV.get(name, {}).items())
+    return Component(name, tuple(argv), probe, layout.log(name), env)

@@ -71,8 +71,10 @@ class Processes:
         log.write(f"\n=== podwarden: starting {comp.name} at {time.ctime()} ===\n".encode())
         log.flush()
         self._logs.append(log)
+        env = {**dict(comp.env), **os.environ} if comp.env else None
         self._procs[comp.name] = subprocess.Popen(
             comp.argv,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
