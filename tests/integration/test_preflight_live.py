@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from typing import Any
 
 import pytest
@@ -41,14 +40,19 @@ CALICO = {
 }
 
 
-def observed_after(srv: ThreadServer, moment: float) -> None:
-    """Wait until the EKS reconciler has read the live cluster after ``moment``."""
+def observed(srv: ThreadServer, *, calico: bool) -> None:
+    """Wait until the EKS reconciler has stored the live cluster with the calico-node DaemonSet
+    or without it (its caches follow the cluster by watch; it writes the record when what it
+    sees changes, so the record's content, not its ``observed_at``, says what it has seen)."""
 
     def fresh() -> bool:
         rec = srv.store.resources.get("eks:observed", "000000000000/us-west-2", "podwarden")
-        return rec is not None and rec.doc["observed_at"] > moment
+        if rec is None:
+            return False
+        return any(d["name"] == "calico-node" for d in rec.doc["daemonsets"]) == calico
 
-    wait_for("a fresh eks:observed snapshot", fresh, timeout=60)
+    with_or_without = "with" if calico else "without"
+    wait_for(f"a fresh eks:observed snapshot {with_or_without} calico-node", fresh, timeout=60)
 
 
 def preflight_cli(srv: ThreadServer, control_plane: ControlPlane, request: dict[str, Any]) -> Any:
@@ -97,7 +101,7 @@ def test_a_second_cni_in_the_live_cluster_refuses_create_cluster(
     apps = client.AppsV1Api(kube)
     apps.create_namespaced_daemon_set("kube-system", CALICO)  # type: ignore[arg-type]
     try:
-        observed_after(server, time.time())
+        observed(server, calico=True)
         with pytest.raises(ClientError) as err:
             create(sm, "cni-check", group("w", "ml.c5.large", 1))
         assert err.value.response["Error"]["Code"] == "ValidationException"
@@ -110,6 +114,6 @@ def test_a_second_cni_in_the_live_cluster_refuses_create_cluster(
         assert failed == ["single-cni"], report
     finally:
         apps.delete_namespaced_daemon_set("calico-node", "kube-system")
-    observed_after(server, time.time())
+    observed(server, calico=False)
     create(sm, "cni-check", group("w", "ml.c5.large", 1))
     sm.delete_cluster(ClusterName="cni-check")

@@ -6,6 +6,10 @@ and, when given, ``on_event(type, object)`` for each watch event (``ADDED``, ``M
 ``DELETED``). When the server ends the watch (``timeoutSeconds``) it watches again from the last
 resourceVersion; when that is too old (HTTP 410, or an ERROR event with code 410) or the
 connection fails it lists again, after a bounded backoff.
+
+``keep`` reduces each object to what its owner reads, or to None to hold nothing of it (a cache
+of a kind with many objects of which few matter, e.g. every pod); ``page`` lists in pages of
+that many objects (``limit``/``continue``), so a large list is never held whole.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ log = logging.getLogger("podwarden.kube.informer")
 
 # a watch event as the owner sees it: (ADDED | MODIFIED | DELETED, the object)
 OnEvent = Callable[[str, dict[str, Any]], None]
+# what a cache holds of an object (None: nothing)
+Keep = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 WATCH_SECONDS: Final = 240  # the server ends each watch after this; the client allows more
 BACKOFF: Final = (0.2, 5.0)  # first and longest wait before listing again after a failure
@@ -39,10 +45,20 @@ class Informer:
     """A cache of one kind of object (by uid), kept by list and watch. ``objects`` is complete
     once ``synced`` is set; ``wake`` is called after every change."""
 
-    def __init__(self, what: str, call: Callable[..., Any], **params: Any) -> None:
+    def __init__(
+        self,
+        what: str,
+        call: Callable[..., Any],
+        *,
+        keep: Keep | None = None,
+        page: int | None = None,
+        **params: Any,
+    ) -> None:
         self.what = what
         self._call = call
         self._params = params
+        self._keep = keep
+        self._page = page
         self.objects: dict[str, dict[str, Any]] = {}
         self.synced = asyncio.Event()
 
@@ -72,11 +88,28 @@ class Informer:
                 delay = min(BACKOFF[1], delay * 2)
 
     async def _list(self) -> str:
-        resp = await self._call(**self._params)
-        body = json.loads(await check_response(resp, f"list {self.what}"))
-        self.objects = {o["metadata"]["uid"]: o for o in body.get("items", [])}
+        objects: dict[str, dict[str, Any]] = {}
+        token: str | None = None
+        while True:
+            paging = {"limit": self._page, "_continue": token} if self._page else {}
+            resp = await self._call(**paging, **self._params)
+            body = json.loads(await check_response(resp, f"list {self.what}"))
+            for obj in body.get("items") or []:
+                self._put(objects, obj)
+            token = body["metadata"].get("continue") or None
+            if token is None:
+                break
+        self.objects = objects
         self.synced.set()
         return str(body["metadata"]["resourceVersion"])
+
+    def _put(self, objects: dict[str, dict[str, Any]], obj: dict[str, Any]) -> None:
+        uid = obj["metadata"]["uid"]
+        kept = obj if self._keep is None else self._keep(obj)
+        if kept is None:
+            objects.pop(uid, None)
+        else:
+            objects[uid] = kept
 
     async def _watch(self, version: str, wake: Callable[[], None], on_event: OnEvent | None) -> str:
         """One watch request; returns the resourceVersion to watch from next."""
@@ -89,11 +122,10 @@ class Informer:
             version = obj.get("metadata", {}).get("resourceVersion", version)
             if kind == "BOOKMARK":
                 continue
-            uid = obj["metadata"]["uid"]
             if kind == "DELETED":
-                self.objects.pop(uid, None)
+                self.objects.pop(obj["metadata"]["uid"], None)
             else:
-                self.objects[uid] = obj
+                self._put(self.objects, obj)
             if on_event is not None:
                 on_event(str(kind), obj)
             wake()
@@ -122,6 +154,26 @@ class Informer:
                         yield json.loads(line)
         finally:
             resp.release()
+
+
+class NameIndex:
+    """The objects of an informer (a cluster-scoped kind, no ``keep``) by name, kept up to date
+    by its ``on_list`` (:meth:`relist`) and ``on_event`` (:meth:`event`): finding an object by
+    name costs no pass over every object."""
+
+    def __init__(self, informer: Informer) -> None:
+        self._informer = informer
+        self.by_name: dict[str, dict[str, Any]] = {}
+
+    def relist(self) -> None:
+        self.by_name = {o["metadata"]["name"]: o for o in self._informer.objects.values()}
+
+    def event(self, kind: str, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        if kind != "DELETED":
+            self.by_name[meta["name"]] = obj
+        elif (self.by_name.get(meta["name"]) or {}).get("metadata", {}).get("uid") == meta["uid"]:
+            del self.by_name[meta["name"]]  # not a newer object of the same name
 
 
 def node_informer(api: Any, label_selector: str) -> Informer:

@@ -15,7 +15,7 @@ from typing import Any, Final
 from aiohttp import ClientError
 from kubernetes.aio import client
 
-from podwarden.kube.inspect import read_api
+from podwarden.kube.inspect import LiveSnapshot
 from podwarden.kube.nodes import api_client, check_response, read_object, server_side_apply
 from podwarden.kube.objects import KINDS as OBJECT_KINDS
 from podwarden.kube.objects import KubeObjects
@@ -31,12 +31,16 @@ class KubeWorkloads:
         self._apps = client.AppsV1Api(api)
         self._version = client.VersionApi(api)
         self._objects = KubeObjects(api)
+        self._live: LiveSnapshot | None = None  # started by the first snapshot()
 
     @classmethod
     async def from_kubeconfig(cls, path: Path) -> KubeWorkloads:
         return cls(await api_client(path))
 
     async def close(self) -> None:
+        if self._live is not None:
+            await self._live.stop()
+            self._live = None
         await self._api.close()
 
     async def version(self) -> str:
@@ -49,8 +53,11 @@ class KubeWorkloads:
         return str(info["gitVersion"])
 
     async def snapshot(self) -> KubeSnapshot:
-        """What the preflight needs to know of the live cluster (``kube.inspect``)."""
-        return await read_api(self._api)
+        """What the preflight needs to know of the live cluster, from caches the first call
+        starts and :meth:`close` stops (``kube.inspect.LiveSnapshot``)."""
+        if self._live is None:
+            self._live = LiveSnapshot.of_api(self._api)
+        return await self._live.read()
 
     async def apply(self, obj: dict[str, Any]) -> None:
         if obj["kind"] in OBJECT_KINDS:

@@ -7,7 +7,8 @@ the instance metadata service), where it may run
 (nodeSelector, node affinity), its hostPath volumes, hostNetwork and service account, and the
 service accounts that carry an IRSA role annotation. ``podwarden.kube.inspect.read_cluster``
 lists the objects; inside the server the EKS reconciler stores ``to_doc()`` as the
-``eks:observed`` record of each ACTIVE cluster.
+``eks:observed`` record of each ACTIVE cluster, built from watched caches
+(``kube.inspect.LiveSnapshot``) that hold only what the ``kept_*`` functions keep of each object.
 
 Pods owned by a ReplicaSet or a DaemonSet are left out: their Deployment or DaemonSet stands for
 them (a ReplicaSet's pods are taken to belong to a Deployment). Other pods (bare pods, Jobs,
@@ -165,6 +166,46 @@ def snapshot(
             if IRSA_ANNOTATION in (annotations := _meta(sa).get("annotations") or {})
         },
     )
+
+
+# ---------------------------------------------------------------- what a cache keeps
+
+
+def kept_workload(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """What :func:`snapshot` reads of a DaemonSet or Deployment: its names and its spec (status
+    and the rest of the metadata left out)."""
+    return {"metadata": _names(obj), "spec": obj.get("spec")}
+
+
+def kept_pod(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What :func:`snapshot` reads of a pod, or None for one it leaves out (a ReplicaSet or a
+    DaemonSet controls it): a cache of every pod holds only the few that stand alone."""
+    if _covered(obj):
+        return None
+    return {"metadata": _names(obj), "spec": obj.get("spec")}
+
+
+def kept_service_account(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What :func:`snapshot` reads of a service account: its names and IRSA role annotation;
+    None without one (it adds nothing to the snapshot)."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if IRSA_ANNOTATION not in annotations:
+        return None
+    role = {IRSA_ANNOTATION: annotations[IRSA_ANNOTATION]}
+    return {"metadata": {**_names(obj), "annotations": role}}
+
+
+def list_order(obj: Mapping[str, Any]) -> str:
+    """The order the apiserver lists a namespaced kind in: by storage key
+    (``/registry/<resource>/<namespace>/<name>``), so by ``<namespace>/<name>``. A snapshot
+    built from cached objects sorted by it equals the one built from a LIST."""
+    meta = _meta(obj)
+    return f"{meta['namespace']}/{meta['name']}"
+
+
+def _names(obj: Mapping[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata") or {}
+    return {k: meta[k] for k in ("namespace", "name") if k in meta}
 
 
 def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:

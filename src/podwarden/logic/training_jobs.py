@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +133,22 @@ def node_fault(name: str, node: Mapping[str, Any] | None) -> str | None:
         if cond.get("type") == "Ready" and cond.get("status") != "True":
             return f"node {name} is NotReady"
     return None
+
+
+def job_node_faults(
+    pods: Iterable[JobPod], nodes: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str | None]:
+    """``node_fault`` of each kwok node (in ``nodes``, by name) that ``pods`` are bound to, and
+    of no other: what ``logic.training_plan.plan_job`` reads, so a pass costs as many pods as
+    the jobs have, however many nodes the cluster has."""
+    faults: dict[str, str | None] = {}
+    for pod in pods:
+        if pod.node is None or pod.node in faults:
+            continue
+        node = nodes.get(pod.node)
+        if node is not None and is_kwok(node):
+            faults[pod.node] = node_fault(pod.node, node)
+    return faults
 
 
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:

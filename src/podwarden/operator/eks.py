@@ -19,7 +19,9 @@ requeue for the next reading of live state, a slow resync). What a pass does:
 - ``DELETING``: the control plane is stopped, its data directory removed, the records forgotten
   (:func:`forget_cluster`; a deleted add-on's: :func:`forget_addon`);
 - an ``ACTIVE`` cluster's live state is read every few seconds and stored as ``eks:observed``
-  (a ``KubeSnapshot``), the live-cluster facts of the preflight;
+  (a ``KubeSnapshot``), the live-cluster facts of the preflight: ``Workloads.snapshot`` reads
+  caches that watch the plane (``kube.inspect.LiveSnapshot``), not a LIST of every pod, and the
+  record is written when the snapshot differs from the one stored last;
 - with ``admission`` (the pod identity webhook, ``api.pod_identity_webhook``), ensuring the plane
   also applies its MutatingWebhookConfiguration, once per plane start and webhook address (a
   failure is logged and tried again on the next pass).
@@ -124,6 +126,7 @@ class EksReconciler:
         self.queue: WorkQueue[Key] = WorkQueue()
         self._clients: dict[str, Workloads] = {}
         self._observed_at: dict[str, float] = {}
+        self._stored: dict[str, KubeSnapshot] = {}  # plane key -> the eks:observed it wrote
 
     def wake(self, change: Change | None = None) -> None:
         """An EKS record changed (``change.key``: its cluster's name); None: every cluster."""
@@ -188,6 +191,7 @@ class EksReconciler:
                 forget_cluster(self.resources, state.cluster.scope, state.cluster.key)
                 self.resources.delete(kinds.EKS_OBSERVED, state.cluster.scope, state.cluster.key)
                 self._observed_at.pop(state.plane.key, None)
+                self._stored.pop(state.plane.key, None)
             case ep.Step.ACTIVATE_CLUSTER:
                 await self._activate(state)
             case ep.Step.OBSERVE:
@@ -307,14 +311,17 @@ class EksReconciler:
 
     async def _observe(self, state: _Pass) -> None:
         """Store the cluster's live state (DaemonSets, Deployments, Pods, ServiceAccounts
-        reduced to a ``KubeSnapshot``) for the preflight."""
+        reduced to a ``KubeSnapshot``) for the preflight, unless it is what this reconciler
+        stored last (``observed_at``: when the stored state was first seen)."""
         assert state.client is not None, "OBSERVE comes after ENSURE_PLANE"
-        now = self.clock()
+        now, key = self.clock(), state.plane.key
         snap = await state.client.snapshot()
-        doc = {**snap.to_doc(), "observed_at": now}
-        rec = state.cluster
-        self.resources.put(Record(kinds.EKS_OBSERVED, rec.scope, rec.key, doc, created=now))
-        self._observed_at[state.plane.key] = now
+        if self._stored.get(key) != snap:
+            doc = {**snap.to_doc(), "observed_at": now}
+            rec = state.cluster
+            self.resources.put(Record(kinds.EKS_OBSERVED, rec.scope, rec.key, doc, created=now))
+            self._stored[key] = snap
+        self._observed_at[key] = now
 
     def _fail(self, rec: Record, reason: str) -> None:
         log.warning("EKS cluster %s failed: %s", rec.key, reason)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podwarden.kube.informer import BACKOFF
+from podwarden.kube.informer import BACKOFF, NameIndex
 from podwarden.kube.training_pods import TrainingKube
 from podwarden.logic.training_jobs import (
     JobKey,
@@ -43,9 +43,9 @@ from podwarden.logic.training_jobs import (
     JobRecord,
     end_annotations,
     is_kwok,
+    job_node_faults,
     job_pod,
     logs_manifest,
-    node_fault,
     parse_record,
     record_manifest,
     recorded_owner,
@@ -101,6 +101,7 @@ class TrainingSimulator:
         self._sim = simulation or load_simulation()
         self._pod_informers = [self._kube.pods(KUBEFLOW_JOB_NAME), self._kube.pods(HPTO_JOB_LABEL)]
         self._nodes = self._kube.nodes()
+        self._node_index = NameIndex(self._nodes)  # kept by the node watch: no pass per tick
         self._jobs: dict[JobKey, _Job] = {}
         self._pods: dict[str, _PodLog] = {}
 
@@ -109,7 +110,10 @@ class TrainingSimulator:
         the watches re-list on their own."""
         wake = asyncio.Event()
         informers = [*self._pod_informers, self._nodes]
-        tasks = [asyncio.create_task(i.run(wake.set)) for i in informers]
+        tasks = [asyncio.create_task(i.run(wake.set)) for i in self._pod_informers]
+        index = self._node_index
+        nodes = self._nodes.run(wake.set, on_event=index.event, on_list=index.relist)
+        tasks.append(asyncio.create_task(nodes))
         try:
             await asyncio.gather(*(i.synced.wait() for i in informers))
             self._collect_log_dirs(self._current_uids(), scan=True)
@@ -139,15 +143,17 @@ class TrainingSimulator:
         return {uid for i in self._pod_informers for uid in i.objects}
 
     async def tick(self, now: float) -> None:
-        """One pass over every job with pods on kwok nodes."""
-        nodes = {n["metadata"]["name"]: n for n in self._nodes.objects.values()}
-        faults = {name: node_fault(name, n) for name, n in nodes.items() if is_kwok(n)}
+        """One pass over every job with pods on kwok nodes: its work grows with the jobs' pods
+        (the nodes are found by name, and judged only where a job's pod is bound), not with
+        the cluster's nodes."""
+        nodes = self._node_index.by_name
         jobs: dict[JobKey, list[JobPod]] = {}
         for informer in self._pod_informers:
             for obj in informer.objects.values():
                 pod = job_pod(obj)
                 if pod is not None and self._ours(pod, nodes):
                     jobs.setdefault(pod.job, []).append(pod)
+        faults = job_node_faults((p for pods in jobs.values() for p in pods), nodes)
         for key, pods in sorted(jobs.items()):
             try:
                 await self._job_pass(key, pods, faults, now)
