@@ -215,6 +215,29 @@ def test_an_informer_lists_in_pages_and_holds_only_what_it_keeps() -> None:
     asyncio.run(scenario())
 
 
+def test_an_informer_holds_no_managed_fields_listed_or_watched() -> None:
+    """No owner reads managedFields, often an object's largest part: the cache drops them."""
+
+    async def scenario() -> None:
+        nodes = [served({"metadata": {"name": f"n{i}"}}, f"u{i}") for i in range(3)]
+        fake = FakeKind(nodes)
+        informer = Informer("nodes", fake)
+        task = asyncio.create_task(informer.run(lambda: None))
+        try:
+            async with asyncio.timeout(10):
+                await informer.synced.wait()
+            fake.send("MODIFIED", served({"metadata": {"name": "n1", "labels": {"a": "b"}}}, "u1"))
+            await fake.applied("a MODIFIED node")
+        finally:
+            task.cancel()
+        held = informer.objects
+        assert sorted(held) == ["u0", "u1", "u2"]
+        assert held["u1"]["metadata"]["labels"] == {"a": "b"}
+        assert not any("managedFields" in o["metadata"] for o in held.values())
+
+    asyncio.run(scenario())
+
+
 # ---------------------------------------------------------------- reads across passes
 
 

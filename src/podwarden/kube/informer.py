@@ -105,6 +105,9 @@ class Informer:
 
     def _put(self, objects: dict[str, dict[str, Any]], obj: dict[str, Any]) -> None:
         uid = obj["metadata"]["uid"]
+        # no owner reads managedFields, often the largest part of an object (each field
+        # manager's fields): a cache of 5,000 nodes is much smaller without them
+        obj["metadata"].pop("managedFields", None)
         kept = obj if self._keep is None else self._keep(obj)
         if kept is None:
             objects.pop(uid, None)
