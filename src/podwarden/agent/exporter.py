@@ -7,9 +7,11 @@ import json
 import time
 from typing import Any
 
-from podwarden.logic.faults import NodeHealth
+from podwarden.logic.faults import Fault, NodeHealth
+from podwarden.model.cluster import DeepCheck
 from podwarden.model.labels import (
     AGENT_TAINT_KEYS,
+    DEEP_HEALTH,
     FAULT_DETAILS,
     FAULT_REASONS,
     FAULT_TYPES,
@@ -27,6 +29,17 @@ COMPONENT = "podwarden-health-agent"
 
 def iso(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
+def recorded_faults(node: dict[str, Any]) -> list[Fault]:
+    """The faults the agent recorded on the node (its only memory: the fault-details annotation)."""
+    raw = (node.get("metadata", {}).get("annotations") or {}).get(FAULT_DETAILS)
+    if not raw:
+        return []
+    try:
+        return [Fault.from_detail(d) for d in json.loads(raw)]
+    except (ValueError, KeyError, TypeError):
+        return []  # unreadable state is dropped: the next real signal rebuilds it
 
 
 def metadata_patch(node: dict[str, Any], health: NodeHealth) -> dict[str, Any]:
@@ -59,6 +72,32 @@ def metadata_patch(node: dict[str, Any], health: NodeHealth) -> dict[str, Any]:
         },
         "spec": {"taints": taints},
     }
+
+
+def unchanged(node: dict[str, Any], patch: dict[str, Any]) -> bool:
+    """The node already carries what ``metadata_patch`` would write."""
+    meta = node.get("metadata", {})
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    for key, value in patch["metadata"]["labels"].items():
+        if labels.get(key) != value:
+            return False
+    for key, value in patch["metadata"]["annotations"].items():
+        if annotations.get(key) != value:
+            return False
+    return bool((node.get("spec", {}).get("taints") or []) == patch["spec"]["taints"])
+
+
+def held_by_deep_check(node: dict[str, Any], health: NodeHealth) -> bool:
+    """Under deep health checks the node stays Unschedulable and tainted until they end: only a
+    fault changes it."""
+    labels = node.get("metadata", {}).get("labels") or {}
+    return labels.get(DEEP_HEALTH) == DeepCheck.IN_PROGRESS and not health.quarantined
+
+
+def settled(node: dict[str, Any], health: NodeHealth) -> bool:
+    """An assessment with verdict ``health`` and no new signal writes nothing to the node
+    (``service.HealthExporter.assess_node``)."""
+    return held_by_deep_check(node, health) or unchanged(node, metadata_patch(node, health))
 
 
 def conditions_patch(

@@ -1,48 +1,32 @@
 """The agent loop: gather signals for nodes, assess them with the fault policy, export.
 
-``LocalHealthAgent`` watches every HyperPod node of a cluster whose faults are simulated (kwok
-nodes), in the podwarden server's event loop: one task for all simulated nodes. The same
-``assess_node`` serves ``podwarden agent`` on a real node, fed by the kernel log and NVML.
+``LocalHealthAgent`` serves every HyperPod node of a Kubernetes whose faults are simulated (kwok
+nodes), in the podwarden server's event loop: one task for all simulated nodes, driven by the
+process's node watch (``agent.watch_rules``). The same ``assess_node`` serves ``podwarden agent``
+on a real node, fed by the kernel log and NVML.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from podwarden import metrics
-from podwarden.agent import exporter
+from podwarden.agent import exporter, watch_rules
+from podwarden.agent.exporter import recorded_faults
 from podwarden.agent.sources import FaultSource, simulated
+from podwarden.kube.informer import OnEvent
 from podwarden.kube.nodes import KubeNodes
-from podwarden.logic.faults import Fault, Signal, assess, classify
-from podwarden.model.cluster import DeepCheck
+from podwarden.logic.faults import Signal, assess, classify
 from podwarden.model.errors import PodwardenError
-from podwarden.model.labels import (
-    COMPUTE_TYPE,
-    DEEP_HEALTH,
-    FAULT_DETAILS,
-    HEALTH,
-    INJECT_LABEL,
-    INSTANCE_TYPE,
-)
+from podwarden.model.labels import HEALTH, INJECT_LABEL, INSTANCE_TYPE
 from podwarden.policy.fault_policy import FaultPolicy
 
 log = logging.getLogger("podwarden.agent")
-
-
-def recorded_faults(node: dict[str, Any]) -> list[Fault]:
-    raw = (node.get("metadata", {}).get("annotations") or {}).get(FAULT_DETAILS)
-    if not raw:
-        return []
-    try:
-        return [Fault.from_detail(d) for d in json.loads(raw)]
-    except (ValueError, KeyError, TypeError):
-        return []  # unreadable state is dropped: the next real signal rebuilds it
 
 
 class HealthExporter:
@@ -66,9 +50,7 @@ class HealthExporter:
         new = [f for f in (classify(s, self.policy) for s in signals) if f is not None]
         health = assess(before + new, self.policy, now)
         labels = node["metadata"].get("labels") or {}
-        if labels.get(DEEP_HEALTH) == DeepCheck.IN_PROGRESS and not health.quarantined:
-            # under deep health checks the node stays Unschedulable and tainted until they
-            # end: only a fault changes it
+        if exporter.held_by_deep_check(node, health):
             if extra_patch:
                 await self.nodes.patch(name, extra_patch)
             return
@@ -76,7 +58,7 @@ class HealthExporter:
         if extra_patch:
             for key in ("labels", "annotations"):
                 patch["metadata"][key].update(extra_patch["metadata"].get(key, {}))
-        if not new and not extra_patch and _unchanged(node, patch):
+        if not new and not extra_patch and exporter.unchanged(node, patch):
             return
         patch["metadata"]["resourceVersion"] = node["metadata"]["resourceVersion"]
         await self.nodes.patch(name, patch)
@@ -99,63 +81,118 @@ class HealthExporter:
                 )
 
 
-def _unchanged(node: dict[str, Any], patch: dict[str, Any]) -> bool:
-    meta = node.get("metadata", {})
-    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
-    for key, value in patch["metadata"]["labels"].items():
-        if labels.get(key) != value:
-            return False
-    for key, value in patch["metadata"]["annotations"].items():
-        if annotations.get(key) != value:
-            return False
-    return bool((node.get("spec", {}).get("taints") or []) == patch["spec"]["taints"])
+class WatchedNodes(Protocol):
+    """A watched cache of every HyperPod node (``providers.local.LocalInstances``)."""
+
+    def cached(self) -> list[dict[str, Any]]:
+        """Every node as the watch last saw it; no I/O."""
+        ...
+
+    def listen(self, on_event: OnEvent, on_list: Callable[[], None]) -> Callable[[], None]:
+        """Call ``on_event`` for each watch event and ``on_list`` after each (re)list (at once
+        when the cache has listed already); returns the call that stops it."""
+        ...
 
 
 class LocalHealthAgent:
-    """The agent for simulated (kwok) nodes. Injected faults are picked up within
-    ``interval``; every ``resync`` seconds all monitored nodes are re-assessed so faults age
-    out and a restarted agent clears what is no longer true."""
+    """The agent for simulated (kwok) nodes, driven by the node watch the process keeps anyway
+    (``nodes``), never by a list: an injected fault is handled on the watch event that brings it,
+    every node is assessed after each (re)list of the watch, and every ``resync`` seconds only
+    the nodes that are due are re-assessed, so faults age out and a restarted agent clears what
+    is no longer true (``agent.watch_rules``)."""
 
     def __init__(
         self,
-        nodes: KubeNodes,
+        kube: KubeNodes,
+        nodes: WatchedNodes,
         policy: FaultPolicy,
         monitored: Callable[[str], bool],
         expected_gpus: Callable[[str], int],
         *,
         clock: Callable[[], float] = time.time,
-        interval: float = 0.2,
         resync: float = 5.0,
     ) -> None:
-        self.exporter = HealthExporter(nodes, policy)
-        self.nodes = nodes
+        self.exporter = HealthExporter(kube, policy)
+        self.nodes = kube
+        self.watched = nodes
+        self.policy = policy
         self.monitored = monitored
         self.expected_gpus = expected_gpus
         self.clock = clock
-        self.interval = interval
         self.resync = resync
+        self.pending: dict[str, dict[str, Any]] = {}  # name -> node: handle at once
+        self.due: dict[str, tuple[float, dict[str, Any]]] = {}  # name -> (when, node): resync
+        self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        last_full = float("-inf")
-        while True:
-            now = self.clock()
-            full = now - last_full >= self.resync
-            selector = f"{COMPUTE_TYPE}=hyperpod" if full else f"{INJECT_LABEL}=true"
-            try:
-                found = await self.nodes.list(selector)
-                await asyncio.gather(*(self.handle(n, now) for n in found))
-                if full:
-                    last_full = now
-            except PodwardenError as exc:
-                log.warning("health agent pass: %s", exc)
-            await asyncio.sleep(self.interval)
+        stop = self.watched.listen(self.on_event, self.on_list)
+        try:
+            next_resync = asyncio.get_running_loop().time() + self.resync
+            while True:
+                left = next_resync - asyncio.get_running_loop().time()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, left))
+                self._wake.clear()
+                batch, self.pending = self.pending, {}
+                if asyncio.get_running_loop().time() >= next_resync:
+                    batch = self.due_now(self.clock()) | batch
+                    next_resync = asyncio.get_running_loop().time() + self.resync
+                await self.handle_all(batch)
+        finally:
+            stop()
+
+    def on_event(self, kind: str, node: dict[str, Any]) -> None:
+        """A watch event: note when the node is due, wake the loop for an injected fault."""
+        name = node["metadata"]["name"]
+        if kind == "DELETED" or not watch_rules.is_hyperpod(node):
+            self.pending.pop(name, None)
+            self.due.pop(name, None)
+            return
+        self._note(node, self.clock())
+        if watch_rules.injection_pending(node) or name in self.pending:
+            self.pending[name] = node  # the newest version of a node waiting to be handled
+            self._wake.set()
+
+    def on_list(self) -> None:
+        """The watch (re)listed and may have missed events: assess every node once."""
+        now = self.clock()
+        self.due = {}
+        self.pending = {}
+        for node in self.watched.cached():
+            if watch_rules.is_hyperpod(node):
+                self._note(node, now)
+                self.pending[node["metadata"]["name"]] = node
+        self._wake.set()
+
+    def due_now(self, now: float) -> dict[str, dict[str, Any]]:
+        """The nodes a resync at ``now`` re-assesses."""
+        return {name: node for name, (when, node) in self.due.items() if when <= now}
+
+    async def handle_all(self, batch: dict[str, dict[str, Any]]) -> None:
+        now = self.clock()
+        handled = (self.handle(node, now) for node in batch.values())
+        results = await asyncio.gather(*handled, return_exceptions=True)
+        for name, result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):  # one node's failure does not stop the others
+                log.error("health agent, node %s", name, exc_info=result)
+        for name, node in batch.items():
+            if self.due.get(name, (0.0, None))[1] is node:  # no newer version seen meanwhile
+                self._note(node, self.clock())  # e.g. an assessment that wrote nothing
+
+    def _note(self, node: dict[str, Any], now: float) -> None:
+        instance_type = (node["metadata"].get("labels") or {}).get(INSTANCE_TYPE, "")
+        when = watch_rules.due_at(node, self.policy, now, self.monitored(instance_type))
+        if when is None:
+            self.due.pop(node["metadata"]["name"], None)
+        else:
+            self.due[node["metadata"]["name"]] = (when, node)
 
     async def handle(self, node: dict[str, Any], now: float) -> None:
         labels = node["metadata"].get("labels") or {}
         instance_type = labels.get(INSTANCE_TYPE, "")
         pending = labels.get(INJECT_LABEL) == "true"
         consumed = simulated.consumed_patch() if pending else None
-        with contextlib.suppress(PodwardenError):  # a conflict: next pass sees the new node
+        with contextlib.suppress(PodwardenError):  # a conflict: the node's next event retries
             # R17 (docs/requirements.md): GPU and Trainium only
             if not self.monitored(instance_type):
                 if consumed:

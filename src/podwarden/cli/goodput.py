@@ -47,12 +47,11 @@ SERVE_START_S = 120.0
 WIDTH = 160  # characters, when the output is not a terminal
 LOG_TAIL = 40  # lines of podwarden serve's log shown when a run fails
 # podwarden's own latency counts at its real length (logic/goodput_accounting.py), but while it
-# runs the modeled durations of other faults keep going at the scaled pace: the agent looks often
-# and the reconciler, woken by node watches, also resyncs often, so that this overlap stays small
-# (a reboot modeled at 300 s is 15 ms at 20,000x; the defaults: an agent read every 0.2 s, a
-# reconciler resync every 30 s)
+# runs the modeled durations of other faults keep going at the scaled pace: the agent acts on each
+# node's watch event and the reconciler, woken by node watches, also resyncs often, so that this
+# overlap stays small (a reboot modeled at 300 s is 15 ms at 20,000x; the default reconciler
+# resync: every 30 s)
 RESYNC_S = 0.1
-AGENT_INTERVAL_S = 0.02
 _API_LINE = re.compile(r"API at (http://\S+)")
 
 
@@ -175,7 +174,7 @@ def _serve(s: Scenario, kubeconfig: Path, tmp: Path) -> Iterator[Endpoint]:
             "--launch-delay", repr(d.launch_seconds), "--reboot-delay", repr(d.reboot_seconds),
             "--deep-check-duration", repr(d.deep_check_seconds),
             "--time-scale", repr(scale),
-            "--resync", repr(RESYNC_S), "--agent-interval", repr(AGENT_INTERVAL_S)]  # fmt: skip
+            "--resync", repr(RESYNC_S)]  # fmt: skip
     if not s.cluster.safety_limits:
         argv.append("--no-repair-limits")
     log_path = tmp / "serve.log"

@@ -45,6 +45,7 @@ from podwarden.policy.catalog import Catalog, load_catalog
 from podwarden.policy.fault_policy import load_policy
 from podwarden.policy.remediation import RemediationLimits
 from podwarden.providers.kubes import AgentFactory, KubeProviders
+from podwarden.providers.local import LocalInstances
 from podwarden.store.sql import Store, sqlite_url
 from podwarden.wire.sigv4 import Credential
 
@@ -117,7 +118,6 @@ class ServerSettings:
     training: bool = True
     fault_policy: Path | None = None
     repair_limits: bool = True  # HyperPod's safety limits of automatic repair (remediation.yaml)
-    agent_interval: float = 0.2  # seconds between the simulated agent's reads of injected faults
     reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
     # where EKS clusters created through the API keep their control planes (<data_dir>/eks/...)
     data_dir: Path | None = None
@@ -282,10 +282,10 @@ class Server:
         if not self.settings.agent:
             return None
         policy = load_policy(self.settings.fault_policy)
-        types, interval = self.types, self.settings.agent_interval
+        types = self.types
 
-        def local_agent(nodes: KubeNodes) -> LocalHealthAgent:
-            return LocalHealthAgent(nodes, policy, types.monitored, types.gpus, interval=interval)
+        def local_agent(nodes: KubeNodes, instances: LocalInstances) -> LocalHealthAgent:
+            return LocalHealthAgent(nodes, instances, policy, types.monitored, types.gpus)
 
         return local_agent
 

@@ -24,7 +24,6 @@ def server_settings(args: argparse.Namespace, kubeconfig: Path) -> ServerSetting
         preflight=not args.no_preflight,
         fault_policy=args.fault_policy,
         repair_limits=not args.no_repair_limits,
-        agent_interval=args.agent_interval,
         data_dir=data_dir,
         capacity=capacity_cli.from_args(args),
         oidc_port=args.oidc_port,
@@ -106,12 +105,6 @@ def _simulation_arguments(p: argparse.ArgumentParser) -> None:
         default=30.0,
         help="seconds between the HyperPod reconciler's passes over every cluster: a safety net "
         "(node watches, API writes and each plan's own timing drive the passes)",
-    )
-    p.add_argument(
-        "--agent-interval",
-        type=float,
-        default=0.2,
-        help="seconds between the simulated health agent's reads of injected faults",
     )
     p.add_argument(
         "--no-repair-limits",

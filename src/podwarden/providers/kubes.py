@@ -2,11 +2,11 @@
 instances are kwok nodes on the Kubernetes behind the EKS cluster its
 ``Orchestrator.Eks.ClusterArn`` names (``providers.eks_target``).
 
-One ``KubeNodes`` client, one ``LocalInstances``, (with the in-server agent on) one
-``LocalHealthAgent`` and one task per ``KubeService`` per Kubernetes that hosts HyperPod
-nodes: the one podwarden was started with from ``start()`` on (as before EKS clusters had
-planes of their own), an EKS cluster's control plane from the first time a HyperPod cluster
-needs it. The EKS reconciler owns the
+One ``KubeNodes`` client, one ``LocalInstances`` (with the one watch of the HyperPod nodes),
+(with the in-server agent on) one ``LocalHealthAgent`` that follows that watch and one task per
+``KubeService`` per Kubernetes that hosts HyperPod nodes: the one podwarden was started with
+from ``start()`` on (as before EKS clusters had planes of their own), an EKS cluster's control
+plane from the first time a HyperPod cluster needs it. The EKS reconciler owns the
 planes (``local.eks_planes.LocalControlPlanes.ensure``); here they are only looked up
 (``running``): a plane
 that is not up yet makes the pass retry (``TemporaryError``), and a plane that stopped (its
@@ -44,8 +44,9 @@ class Runs(Protocol):
         """Run until cancelled."""
 
 
-# the health agent for one Kubernetes (``agent.service.LocalHealthAgent``)
-AgentFactory = Callable[[KubeNodes], Runs]
+# the health agent for one Kubernetes (``agent.service.LocalHealthAgent``): given its client and
+# the node watch of its ``LocalInstances``, which it follows instead of watching the nodes again
+AgentFactory = Callable[[KubeNodes, LocalInstances], Runs]
 # A service run against each Kubernetes that hosts HyperPod nodes besides the agent (the training
 # simulator, job auto-resume, the HyperPod training operator): given the plane's key and its admin
 # kubeconfig, a coroutine that runs until cancelled (and closes what it opened).
@@ -156,12 +157,12 @@ class KubeProviders:
 
     async def _connect(self, key: str, kubeconfig: Path, endpoint: str) -> Kube:
         nodes = await KubeNodes.from_kubeconfig(kubeconfig)
+        instances = LocalInstances(nodes)
         task = None
         if self.agent is not None:
             name = "health-agent" + (f" {key}" if key else "")
-            task = asyncio.create_task(self.agent(nodes).run(), name=name)
+            task = asyncio.create_task(self.agent(nodes, instances).run(), name=name)
         suffix = f" {key}" if key else ""
-        instances = LocalInstances(nodes)
         services = [
             asyncio.create_task(
                 instances.watch(self._nodes_changed),

@@ -7,10 +7,11 @@ terminating deletes it. The instance records themselves live in podwarden's stor
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from podwarden.kube.informer import node_informer
+from podwarden.kube.informer import OnEvent, node_informer
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.pods import KubePods
 from podwarden.model.cluster import DeepCheck
@@ -30,6 +31,8 @@ from podwarden.model.labels import (
     PENDING_REPLACEMENT,
     SCHEDULABLE,
 )
+
+log = logging.getLogger("podwarden.providers.local")
 
 # what the cluster reconciler reads of a node (``operator.instances.observe``): readiness,
 # labels, taints. A change to anything else (kwok's heartbeats) wakes nobody.
@@ -53,6 +56,9 @@ class LocalInstances:
         self._pods = KubePods(nodes.api)
         self._cache = node_informer(nodes.api, CLUSTER_ID)  # every HyperPod node
         self._seen: dict[str, Seen] = {}
+        # told of every event and (re)list of the watch (the simulated health agent, which reads
+        # whole nodes from the cache): one watch of the nodes per Kubernetes, however many read it
+        self._listeners: list[tuple[OnEvent, Callable[[], None]]] = []
 
     async def watch(self, changed: Callable[[str | None], None]) -> None:
         """Keep a watched cache of the HyperPod nodes, until cancelled. ``changed(cluster_id)``
@@ -60,6 +66,8 @@ class LocalInstances:
         ``changed(None)`` after each (re)list, which may have missed changes of every cluster."""
 
         def on_event(kind: str, node: dict[str, Any]) -> None:
+            for listener, _ in list(self._listeners):
+                _tell(listener, kind, node)
             meta = node["metadata"]
             now = None if kind == "DELETED" else seen(node)
             if self._seen.get(meta["name"]) == now:
@@ -73,8 +81,25 @@ class LocalInstances:
         def on_list() -> None:
             self._seen = {n["metadata"]["name"]: seen(n) for n in self._cache.objects.values()}
             changed(None)
+            for _, listener in list(self._listeners):
+                _tell(listener)
 
         await self._cache.run(lambda: None, on_event, on_list)
+
+    def listen(self, on_event: OnEvent, on_list: Callable[[], None]) -> Callable[[], None]:
+        """Be told of every event of the node watch (``on_event``) and after each (re)list
+        (``on_list``; at once when the watch has listed already), from ``watch``'s task and
+        without blocking it; returns the call that stops it (``agent.service.WatchedNodes``)."""
+        entry = (on_event, on_list)
+        self._listeners.append(entry)
+        if self._cache.synced.is_set():
+            _tell(on_list)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(entry)
+
+        return stop
 
     async def drain(self, name: str) -> int:
         """Evict the node's pods (DaemonSet pods stay, as with ``kubectl drain``); returns how
@@ -227,6 +252,14 @@ class LocalInstances:
             await self._leaving(name, PENDING_REPLACEMENT)
         await self.drain(name)
         await self._nodes.delete(name)
+
+
+def _tell(listener: Callable[..., None], *args: Any) -> None:
+    """A listener's failure is its own: the watch goes on for the others."""
+    try:
+        listener(*args)
+    except Exception:
+        log.exception("a listener of the node watch failed")
 
 
 def _ready(ready: bool, at: str) -> dict[str, str]:
