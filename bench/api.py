@@ -317,18 +317,13 @@ def sampled_scale_up(
     sm.create_cluster(
         ClusterName=name, InstanceGroups=[group(n)], Orchestrator={"Eks": {"ClusterArn": EKS}}
     )
-    wait_for(
-        f"cluster {name} ({n} instances) to be InService while sampling latency",
-        sampled_then_read,
-        lambda d: d["ClusterStatus"] == "InService",
-        failed=lambda d: (
-            f"cluster {name} is Failed: {d.get('FailureMessage', '(no FailureMessage)')}"
-            if d["ClusterStatus"] == "Failed"
-            else None
-        ),
-        show=lambda d: d["ClusterStatus"],
-        timeout=max(IN_SERVICE_S, SCALE_UP_PER_INSTANCE_S * n),
+    in_service(
+        sm,
+        name,
+        max(IN_SERVICE_S, SCALE_UP_PER_INSTANCE_S * n),
+        read=sampled_then_read,
         interval=0,
+        what=f" ({n} instances, latency sampled meanwhile)",
     )
     seconds = time.monotonic() - t0
     pages = sm.get_paginator("list_cluster_nodes").paginate(ClusterName=name)

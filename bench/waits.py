@@ -86,12 +86,21 @@ async def await_for(
         await asyncio.sleep(interval)
 
 
-def in_service(sm: Any, name: str, timeout: float) -> dict[str, Any]:
+def in_service(
+    sm: Any,
+    name: str,
+    timeout: float,
+    *,
+    read: Callable[[], Any] | None = None,
+    interval: float = 0.2,
+    what: str = "",
+) -> dict[str, Any]:
     """The HyperPod cluster ``name``'s description once InService; a cluster that goes Failed
-    ends the wait at once with its FailureMessage."""
+    ends the wait at once with its FailureMessage. ``read``: how the description is read (by
+    default DescribeCluster), e.g. with work done between reads."""
     description: dict[str, Any] = wait_for(
-        f"cluster {name} to be InService",
-        lambda: sm.describe_cluster(ClusterName=name),
+        f"cluster {name}{what} to be InService",
+        read or (lambda: sm.describe_cluster(ClusterName=name)),
         lambda d: d["ClusterStatus"] == "InService",
         failed=lambda d: (
             f"cluster {name} is Failed: {d.get('FailureMessage', '(no FailureMessage)')}"
@@ -100,6 +109,7 @@ def in_service(sm: Any, name: str, timeout: float) -> dict[str, Any]:
         ),
         show=lambda d: d["ClusterStatus"],
         timeout=timeout,
+        interval=interval,
     )
     return description
 

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from podwarden.logic.faults import Fault, NodeHealth
+from podwarden.logic.faults import NodeHealth
 from podwarden.model.cluster import DeepCheck
 from podwarden.model.labels import (
     AGENT_TAINT_KEYS,
@@ -29,17 +29,6 @@ COMPONENT = "podwarden-health-agent"
 
 def iso(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-
-
-def recorded_faults(node: dict[str, Any]) -> list[Fault]:
-    """The faults the agent recorded on the node (its only memory: the fault-details annotation)."""
-    raw = (node.get("metadata", {}).get("annotations") or {}).get(FAULT_DETAILS)
-    if not raw:
-        return []
-    try:
-        return [Fault.from_detail(d) for d in json.loads(raw)]
-    except (ValueError, KeyError, TypeError):
-        return []  # unreadable state is dropped: the next real signal rebuilds it
 
 
 def metadata_patch(node: dict[str, Any], health: NodeHealth) -> dict[str, Any]:

@@ -17,11 +17,11 @@ from typing import Any, Protocol
 
 from podwarden import metrics
 from podwarden.agent import exporter, watch_rules
-from podwarden.agent.exporter import recorded_faults
 from podwarden.agent.sources import FaultSource, simulated
 from podwarden.kube.informer import OnEvent
 from podwarden.kube.nodes import KubeNodes
 from podwarden.logic.faults import Signal, assess, classify
+from podwarden.metrics.fault_times import recorded as recorded_faults
 from podwarden.model.errors import PodwardenError
 from podwarden.model.labels import HEALTH, INJECT_LABEL, INSTANCE_TYPE
 from podwarden.policy.fault_policy import FaultPolicy

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from podwarden.agent.exporter import held_by_deep_check, recorded_faults, settled
+from podwarden.agent.exporter import held_by_deep_check, settled
 from podwarden.logic.faults import assess
+from podwarden.metrics.fault_times import recorded as recorded_faults
 from podwarden.model.labels import COMPUTE_TYPE, INJECT_LABEL
 from podwarden.policy.fault_policy import FaultPolicy
 
