@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from podwarden.local.admin_client import AdminClient
+from podwarden.local.bootstrap import Apply
 from podwarden.local.errors import BinariesNotFound, ComponentFailed
 from podwarden.local.runtime import ControlPlane
 from podwarden.local.toolchain import BINARIES, load_toolchain
@@ -94,8 +96,18 @@ def test_nine_gpu_job_stays_pending_unschedulable(kube: client.ApiClient) -> Non
     assert not job_succeeded(kube, "train-9gpu")
 
 
-def test_restart_on_same_data_dir_keeps_nodes_and_jobs(tmp_path: Path) -> None:
+def test_restart_on_same_data_dir_keeps_nodes_and_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "k8s"
+    applied: list[str] = []
+    real_apply = AdminClient.apply
+
+    def counted(self: AdminClient, item: Apply, deadline: float) -> None:
+        applied.append(item.name)
+        real_apply(self, item, deadline)
+
+    monkeypatch.setattr(AdminClient, "apply", counted)
     name = "hyperpod-i-0a1b2c3d4e5f60003"
     with ControlPlane(data) as cp, api_client(cp.kubeconfig) as api:
         create(api, hyperpod_node(name, P5, gpus=8, pods=49))
@@ -104,12 +116,16 @@ def test_restart_on_same_data_dir_keeps_nodes_and_jobs(tmp_path: Path) -> None:
         wait_for("job persisted Complete", lambda: job_succeeded(api, "persisted"))
         first_pids = cp.pids
     assert not any(_alive(pid) for pid in first_pids.values())
+    first, applied[:] = list(applied), []
+    assert any(name.startswith("CustomResourceDefinition ") for name in first)
 
     with ControlPlane(data) as cp, api_client(cp.kubeconfig) as api:
         node = read_node(api, name)
         assert node["metadata"]["labels"]["node.kubernetes.io/instance-type"] == P5
         assert job_succeeded(api, "persisted")
         wait_for(f"node {name} Ready again", lambda: node_is_ready(api, name))
+    # the CRDs carry the hash of what was applied: a restart does not apply them again
+    assert applied and not [a for a in applied if a.startswith("CustomResourceDefinition ")]
 
 
 def test_dead_component_is_named_with_its_log(tmp_path: Path) -> None:
