@@ -273,7 +273,7 @@ def latency(args: argparse.Namespace, cp: ControlPlane, tmp: Path) -> dict[str, 
                     row["moto"]["p50_ms"] / row["podwarden"]["p50_ms"], 2
                 )
         if args.during_scale:  # last: the second cluster stays
-            args.during = during_scale(pw_url, args)
+            args.during = during_scale(pw_url, args, targets["bare"])
         return result
     finally:
         stop(procs)
@@ -337,11 +337,15 @@ def sampled_scale_up(
     return seconds
 
 
-def during_scale(url: str, args: argparse.Namespace) -> dict[str, Any]:
+def during_scale(
+    url: str, args: argparse.Namespace, floors: dict[str, Callable[[], Any]]
+) -> dict[str, Any]:
     """DescribeCluster and ListClusterNodes of the 100-node cluster (one client, one call of
     each in turn): ``args.calls`` rounds idle, then every round during a scale-up of
-    ``args.during_scale`` instances in a second cluster (another client creates and polls it)."""
-    ops = operations(client(url))
+    ``args.during_scale`` instances in a second cluster (another client creates and polls it).
+    The floors (the bare servers' same calls) are sampled in the same rounds: what the machine
+    itself, busy with the scale-up, does to any server's latency."""
+    ops = {**operations(client(url)), **{f"floor {op}": call for op, call in floors.items()}}
     for call in ops.values():  # warm-up
         sample(call, args.warmup)
     idle: dict[str, list[float]] = {op: [] for op in ops}
