@@ -195,3 +195,29 @@ def test_listed_instances_are_copies_and_follow_every_write(make_store: MakeStor
     assert [(i.instance_id, i.status, i.version) for i in now] == [
         (_instance(2).instance_id, "Running", 2)
     ]
+
+
+def test_save_instances_writes_together_and_returns_what_another_writer_changed(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    store.create_cluster(_cluster())
+    store.add_instances([_instance(1), _instance(2), _instance(3)])
+    mine = {i.instance_id: i for i in store.list_instances("abcdefghijkl")}
+    theirs = {i.instance_id: i for i in store.list_instances("abcdefghijkl")}
+    theirs[_instance(2).instance_id].status = "ShuttingDown"
+    store.save_instance(theirs[_instance(2).instance_id])  # another writer got there first
+    for inst in mine.values():
+        inst.status = "Running"
+    lost = store.save_instances(list(mine.values()))
+    assert [i.instance_id for i in lost] == [_instance(2).instance_id]
+    now = {i.instance_id: (i.status, i.version) for i in store.list_instances("abcdefghijkl")}
+    assert now == {
+        _instance(1).instance_id: ("Running", 2),
+        _instance(2).instance_id: ("ShuttingDown", 2),
+        _instance(3).instance_id: ("Running", 2),
+    }
+    assert (
+        mine[_instance(1).instance_id].version == 2 and mine[_instance(2).instance_id].version == 1
+    )
+    assert store.save_instances([]) == []

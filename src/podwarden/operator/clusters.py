@@ -202,6 +202,7 @@ class ClusterReconciler:
         )
         kube_calls: list[NodeCall] = []
         cluster_dirty = False
+        statuses: list[Instance] = []  # the instance statuses this pass sets, written together
         try:
             for action in actions:
                 metrics.current().applied(cluster, by_id, action, now)  # repairs, pauses
@@ -217,20 +218,28 @@ class ClusterReconciler:
                 call = self.node_calls.call(provider, cluster, by_id, action)
                 if call is not None:
                     kube_calls.append(call)
-                elif not self._record_change(cluster, by_id, action):
+                elif not self._record_change(cluster, by_id, action, statuses):
                     cluster_dirty = _cluster_change(cluster, action) or cluster_dirty
         except BaseException:
             _close(kube_calls)  # e.g. a launch that fails the cluster: planned calls never run
             raise
+        finally:
+            # a record another writer changed first is planned again next pass
+            self.store.save_instances(statuses)
         await self._gather(kube_calls)
         if cluster_dirty:
             with contextlib.suppress(Conflict):  # a user's update won: plan again next pass
                 self.store.save_cluster(cluster)
 
     def _record_change(
-        self, cluster: Cluster, by_id: dict[str, Instance], action: ca.Action
+        self,
+        cluster: Cluster,
+        by_id: dict[str, Instance],
+        action: ca.Action,
+        statuses: list[Instance],
     ) -> bool:
-        """Apply an action on instance records; False if it is not one."""
+        """Apply an action on instance records; False if it is not one. A status it sets is
+        added to ``statuses``, which the caller writes in one transaction."""
         match action:
             case ca.Launch(group, count, promised):
                 script = on_create_script(self.store, cluster.groups[group], self.clock())
@@ -241,9 +250,9 @@ class ClusterReconciler:
                     inst.logical_id = logical_id  # BatchAddClusterNodes' answer
                 self.store.add_instances(new)
             case ca.MarkRunning(instance_id):
-                self._set_status(by_id[instance_id], InstanceStatus.RUNNING)
+                statuses.append(_with_status(by_id[instance_id], InstanceStatus.RUNNING))
             case ca.Terminate(instance_id):
-                self._set_status(by_id[instance_id], InstanceStatus.SHUTTING_DOWN)
+                statuses.append(_with_status(by_id[instance_id], InstanceStatus.SHUTTING_DOWN))
             case ca.Forget(instance_id):
                 self.store.delete_instance(instance_id)  # its volumes go with it
             case ca.Replace(instance_id):
@@ -305,11 +314,11 @@ class ClusterReconciler:
         addresses = instance_addresses(self.store, cluster, spec, taken)
         return new_instance(cluster, spec, self.clock(), delay, addresses)
 
-    def _set_status(self, inst: Instance, status: InstanceStatus) -> None:
-        inst.status = status
-        inst.message = MESSAGES[status]
-        with contextlib.suppress(Conflict):
-            self.store.save_instance(inst)
+
+def _with_status(inst: Instance, status: InstanceStatus) -> Instance:
+    inst.status = status
+    inst.message = MESSAGES[status]
+    return inst
 
 
 def _close(calls: list[NodeCall]) -> None:

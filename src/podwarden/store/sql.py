@@ -327,6 +327,25 @@ class Store:
         inst.version += 1
         return inst
 
+    def save_instances(self, changed: list[Instance]) -> list[Instance]:
+        """Write each instance whose stored version is still the one it was read at, in one
+        transaction (one commit for a pass that changes many, not one each); return those
+        another writer changed first (not written: read them again)."""
+        saved: list[Instance] = []
+        lost: list[Instance] = []
+        if not changed:
+            return lost
+        with self._tx() as conn:
+            for inst in changed:
+                try:
+                    _update_instance(conn, inst)
+                    saved.append(inst)
+                except Conflict:
+                    lost.append(inst)
+        for inst in saved:
+            inst.version += 1
+        return lost
+
     def replace_instance(self, old: Instance, new: Instance) -> None:
         """Write a terminating instance and its replacement in one transaction."""
         with self._tx() as conn:
