@@ -45,6 +45,12 @@ CRAFTED: dict[str, str] = {
     "string": b64('"o"'),
     "nesting": b64("[" * 100 + "]" * 100),
     "marker as offset": b64('{"a":"aw==","q":"x"}'),
+    # key tokens (ListClusterNodes): only a finite number and an id make one
+    "key overflow": b64('{"k":"1e400 i-0","q":"x"}'),
+    "key NaN": b64('{"k":"nan i-0","q":"x"}'),
+    "key without id": b64('{"k":"5","q":"x"}'),
+    "key not a string": b64('{"k":5,"q":"x"}'),
+    "key with a control character": b64('{"k":"5 i-\\u0001","q":"x"}'),
     "wrong fingerprint": b64('{"o":1,"q":"0000000000000000"}'),
     "not JSON": b64("garbage"),
     "not base64": "not*a*token",

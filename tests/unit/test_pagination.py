@@ -186,3 +186,43 @@ def test_the_fingerprint_ignores_member_order_and_reads_any_value() -> None:
     a = pagination.fingerprint({"x": 1, "t": when, "f": [{"Name": "n", "Values": ["v"]}]})
     b = pagination.fingerprint({"f": [{"Name": "n", "Values": ["v"]}], "t": when, "x": 1})
     assert a == b and len(a) == 16
+
+
+# --- key tokens (ListClusterNodes: the last instance's launch time and id) ----------------------
+
+
+def test_a_key_round_trips_exactly() -> None:
+    key = (1796554412.7481234, "i-0123456789abcdef0")
+    assert pagination.decode_key(pagination.encode_key(key, QUERY), QUERY) == key
+
+
+@pytest.mark.parametrize(
+    ("what", "value"),
+    [
+        ("overflow", '"1e400 i-0"'),
+        ("NaN", '"nan i-0"'),
+        ("infinity", '"-inf i-0"'),
+        ("no id", '"5"'),
+        ("empty id", '"5 "'),
+        ("two spaces", '"5 i-0 x"'),
+        ("not a number", '"five i-0"'),
+        ("a number, not a string", "5"),
+        ("a control character in the id", '"5 i-\\u0001"'),
+        ("not ASCII", '"5 i-\\u00e9"'),
+        ("too long", '"5 ' + "i" * 200 + '"'),
+    ],
+)
+def test_a_crafted_key_for_this_very_query_is_refused(what: str, value: str) -> None:
+    token = crafted('{"k":' + value + ',"q":"$FP"}')  # the right fingerprint: only the key is wrong
+    with pytest.raises(InvalidToken):
+        pagination.decode_key(token, QUERY)
+
+
+def test_a_key_token_is_bound_to_its_query_and_kind() -> None:
+    token = pagination.encode_key((5.0, "i-0"), QUERY)
+    with pytest.raises(InvalidToken, match="does not belong"):
+        pagination.decode_key(token, {**QUERY, "SortBy": "CREATION_TIME"})
+    with pytest.raises(InvalidToken):
+        pagination.decode_offset(token, QUERY)
+    with pytest.raises(InvalidToken):
+        pagination.decode_key(pagination.encode_offset(3, QUERY), QUERY)
