@@ -41,7 +41,7 @@ from podwarden.model.aws import kinds
 from podwarden.model.aws.private import EksPlane
 from podwarden.store.resources import Resources
 from podwarden.store.sql import Store
-from podwarden.wire.asgi import Receive, Scope, Send, read_body, reply_json
+from podwarden.wire.asgi import Receive, Scope, Send, cluster_post, reply_json
 from podwarden.wire.eks_token import TokenError, verify_token
 from podwarden.wire.sigv4 import AuthFailure, Credential
 
@@ -92,16 +92,10 @@ class EksAuthn:
         self.port: Callable[[], int | None] = lambda: None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        parts = scope["path"].removeprefix(PREFIX).split("/")
-        if len(parts) != 3 or not all(parts):
-            await reply_json(
-                send, 404, {"message": f"expected {PREFIX}<account>/<region>/<cluster>"}
-            )
+        posted = await cluster_post(scope, receive, send, PREFIX, MAX_REVIEW_BYTES)
+        if posted is None:
             return
-        if scope["method"] != "POST":
-            await reply_json(send, 405, {"message": "expected POST"})
-            return
-        body = await read_body(receive, MAX_REVIEW_BYTES)
+        (account, region, cluster), body = posted
         try:
             review = json.loads(body) if body is not None else None
             token = review["spec"]["token"] if isinstance(review, dict) else None
@@ -110,7 +104,6 @@ class EksAuthn:
         if not isinstance(token, str):
             await reply_json(send, 400, {"message": "expected a request body to be a TokenReview"})
             return
-        account, region, cluster = parts
         status = self.review(account, region, cluster, token)
         await reply_json(
             send, 200, {"apiVersion": API_VERSION, "kind": "TokenReview", "status": status}

@@ -42,7 +42,7 @@ from podwarden.model.errors import PodwardenError
 from podwarden.model.planes import PlaneInfo
 from podwarden.store.resources import Record
 from podwarden.store.sql import Store
-from podwarden.wire.asgi import Receive, Scope, Send, read_body, reply_json
+from podwarden.wire.asgi import Receive, Scope, Send, cluster_post, reply_json
 
 log = logging.getLogger("podwarden.eks.pod_identity_webhook")
 
@@ -118,16 +118,10 @@ class PodIdentityWebhook:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        parts = scope["path"].removeprefix(PREFIX).split("/")
-        if not scope["path"].startswith(PREFIX) or len(parts) != 3 or not all(parts):
-            await reply_json(
-                send, 404, {"message": f"expected {PREFIX}<account>/<region>/<cluster>"}
-            )
+        posted = await cluster_post(scope, receive, send, PREFIX, MAX_REVIEW_BYTES)
+        if posted is None:
             return
-        if scope["method"] != "POST":
-            await reply_json(send, 405, {"message": "expected POST"})
-            return
-        body = await read_body(receive, MAX_REVIEW_BYTES)
+        (account, region, cluster), body = posted
         try:
             review = json.loads(body) if body is not None else None
         except ValueError:
@@ -135,7 +129,6 @@ class PodIdentityWebhook:
         if not isinstance(review, dict) or not isinstance(review.get("request"), dict):
             await reply_json(send, 400, {"message": "expected an AdmissionReview"})
             return
-        account, region, cluster = parts
         try:
             patch = await self.patch(account, region, cluster, review["request"])
         except Exception:  # never block a pod: allowed, unchanged (as failurePolicy Ignore)

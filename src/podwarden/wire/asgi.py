@@ -52,6 +52,24 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
+async def cluster_post(
+    scope: Scope, receive: Receive, send: Send, prefix: str, limit: int
+) -> tuple[tuple[str, str, str], bytes | None] | None:
+    """A POST to ``<prefix><account>/<region>/<cluster>`` (the EKS webhooks' paths): those three
+    and the body (None when the client went away or it is over ``limit``); None after answering
+    404 (another path) or 405 (another method) itself."""
+    path = scope["path"]
+    parts = path.removeprefix(prefix).split("/")
+    if not path.startswith(prefix) or len(parts) != 3 or not all(parts):
+        await reply_json(send, 404, {"message": f"expected {prefix}<account>/<region>/<cluster>"})
+        return None
+    if scope["method"] != "POST":
+        await reply_json(send, 405, {"message": "expected POST"})
+        return None
+    account, region, cluster = parts
+    return (account, region, cluster), await read_body(receive, limit)
+
+
 async def reply(
     send: Send,
     status: int,
