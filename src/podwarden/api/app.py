@@ -32,6 +32,7 @@ from podwarden.api.callers import Callers, Signed
 from podwarden.api.capacity_admin import PATH as CAPACITY_PATH
 from podwarden.api.capacity_admin import CapacityAdmin
 from podwarden.api.operations import JSON_TARGETS, OPERATIONS
+from podwarden.api.read_cache import ClockReadings, ReadCache
 from podwarden.control.context import Context, InstanceTypes, Preflight
 from podwarden.metrics import Metrics
 from podwarden.metrics.route import PATH as METRICS_PATH
@@ -41,14 +42,13 @@ from podwarden.model.errors import PodwardenError
 from podwarden.policy.capacity import SimulatedCapacity
 from podwarden.store.sql import Store
 from podwarden.wire import aws_chunked
-from podwarden.wire import sigv4_canonical as canon
 from podwarden.wire.dispatch import destination, signing_name
 from podwarden.wire.errors import UnknownOperation, WireError, wire_error
 from podwarden.wire.http import HttpRequest, HttpResponse
 from podwarden.wire.models import service_model
 from podwarden.wire.protocols import PROTOCOLS, Codec, codec
 from podwarden.wire.sigv2 import is_sigv2
-from podwarden.wire.sigv4 import AuthFailure, Credential, ProtocolFamily
+from podwarden.wire.sigv4 import AuthFailure, Credential, IncomingRequest, ProtocolFamily
 from podwarden.wire.sigv4_parse import Claim, read_claim
 
 log = logging.getLogger("podwarden.api")
@@ -117,6 +117,8 @@ class PodwardenApp:
             default_region=settings.default_region,
         )
         self._bulk = BulkPool()  # large requests: off the loop, at a lower CPU priority
+        # answers of pure reads while the store is unchanged (``api.read_cache``)
+        self._reads = ReadCache(services.store.generation)
         # the token webhook of the EKS clusters' apiservers (not an AWS API: before dispatch)
         self.eks_authn = eks_authn.EksAuthn(services.store, self.callers.lookup, services.now)
         self.capacity_admin = CapacityAdmin(
@@ -171,10 +173,13 @@ class PodwardenApp:
                 )
                 return
             request = _request(scope, raw_headers, body.data)
+            incoming = IncomingRequest(
+                request.method, request.path, request.query_string, raw_headers, request.body
+            )
             # S3's SigV2 names no service: the request's own shape says which (an IAM form
             # with SigV2 is IAM's, and IAM refuses it in its own format)
-            v2 = is_sigv2(request.query_string, raw_headers)
-            claim = None if v2 else _claim(request, raw_headers)
+            v2 = is_sigv2(request.query_string, raw_headers, incoming.grouped)
+            claim = None if v2 else _claim(incoming)
             signed_for = None if v2 else claim.service if claim else signing_name(request)
             dest = destination(request, JSON_TARGETS, signed_for, OPERATIONS.keys())
             if dest is None:
@@ -188,7 +193,7 @@ class PodwardenApp:
             _check_body(service, request, body)
             routed = _Routed(
                 request=request,
-                raw_headers=raw_headers,
+                incoming=incoming,
                 dest=dest,
                 protocol=protocol,
                 claim=claim,
@@ -234,6 +239,21 @@ class PodwardenApp:
         handler = OPERATIONS[dest.service].get(resolved.operation.name)
         if handler is None:
             raise refusals.not_implemented(dest.service, resolved.operation.name, protocol.family)
+        now = self.services.now
+        ticket = self._reads.ticket(
+            dest.service,
+            resolved.operation.name,
+            request,
+            family=protocol.family,
+            caller=caller,
+            now=now(),
+        )
+        if ticket is not None:
+            kept = self._reads.answer(ticket, routed.request_id)
+            self.services.metrics.read_cached(kept is not None)
+            if kept is not None:
+                return kept
+            now = ClockReadings(now)
         call = protocol.decode(resolved, request)
         ctx = Context(
             account=caller.account,
@@ -241,7 +261,7 @@ class PodwardenApp:
             store=self.services.store,
             instance_types=self.services.instance_types,
             notify=notify,
-            now=self.services.now,
+            now=now,
             access_key_id=caller.access_key_id,
             principal_arn=caller.principal_arn,
             preflight=self.services.preflight,
@@ -250,7 +270,10 @@ class PodwardenApp:
             output = handler(ctx, call.params)
         except PodwardenError as err:
             raise wire_error(dest.service, err) from err
-        return protocol.encode(call, output, routed.request_id)
+        response = protocol.encode(call, output, routed.request_id)
+        if ticket is not None and isinstance(now, ClockReadings):
+            self._reads.keep(ticket, response, routed.request_id, now)
+        return response
 
     def _mounted(self, path: str) -> Asgi | None:
         for prefix, app in self.services.mounts.items():
@@ -266,15 +289,15 @@ class PodwardenApp:
         return self.callers.sign_in(access_key_id, secret, session_token)
 
 
-def _claim(request: HttpRequest, raw_headers: list[tuple[str, str]]) -> Claim | None:
+def _claim(incoming: IncomingRequest) -> Claim | None:
     """The request's SigV4 claim, read once for both routing (its signing name) and ``verify``;
     None when it does not read (``verify`` reads it again and says why) or when a header name
     repeats (routing then reads the comma-joined headers, as it always did)."""
-    grouped = canon.group_headers(raw_headers)
-    if len(grouped) != len(raw_headers):
+    grouped = incoming.grouped
+    if len(grouped) != len(incoming.headers):
         return None
     try:
-        return read_claim(request.query_string, grouped)
+        return read_claim(incoming.query_string, grouped)
     except Exception:
         return None
 

@@ -53,7 +53,7 @@ class Signed:
     SigV4 claim (read once for routing and verification) and whether S3's SigV2 signed it."""
 
     request: HttpRequest
-    raw_headers: list[tuple[str, str]]
+    incoming: IncomingRequest  # the same request as received (raw headers), for verification
     dest: Destination
     protocol: Codec
     claim: Claim | None
@@ -135,13 +135,7 @@ class Callers:
             first = self._credentials[0] if self._credentials else None
             account = first.account_id if first else DEFAULT_ACCOUNT
             return Caller(account, self._default_region, "", "")
-        incoming = IncomingRequest(
-            method=request.method,
-            raw_path=request.path,
-            query_string=request.query_string,
-            headers=signed.raw_headers,
-            body=request.body,
-        )
+        incoming = signed.incoming
         if dest.service == "s3" and signed.sigv2:
             verified = verify_v2(
                 incoming,

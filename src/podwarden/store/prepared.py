@@ -14,6 +14,7 @@ binary) and whose parameters need no bind processing (plain strings and numbers)
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
@@ -45,6 +46,7 @@ class ReadConnections:
         self._local = threading.local()
         self._opened: list[Any] = []
         self._lock = threading.Lock()
+        self._serial = itertools.count(1)  # tells apart connections opened over the store's life
 
     def _thread_connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
@@ -58,7 +60,20 @@ class ReadConnections:
             with self._lock:
                 self._opened.append(conn)
             self._local.conn = conn
+            self._local.serial = next(self._serial)
         return conn
+
+    def generation(self) -> tuple[int, int] | None:
+        """A token that changes whenever the database changes, whoever commits (this process's
+        writes, another process's): SQLite's ``data_version`` on this thread's own connection
+        (about 2 µs), which never writes, so every commit is another connection's. Tokens of
+        different threads differ (each has its own connection and count). None where there is
+        no such token (PostgreSQL, an in-memory SQLite): nothing may be kept by it there."""
+        if not self._own:
+            return None
+        conn = self._thread_connection()
+        row = conn.execute("PRAGMA data_version").fetchone()
+        return (self._local.serial, int(row[0]))
 
     def run(self, sql: str, params: Any, *, one: bool) -> Any:
         """Execute ``sql``: its first row (``one``) or every row."""

@@ -193,6 +193,12 @@ class Store:
         self._reads.close()
         self.engine.dispose()
 
+    def generation(self) -> tuple[int, int] | None:
+        """A token that changes whenever anything in the store changes, or None where the
+        database offers no cheap one (``ReadConnections.generation``): what the API's read cache
+        keeps answers by."""
+        return self._reads.generation()
+
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
         with begin(self.engine) as conn:

@@ -49,7 +49,7 @@ the refusal of two mechanisms at once (the same ``InvalidArgument`` as SigV4's).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from podwarden.wire import sigv4_canonical as canon
@@ -69,12 +69,20 @@ __all__ = ["MAX_SKEW", "is_sigv2", "verify_v2"]
 MAX_SKEW = timedelta(minutes=15)
 
 
-def is_sigv2(query_string: str, headers: Sequence[tuple[str, str]]) -> bool:
+def is_sigv2(
+    query_string: str,
+    headers: Sequence[tuple[str, str]],
+    grouped: Mapping[str, Sequence[str]] | None = None,
+) -> bool:
     """Whether the request claims an S3 SigV2 signature (``Authorization: AWS key:sig``, or an
-    ``AWSAccessKeyId``/``Signature`` query parameter), alone or mixed with a SigV4 one."""
-    if authorization_header(canon.group_headers(headers)).startswith(HEADER_PREFIX):
+    ``AWSAccessKeyId``/``Signature`` query parameter), alone or mixed with a SigV4 one.
+    ``grouped``: the headers already grouped by name (``IncomingRequest.grouped``), if read."""
+    by_name = canon.group_headers(headers) if grouped is None else grouped
+    if authorization_header(by_name).startswith(HEADER_PREFIX):
         return True
-    return any(key in QUERY_MARKERS for key, _ in canon.query_params(query_string))
+    return bool(query_string) and any(
+        key in QUERY_MARKERS for key, _ in canon.query_params(query_string)
+    )
 
 
 def _iso(moment: datetime) -> str:
@@ -117,7 +125,7 @@ def verify_v2(
     URL's ``signed_at`` is ``now`` (SigV2 URLs carry only their expiry).
     """
     now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
-    headers = canon.group_headers(request.headers)
+    headers = request.grouped
     params = canon.query_params(request.query_string)
     claim = read_claim(params, headers)
     _check_time(claim, now)

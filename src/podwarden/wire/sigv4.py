@@ -40,6 +40,7 @@ Reading the claim (the ``Authorization`` header or the presigned query) is
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -103,6 +104,12 @@ class IncomingRequest:
     headers: Sequence[tuple[str, str]]
     body: bytes
 
+    @functools.cached_property
+    def grouped(self) -> dict[str, list[str]]:
+        """Header values by lower-cased name, in the order received (``group_headers``): read
+        once per request, by routing and by verification (read-only)."""
+        return canon.group_headers(self.headers)
+
 
 @dataclass(frozen=True)
 class Verified:
@@ -159,7 +166,7 @@ def verify(
     grouped headers, when the caller has it already (it is read here otherwise).
     """
     now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
-    headers = canon.group_headers(request.headers)
+    headers = request.grouped
     if claim is None:
         claim = read_claim(request.query_string, headers)
     if max_skew is None:
