@@ -24,7 +24,7 @@ from podwarden.api.app import DEFAULT_REGION
 from podwarden.api.eks_authn import webhook_url
 from podwarden.checks import cli as preflight_cli
 from podwarden.cli import capacity as capacity_cli
-from podwarden.cli import goodput
+from podwarden.cli import goodput, serving
 from podwarden.cli import status as status_cli
 from podwarden.cli.account import EKS_CLUSTER, seeded_account
 from podwarden.cli.oidc import ca_file, embedded_issuer
@@ -91,7 +91,7 @@ def _run_server(settings: ServerSettings, health_check: Callable[[], None] | Non
     async def started(port: int) -> None:
         _print_endpoint(settings, port)
 
-    asyncio.run(serve(settings, started, health_check))
+    serving.run(serve(settings, started, health_check))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
