@@ -1,14 +1,20 @@
 """Benchmark the HyperPod API: podwarden vs moto's server vs a bare HTTP server, one run.
 
     .venv/bin/uv sync --locked --all-groups   # moto is a benchmark-only dependency
-    .venv/bin/python bench/api.py [--calls 300] [--rounds 5] [--scale 1000] [--json out.json]
-        [--suites hyperpod,account] [--idle-cpu SECONDS] [--during-scale N] [--quick]
+    .venv/bin/python bench/api.py [--calls 300] [--interleave call|round] [--rounds 5]
+        [--scale 1000] [--json out.json] [--suites hyperpod,account] [--idle-cpu SECONDS]
+        [--during-scale N] [--quick]
 
 Latency (suite ``hyperpod``): the same boto3 client code calls DescribeCluster and
-ListClusterNodes (a cluster of 100 nodes, MaxResults 100) on each server, interleaved in rounds
-so drift hits all alike. The bare server answers with podwarden's own response bodies and does
-nothing else: its numbers are the floor that the client and HTTP stack cost. Each server runs in
-its own process.
+ListClusterNodes (a cluster of 100 nodes, MaxResults 100) on each server. The calls are
+interleaved so that drift hits all alike: by default call by call (one call of each server's each
+operation in turn, the order rotating each turn); ``--interleave round`` samples blocks of
+``calls / rounds`` calls instead. On a 2-vCPU virtual machine a call's latency is bimodal (whether
+client and server share a vCPU, or one wakes the other's: about 0.2 ms apart) and which mode a
+block of calls lands in drifts over seconds, so rounds moved the p50 ratios by up to a fifth
+between runs where turns did not (BENCHMARKS.md, "The API at its floor"). The bare server answers
+with podwarden's own response bodies and does nothing else: its numbers are the floor that the
+client and HTTP stack cost. Each server runs in its own process.
 The local AWS account (suite ``account``, no Kubernetes): EKS DescribeCluster, EC2
 DescribeSubnets (the three subnets of a HyperPod VPC), IAM GetRole, STS GetCallerIdentity and S3
 GetObject (an 81-byte lifecycle script), with SageMaker DescribeCluster as the reference, on
@@ -49,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,6 +65,7 @@ import psutil
 from botocore.config import Config  # type: ignore[import-untyped]
 
 from podwarden.api.app import ApiSettings, Services, build_app
+from podwarden.cli import serving
 from podwarden.cli.server import CatalogInstanceTypes, ServerSettings, local_credentials
 from podwarden.cli.serving import bound_port, uvicorn_server
 from podwarden.local.runtime import ControlPlane
@@ -264,6 +272,7 @@ def latency(args: argparse.Namespace, cp: ControlPlane, tmp: Path) -> dict[str, 
         for name, sm in clients.items():
             targets[name] = operations(sm)
         result = summarize(measure(targets, args))
+        args.read_cache = read_cache_counts(pw_url)
         for row in result.values():
             row["podwarden_over_bare"] = round(
                 row["podwarden"]["p50_ms"] / row["bare"]["p50_ms"], 2
@@ -277,6 +286,17 @@ def latency(args: argparse.Namespace, cp: ControlPlane, tmp: Path) -> dict[str, 
         return result
     finally:
         stop(procs)
+
+
+def read_cache_counts(url: str) -> dict[str, int]:
+    """How the server's read cache answered so far (``/_podwarden/metrics``): hits and misses.
+    A hit skips the handler: the numbers say which of the two the latencies mostly measured."""
+    with urllib.request.urlopen(f"{url}/_podwarden/metrics", timeout=30) as response:
+        text = response.read().decode()
+    counts = {"hit": 0, "miss": 0}
+    for m in re.finditer(r'^podwarden_api_read_cache_total\{result="(\w+)"\} (\S+)$', text, re.M):
+        counts[m.group(1)] = int(float(m.group(2)))
+    return counts
 
 
 def idle_cpu(pid: int, seconds: float) -> dict[str, float]:
@@ -435,7 +455,7 @@ def serve_account(data: Path) -> None:
         await task
 
     try:
-        asyncio.run(run())
+        serving.run(run())  # as podwarden serve runs its loop
     finally:
         store.close()
 
@@ -607,18 +627,26 @@ def account_latency(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 def measure(
     targets: dict[str, dict[str, Callable[[], Any]]], args: argparse.Namespace
 ) -> dict[str, dict[str, list[float]]]:
-    """Warm every call up, then sample every (target, operation) in interleaved rounds."""
+    """Warm every call up, then sample every (target, operation) ``args.calls`` times,
+    interleaved: call by call (``--interleave call``: one call of each in turn, the order
+    rotating each turn) or in ``args.rounds`` rounds of a block of calls each (``round``)."""
     samples: dict[str, dict[str, list[float]]] = {
         t: {op: [] for op in ops} for t, ops in targets.items()
     }
-    per_round = max(1, args.calls // args.rounds)
     for ops in targets.values():  # warm-up
         for call in ops.values():
             sample(call, args.warmup)
+    pairs = [(t, op, call) for t, ops in targets.items() for op, call in ops.items()]
+    if args.interleave == "call":
+        for i in range(args.calls):
+            turn = i % len(pairs)
+            for t, op, call in pairs[turn:] + pairs[:turn]:
+                samples[t][op] += sample(call, 1)
+        return samples
+    per_round = max(1, args.calls // args.rounds)
     for _ in range(args.rounds):
-        for t, ops in targets.items():
-            for op, call in ops.items():
-                samples[t][op] += sample(call, per_round)
+        for t, op, call in pairs:
+            samples[t][op] += sample(call, per_round)
     return samples
 
 
@@ -653,7 +681,14 @@ def scale(n: int, cp: ControlPlane, tmp: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--interleave",
+        choices=("call", "round"),
+        default="call",
+        help="call: one call of each (server, operation) in turn (the default); round: "
+        "--rounds rounds of a block of calls each",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="with --interleave round")
     parser.add_argument("--scale", type=int, default=0, help="also time N instances to InService")
     parser.add_argument(
         "--suites",
@@ -716,7 +751,9 @@ def main() -> None:
                 if "hyperpod" in suites:
                     args.idle = args.during = None
                     out["latency"] = latency(args, cp, tmp)
+                    out["read_cache"] = args.read_cache
                     print(json.dumps(out["latency"], indent=2))
+                    print(json.dumps({"read_cache": args.read_cache}))
                     if args.idle is not None:
                         out["idle"] = args.idle
                         print(json.dumps({"idle": args.idle}, indent=2))
