@@ -166,7 +166,7 @@ def test_the_shipped_table_loads_and_names_read_operations_the_models_know() -> 
     ],
 )
 def test_a_broken_table_is_refused_with_where(text: str, problem: str) -> None:
-    with pytest.raises(TableError, match="read_cache.yaml") as err:
+    with pytest.raises(TableError, match=r"read_cache\.yaml") as err:
         parse_read_cache(text, "read_cache.yaml")
     assert problem in str(err.value)
 

@@ -62,6 +62,13 @@ def canonical_uri(raw_path: str, *, s3: bool) -> str:
     """The canonical URI of a path as sent on the wire (percent-encoded, without the query)."""
     if s3:
         return raw_path or "/"
+    return _encoded_path(raw_path)
+
+
+@lru_cache(maxsize=1024)
+def _encoded_path(raw_path: str) -> str:
+    """A non-S3 path's canonical URI; cached, as clients send the same few paths over and over
+    (every awsJson and query request signs ``/``)."""
     normalized = remove_dot_segments(raw_path) if raw_path else "/"
     return quote(normalized.encode("utf-8", "surrogateescape"), safe="/~")
 
@@ -104,6 +111,8 @@ def canonical_queries(raw_query: str, *, exclude: str | None = None) -> list[str
     ``exclude`` drops every pair whose decoded key equals it (``X-Amz-Signature`` for presigned
     URLs, which the signature cannot cover).
     """
+    if not raw_query:
+        return [""]
     raw_pairs = _split_pairs(raw_query)
     if exclude is not None:
         raw_pairs = [(k, v) for k, v in raw_pairs if decode_component(k) != exclude]
@@ -136,8 +145,11 @@ def canonical_headers(
         values = headers.get(name)
         if values is None:
             missing.append(name)
-            values = []
-        lines.append(f"{name}:{','.join(trim_value(v) for v in values)}")
+            lines.append(f"{name}:")
+        elif len(values) == 1:  # the usual case, without a generator per header
+            lines.append(f"{name}:{' '.join(values[0].split())}")
+        else:
+            lines.append(f"{name}:{','.join(trim_value(v) for v in values)}")
     return "\n".join(lines), missing
 
 
@@ -170,7 +182,8 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def signature(key: bytes, to_sign: str) -> str:
-    return hmac.new(key, to_sign.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+    # hmac.digest: OpenSSL's one-shot HMAC, no HMAC object (about 1 µs less a request)
+    return hmac.digest(key, to_sign.encode("utf-8", "surrogateescape"), "sha256").hex()
 
 
 def signatures_match(expected: str, provided: str) -> bool:
