@@ -90,6 +90,8 @@ def test_api_hyperpod_suite(tmp_path: Path) -> None:
     assert data["idle"]["wall_s"] >= 1.0 and 0 <= data["idle"]["cpu_s"] <= data["idle"]["wall_s"]
     for row in data["latency"].values():
         latency_row(row, "podwarden", "bare")
+    # the read cache answered the repeated reads (each call after the first of its kind)
+    assert data["read_cache"]["hit"] > 0 and data["read_cache"]["miss"] >= 1
     during = data["during_scale"]  # --quick samples during a scale-up of 5
     assert "latency during a scale-up of 5 instances" in output  # the printed table
     assert during["instances"] == 5 and during["scale_up_s"] > 0
