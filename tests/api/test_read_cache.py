@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from podwarden.cli.server import local_credentials
 from podwarden.model.cluster import ClusterStatus
+from podwarden.policy.read_cache import load_read_cache
 from tests.api.aws_server import ACCOUNT, REGION, SEEDED_EKS, AwsServer
 
 GROUP = {
@@ -158,3 +159,42 @@ def test_a_query_protocol_answer_carries_its_request_id_in_body_and_header(
     assert len(set(seen)) == 3
     iam.update_role(RoleName="rc-role", Description="changed")
     assert iam.get_role(RoleName="rc-role")["Role"]["Description"] == "changed"
+
+
+def test_every_listed_read_is_kept(aws: AwsServer) -> None:
+    """Each operation of ``policy/tables/read_cache.yaml`` answers from the cache the second
+    time (none trips its clock rule, so the table says what the handlers do)."""
+    sm = created(aws, "rc-listed")
+    iam = aws.client("iam")
+    iam.create_role(RoleName="rc-listed-role", AssumeRolePolicyDocument=TRUST)
+    eks, ec2 = aws.client("eks"), aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.193.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.193.0.0/18", "us-west-2a"), ("10.193.64.0/18", "us-west-2b"))
+    ]
+    eks.create_cluster(
+        name="rc-eks",
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/rc-eks",
+        resourcesVpcConfig={"subnetIds": subnets},
+    )
+    calls: dict[str, Callable[[], Any]] = {
+        "sagemaker DescribeCluster": lambda: sm.describe_cluster(ClusterName="rc-listed"),
+        "sagemaker ListClusters": sm.list_clusters,
+        "sagemaker ListClusterNodes": lambda: sm.list_cluster_nodes(ClusterName="rc-listed"),
+        "eks DescribeCluster": lambda: eks.describe_cluster(name="rc-eks"),
+        "eks ListClusters": eks.list_clusters,
+        "ec2 DescribeSubnets": ec2.describe_subnets,
+        "ec2 DescribeVpcs": ec2.describe_vpcs,
+        "ec2 DescribeSecurityGroups": ec2.describe_security_groups,
+        "iam GetRole": lambda: iam.get_role(RoleName="rc-listed-role"),
+    }
+    listed = {f"{service} {op}" for service, op in load_read_cache().clocks}
+    # DescribeClusterNode needs a launched instance: this server runs no reconciler
+    assert listed - set(calls) == {"sagemaker DescribeClusterNode"}
+    for name, call in calls.items():
+        call()
+        hits = counted(aws, "hit")
+        second = call()
+        assert counted(aws, "hit") == hits + 1, name
+        assert second["ResponseMetadata"]["HTTPStatusCode"] == 200, name
