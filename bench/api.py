@@ -33,6 +33,9 @@ polls are not timed). p50/p99 of both phases and their ratio (issue #14's target
 p99 during a 1,000-node scale-up within 2x the idle p99) and the seconds of the scale-up.
 Scale (``--scale N``): one instance group of N instances from CreateCluster to InService with
 every node Ready on the real local control plane, and podwarden's resident memory then.
+In-process (suite ``inprocess``, ``bench/api_inprocess.py``): the account suite's reads replayed
+straight into the app's coroutine (no socket, no event loop), with the read cache and with a
+cache that keeps nothing: microseconds of podwarden's own code a request, below the HTTP noise.
 Quick (``--quick``, seconds: what ``tests/bench`` runs so that the benchmark cannot rot): the same
 suites with a few calls, a cluster of 3 nodes, latency sampled during a scale-up of 5, and no
 moto (the ``bench`` dependency group is not needed); the output says the comparison was skipped.
@@ -64,6 +67,7 @@ import boto3  # type: ignore[import-untyped]
 import psutil
 from botocore.config import Config  # type: ignore[import-untyped]
 
+from api_inprocess import in_process  # bench/api_inprocess.py
 from podwarden.api.app import ApiSettings, Services, build_app
 from podwarden.cli import serving
 from podwarden.cli.server import CatalogInstanceTypes, ServerSettings, local_credentials
@@ -694,7 +698,8 @@ def main() -> None:
         "--suites",
         default="account,hyperpod",
         help="comma-separated: account (the local AWS account, no Kubernetes), hyperpod "
-        "(the HyperPod API on the local control plane)",
+        "(the HyperPod API on the local control plane), inprocess (the account's reads in "
+        "the app itself, no socket: bench/api_inprocess.py)",
     )
     parser.add_argument("--json", type=Path)
     parser.add_argument(
@@ -725,8 +730,9 @@ def main() -> None:
         serve_account(args.serve_account)
         return
     suites = set(args.suites.split(","))
-    if suites - {"account", "hyperpod"}:
-        parser.error(f"unknown suites: {', '.join(sorted(suites - {'account', 'hyperpod'}))}")
+    known = {"account", "hyperpod", "inprocess"}
+    if suites - known:
+        parser.error(f"unknown suites: {', '.join(sorted(suites - known))}")
     if args.during_scale and "hyperpod" not in suites:
         parser.error("--during-scale samples the hyperpod suite's cluster: add it to --suites")
     args.warmup = 20
@@ -743,6 +749,11 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="pw-bench-api-") as tmp_name:
         tmp = Path(tmp_name)
+        if "inprocess" in suites:
+            out["inprocess"] = in_process(
+                account_clients, lambda c: account_operations(c, seed_account(c)), args.calls
+            )
+            print(json.dumps({"inprocess": out["inprocess"]}, indent=2))
         if "account" in suites:  # first, while no control plane shares the cores
             out["account"] = account_latency(args, tmp)
             print(json.dumps(out["account"], indent=2))

@@ -83,6 +83,14 @@ def test_bigbody_without_kubernetes(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+def test_api_inprocess_suite(tmp_path: Path) -> None:
+    _, data = run_quick("api.py", tmp_path, "--suites", "inprocess")
+    rows = data["inprocess"]
+    assert {"SageMaker DescribeCluster", "EKS DescribeCluster", "S3 GetObject"} <= set(rows)
+    for row in rows.values():  # every replayed call answered 200 (the suite asserts it)
+        assert row["n"] == 10 and row["cached_us"] > 0 and row["uncached_us"] > 0, row
+
+
 def test_api_hyperpod_suite(tmp_path: Path) -> None:
     output, data = run_quick("api.py", tmp_path, "--suites", "hyperpod", "--idle-cpu", "1")
     assert "no moto comparison (skipped)" in output
