@@ -2,7 +2,7 @@
 
     .venv/bin/uv sync --locked --all-groups   # moto is a benchmark-only dependency
     .venv/bin/python bench/api.py [--calls 300] [--interleave call|round] [--rounds 5]
-        [--scale 1000] [--json out.json] [--suites hyperpod,account] [--idle-cpu SECONDS]
+        [--scale 1000] [--json out.json] [--suites inprocess,account,hyperpod] [--idle-cpu SECONDS]
         [--during-scale N] [--quick]
 
 Latency (suite ``hyperpod``): the same boto3 client code calls DescribeCluster and
@@ -696,7 +696,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0, help="also time N instances to InService")
     parser.add_argument(
         "--suites",
-        default="account,hyperpod",
+        default="inprocess,account,hyperpod",
         help="comma-separated: account (the local AWS account, no Kubernetes), hyperpod "
         "(the HyperPod API on the local control plane), inprocess (the account's reads in "
         "the app itself, no socket: bench/api_inprocess.py)",
