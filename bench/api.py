@@ -67,13 +67,11 @@ import boto3  # type: ignore[import-untyped]
 import psutil
 from botocore.config import Config  # type: ignore[import-untyped]
 
-from api_inprocess import in_process  # bench/api_inprocess.py
-from podwarden.api.app import ApiSettings, Services, build_app
+from api_inprocess import account_app, in_process  # bench/api_inprocess.py
 from podwarden.cli import serving
-from podwarden.cli.server import CatalogInstanceTypes, ServerSettings, local_credentials
+from podwarden.cli.server import ServerSettings, local_credentials
 from podwarden.cli.serving import bound_port, uvicorn_server
 from podwarden.local.runtime import ControlPlane
-from podwarden.policy.catalog import load_catalog
 from podwarden.store.sql import Store, sqlite_url
 from waits import WaitFailed, in_service, read_lines, wait_for  # bench/waits.py
 
@@ -437,13 +435,7 @@ def serve_account(data: Path) -> None:
     does."""
     data.mkdir(parents=True, exist_ok=True)
     store = Store(sqlite_url(data))
-    services = Services(
-        store=store,
-        instance_types=CatalogInstanceTypes(load_catalog()),
-        notify=lambda _change: None,
-        now=time.time,
-    )
-    app = build_app(ApiSettings(credentials=local_credentials()), services)
+    app = account_app(store)
     # serve's own uvicorn settings; the kubeconfig is never read (no startup hooks here)
     settings = ServerSettings(kubeconfig=data / "none", database_url=sqlite_url(data), port=0)
     server = uvicorn_server(app, settings)

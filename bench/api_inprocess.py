@@ -71,6 +71,18 @@ def _scope(request: Any) -> Recorded:
     return scope, body
 
 
+def account_app(store: Store) -> PodwardenApp:
+    """podwarden's app without Kubernetes (no reconciler, no control plane) on ``store``, with
+    the local account's credentials: what the account suites measure."""
+    services = Services(
+        store=store,
+        instance_types=CatalogInstanceTypes(load_catalog()),
+        notify=lambda _change: None,
+        now=time.time,
+    )
+    return build_app(ApiSettings(credentials=local_credentials()), services)
+
+
 def call_app(app: PodwardenApp, scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     """Run one request through the app's coroutine, which completes without waiting on
     anything for a small request (its body arrives whole; the handler runs inline)."""
@@ -105,13 +117,7 @@ def in_process(
     with tempfile.TemporaryDirectory(prefix="pw-bench-inprocess-") as tmp:
         store = Store(sqlite_url(Path(tmp)))
         try:
-            services = Services(
-                store=store,
-                instance_types=CatalogInstanceTypes(load_catalog()),
-                notify=lambda _change: None,
-                now=time.time,
-            )
-            app = build_app(ApiSettings(credentials=local_credentials()), services)
+            app = account_app(store)
             last: list[Recorded] = []
 
             def before_send(request: Any, **_: Any) -> AWSResponse:
