@@ -28,16 +28,17 @@ def local_client(
     key: str | None = None,
     secret: str | None = None,
     token: str | None = None,
+    region: str = REGION,
     **config: Any,
 ) -> Any:
     """A boto3 client of ``endpoint`` that does not retry; ``key`` and ``secret`` default to
-    the local account's, ``config`` goes to botocore's ``Config`` (``retries`` replaces the
-    single attempt)."""
+    the local account's, ``region`` to the local one; ``config`` goes to botocore's ``Config``
+    (``retries`` replaces the single attempt)."""
     cred = local_credentials()[0]
     return boto3.client(
         service,
         endpoint_url=endpoint,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id=cred.access_key_id if key is None else key,
         aws_secret_access_key=cred.secret_access_key if secret is None else secret,
         aws_session_token=token,

@@ -11,11 +11,9 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from podwarden.cli.server import local_credentials
 from tests.api.aws_server import ACCOUNT, REGION, SEEDED_EKS, AwsServer
 from tests.api.test_aws_cli import cli_env
 
@@ -150,14 +148,7 @@ def test_another_services_arn_fails_the_model(sm: Any, cluster: str) -> None:
 
 
 def test_another_regions_client_finds_nothing(aws: AwsServer, cluster: str) -> None:
-    cred = local_credentials()[0]
-    east = boto3.client(
-        "sagemaker",
-        endpoint_url=aws.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=cred.access_key_id,
-        aws_secret_access_key=cred.secret_access_key,
-    )
+    east = aws.client("sagemaker", region="us-east-1")
     status, code, _ = refused(lambda: east.list_tags(ResourceArn=cluster))
     assert (status, code) == (400, "ValidationException")
 
