@@ -13,22 +13,14 @@ from sqlalchemy import text
 from podwarden.model.cluster import Instance
 from podwarden.store.instance_order import ORDERS, InstanceOrder, Key
 from podwarden.store.sql import Store
+from tests.store.test_store import _instance as store_instance
 
 MakeStore = Callable[[], Store]
 CID = "abcdefghijkl"
 
 
 def _instance(n: int, launch: float, cid: str = CID) -> Instance:
-    return Instance(
-        instance_id=f"i-{n:017x}",
-        cluster_id=cid,
-        group="g",
-        logical_id=f"g-{n}",
-        instance_type="ml.c5.large",
-        status="Running",
-        launch_time=launch,
-        ready_at=launch,
-    )
+    return store_instance(n, cid, status="Running", launch=launch, ready=launch)
 
 
 def _walk(store: Store, order: InstanceOrder, limit: int) -> list[str]:

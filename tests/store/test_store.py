@@ -33,16 +33,23 @@ def _cluster(name: str = "c", cid: str = "abcdefghijkl") -> Cluster:
     )
 
 
-def _instance(n: int, cid: str = "abcdefghijkl") -> Instance:
+def _instance(
+    n: int,
+    cid: str = "abcdefghijkl",
+    *,
+    status: str = "Pending",
+    launch: float = 1.0,
+    ready: float = 2.0,
+) -> Instance:
     return Instance(
         instance_id=f"i-{n:017x}",
         cluster_id=cid,
         group="g",
         logical_id=f"g-{n}",
         instance_type="ml.c5.large",
-        status="Pending",
-        launch_time=1.0,
-        ready_at=2.0,
+        status=status,
+        launch_time=launch,
+        ready_at=ready,
     )
 
 
