@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from podwarden.model.cluster import ClusterStatus
+from podwarden.model.cluster import ClusterStatus, Instance
 from podwarden.policy.read_cache import load_read_cache
 from tests.api.aws_server import ACCOUNT, REGION, SEEDED_EKS, AwsServer
 from tests.api.test_sagemaker_tags import GROUP, refused
@@ -162,9 +162,25 @@ def test_every_listed_read_is_kept(aws: AwsServer) -> None:
         "ec2 DescribeSecurityGroups": ec2.describe_security_groups,
         "iam GetRole": lambda: iam.get_role(RoleName="rc-listed-role"),
     }
+    # a launched instance, as the reconciler (which this server does not run) would record it
+    cluster = aws.store.get_cluster(ACCOUNT, REGION, name="rc-listed")
+    assert cluster is not None
+    node = Instance(
+        instance_id="i-0000000000000a1c1",
+        cluster_id=cluster.cluster_id,
+        group="workers",
+        logical_id="workers-1",
+        instance_type="ml.c5.xlarge",
+        status="Running",
+        launch_time=1.0,
+        ready_at=2.0,
+    )
+    aws.store.add_instances([node])
+    calls["sagemaker DescribeClusterNode"] = lambda: sm.describe_cluster_node(
+        ClusterName="rc-listed", NodeId=node.instance_id
+    )
     listed = {f"{service} {op}" for service, op in load_read_cache().clocks}
-    # DescribeClusterNode needs a launched instance: this server runs no reconciler
-    assert listed - set(calls) == {"sagemaker DescribeClusterNode"}
+    assert listed == set(calls)
     for name, call in calls.items():
         call()
         hits = counted(aws, "hit")
