@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from podwarden.api.callers import Caller
-from podwarden.api.read_cache import DAY_S, ClockReadings, ReadCache, check_table
+from podwarden.api.read_cache import DAY_S, ClockReadings, ReadCache, check_table, header_members
 from podwarden.policy.read_cache import Clock, ReadCacheTable, load_read_cache, parse_read_cache
 from podwarden.policy.yaml_tables import TableError
 from podwarden.store.resources import Record
@@ -171,10 +171,21 @@ def test_a_broken_table_is_refused_with_where(text: str, problem: str) -> None:
     assert problem in str(err.value)
 
 
-def test_an_operation_with_input_in_headers_cannot_be_listed() -> None:
+def test_an_operation_with_input_in_headers_cannot_be_listed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     table = ReadCacheTable({("s3", "GetObject"): Clock.NONE})  # Range, If-Match... are headers
     with pytest.raises(ValueError, match="s3 GetObject takes input from headers"):
         check_table(table)
+    # a server checks it when it first sees the operation, and never keeps its answers
+    rc = ReadCache(Generation(), table)
+    get = HttpRequest("GET", "/bucket/key", "", {}, b"")
+    for _ in range(2):
+        assert rc.ticket("s3", "GetObject", get, family="rest-xml", caller=CALLER, now=NOW) is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "read cache: s3 GetObject takes input from headers "
+        f"({', '.join(header_members('s3', 'GetObject'))}): never kept"
+    ]
 
 
 def test_store_generation_moves_with_every_commit(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ given again for as long as none of those changed:
   answer is made, changes with every commit by anyone, so an answer kept under a generation is
   never older than it;
 * the request: the service, the operation, the protocol, the method, path, query and body (the
-  table lists only operations whose input the model binds to no header: checked when the cache
-  is built);
+  table lists only operations whose input the model binds to no header: the tests check the
+  shipped table, and a server checks each operation the first time it sees it, and never keeps
+  one that fails);
 * the caller: account, region, access key and principal;
 * the clock: an entry's ``day`` adds today's UTC date; a handler that read the clock outside what
   its entry allows (any reading for ``none``, another day for ``day``) has its answer used once
@@ -25,6 +26,7 @@ used out first).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -34,6 +36,8 @@ from podwarden.api.callers import Caller
 from podwarden.policy.read_cache import Clock, ReadCacheTable, load_read_cache
 from podwarden.wire.http import HttpRequest, HttpResponse
 from podwarden.wire.models import operation_model
+
+log = logging.getLogger("podwarden.api.read_cache")
 
 DAY_S = 86_400
 MAX_BYTES = 16 * 1024 * 1024  # all kept answers, keys included
@@ -76,18 +80,26 @@ class _Kept:
 _ID = "\x00request-id\x00"  # where a kept header carried the request id (never in a real one)
 
 
+def header_members(service: str, operation: str) -> list[str]:
+    """The operation's input members its model binds to HTTP headers (the key would miss
+    them); ``UnknownOperation`` when the model has no such operation."""
+    shape = operation_model(service, operation).input_shape
+    members = shape.members if shape is not None else {}
+    return [
+        name
+        for name, member in members.items()
+        if member.serialization.get("location") in HEADER_LOCATIONS
+    ]
+
+
 def check_table(table: ReadCacheTable) -> None:
-    """Every listed operation exists in its service's model and takes no input from a header
-    (the key would miss it); a ``ValueError`` naming the first that does not."""
+    """Every listed operation exists in its service's model and takes no input from a header;
+    a ``ValueError`` naming the first that does not. The shipped table is checked by the tests;
+    a running server checks each operation when it first sees it (``ReadCache.ticket``), since
+    loading every listed service's model at start would cost its memory (EC2's alone is tens of
+    MiB) in servers that never serve that service."""
     for service, op in table.clocks:
-        model = operation_model(service, op)
-        shape = model.input_shape
-        members = shape.members if shape is not None else {}
-        bound = [
-            name
-            for name, member in members.items()
-            if member.serialization.get("location") in HEADER_LOCATIONS
-        ]
+        bound = header_members(service, op)
         if bound:
             raise ValueError(
                 f"read cache: {service} {op} takes input from headers ({', '.join(bound)}): "
@@ -106,7 +118,7 @@ class ReadCache:
     ) -> None:
         self._generation = generation
         self._table = load_read_cache() if table is None else table
-        check_table(self._table)
+        self._keyable: dict[tuple[str, str], bool] = {}  # (service, operation) -> checked
         self._max_bytes = max_bytes
         self._max_entry = max_entry_bytes
         self._kept: OrderedDict[tuple[Hashable, ...], _Kept] = OrderedDict()
@@ -125,7 +137,7 @@ class ReadCache:
     ) -> Ticket | None:
         """The request's ticket when its operation's answers may be kept, else None."""
         clock = self._table.clock(service, operation)
-        if clock is None:
+        if clock is None or not self._keyable_op(service, operation):
             return None
         generation = self._generation()
         if generation is None:
@@ -184,6 +196,20 @@ class ReadCache:
                 _, oldest = self._kept.popitem(last=False)
                 self._bytes -= oldest.size
         return True
+
+    def _keyable_op(self, service: str, operation: str) -> bool:
+        keyable = self._keyable.get((service, operation))
+        if keyable is None:  # first seen: its model is loaded, as its request is being served
+            bound = header_members(service, operation)
+            if bound:
+                log.error(
+                    "read cache: %s %s takes input from headers (%s): never kept",
+                    service,
+                    operation,
+                    ", ".join(bound),
+                )
+            keyable = self._keyable[(service, operation)] = not bound
+        return keyable
 
     @staticmethod
     def _clock_allows(ticket: Ticket, clock: ClockReadings) -> bool:
