@@ -11,9 +11,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from podwarden.model.cluster import ClusterStatus, Instance
+from podwarden.model.cluster import ClusterStatus
 from podwarden.policy.read_cache import load_read_cache
 from tests.api.aws_server import ACCOUNT, REGION, SEEDED_EKS, AwsServer
+from tests.api.test_metrics_and_status import instance
 from tests.api.test_sagemaker_tags import GROUP, refused
 
 TRUST = json.dumps(
@@ -165,16 +166,7 @@ def test_every_listed_read_is_kept(aws: AwsServer) -> None:
     # a launched instance, as the reconciler (which this server does not run) would record it
     cluster = aws.store.get_cluster(ACCOUNT, REGION, name="rc-listed")
     assert cluster is not None
-    node = Instance(
-        instance_id="i-0000000000000a1c1",
-        cluster_id=cluster.cluster_id,
-        group="workers",
-        logical_id="workers-1",
-        instance_type="ml.c5.xlarge",
-        status="Running",
-        launch_time=1.0,
-        ready_at=2.0,
-    )
+    node = instance(cluster.cluster_id, 0xA1C1, "Running")
     aws.store.add_instances([node])
     calls["sagemaker DescribeClusterNode"] = lambda: sm.describe_cluster_node(
         ClusterName="rc-listed", NodeId=node.instance_id

@@ -248,12 +248,13 @@ class PodwardenApp:
             caller=caller,
             now=now(),
         )
+        clock = None
         if ticket is not None:
             kept = self._reads.answer(ticket, routed.request_id)
             self.services.metrics.read_cached(kept is not None)
             if kept is not None:
                 return kept
-            now = ClockReadings(now)
+            now = clock = ClockReadings(now)
         call = protocol.decode(resolved, request)
         ctx = Context(
             account=caller.account,
@@ -271,8 +272,8 @@ class PodwardenApp:
         except PodwardenError as err:
             raise wire_error(dest.service, err) from err
         response = protocol.encode(call, output, routed.request_id)
-        if ticket is not None and isinstance(now, ClockReadings):
-            self._reads.keep(ticket, response, routed.request_id, now)
+        if ticket is not None and clock is not None:
+            self._reads.keep(ticket, response, routed.request_id, clock)
         return response
 
     def _mounted(self, path: str) -> Asgi | None:
