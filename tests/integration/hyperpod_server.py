@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from podwarden.cli.server import ServerSettings
-from podwarden.cli.serving import assemble, uvicorn_server
+from podwarden.cli.server import Server, ServerSettings
+from podwarden.cli.serving import uvicorn_server
 from tests.local_endpoint import ThreadedServer, local_client
 
 REGION = "us-west-2"
@@ -40,8 +40,9 @@ class ThreadServer(ThreadedServer):
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
-        self.app, store = assemble(settings)
-        super().__init__(uvicorn_server(self.app, settings), store)
+        self.composed = Server(settings)  # its work loop, for tests that hold it
+        self.app = self.composed.app
+        super().__init__(uvicorn_server(self.app, settings), self.composed.store)
 
 
 class ProcessServer:

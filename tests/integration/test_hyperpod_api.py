@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -317,6 +318,28 @@ def test_crash_mid_scale_converges_without_missing_or_extra_nodes(
         assert set(cluster_nodes(kube, cluster_id(arn))) == set(nodes)
     finally:
         second.stop()
+
+
+def test_the_api_answers_while_the_work_loop_is_held(server: ThreadServer) -> None:
+    """The AWS API runs on uvicorn's loop, the reconcilers and watches on the work loop
+    (``cli.work_loop``): a request is answered while a step of the work loop holds it."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        held.set()
+        release.wait(60)
+
+    assert server.composed.work.post(hold)
+    try:
+        assert held.wait(10), "the work loop never ran the step that holds it"
+        quick = sagemaker(server.endpoint)
+        quick.meta.config.read_timeout = 10
+        names = [c["ClusterName"] for c in quick.list_clusters()["ClusterSummaries"]]
+        eks = local_client("eks", server.endpoint).describe_cluster(name="podwarden")
+        assert not release.is_set()  # answered while the work loop was still held
+        assert isinstance(names, list) and eks["cluster"]["name"] == "podwarden"
+    finally:
+        release.set()
 
 
 def test_accepted_connections_have_tcp_nodelay(server: ThreadServer) -> None:

@@ -90,6 +90,10 @@ class Services:
     # podwarden's own ASGI apps by path prefix (under ``/_podwarden/``, which no S3 path-style
     # request can address): the web dashboard (``podwarden.dashboard``)
     mounts: dict[str, Asgi] = field(default_factory=dict)
+    # how podwarden's own routes that read the background work's state (the capacity admin,
+    # the metrics, the mounts) run: ``cli.work_loop.WorkLoop.asgi`` runs them on the loop that
+    # owns that state; by default, on the API's own loop
+    own_routes: Callable[[Asgi], Asgi] = lambda app: app
 
 
 @dataclass
@@ -125,6 +129,10 @@ class PodwardenApp:
             services.capacity, services.store, services.instance_types
         )
         self.metrics_route = MetricsRoute(services.metrics)
+        self._capacity_route = services.own_routes(self.capacity_admin)
+        self._metrics_route = services.own_routes(self.metrics_route)
+        # each of ``services.mounts`` under ``own_routes``, by prefix: (the app, what runs it)
+        self._mounts: dict[str, tuple[Asgi, Asgi]] = {}
         # whether the server is shutting down (``cli.serving.uvicorn_server`` sets it): long-lived
         # responses (the dashboard's event streams) end then, so shutdown need not wait for them
         self.stopping: Callable[[], bool] = lambda: False
@@ -135,9 +143,9 @@ class PodwardenApp:
         elif scope["type"] == "http" and scope["path"].startswith(eks_authn.PREFIX):
             await self.eks_authn(scope, receive, send)
         elif scope["type"] == "http" and scope["path"] == CAPACITY_PATH:
-            await self.capacity_admin(scope, receive, send)
+            await self._capacity_route(scope, receive, send)
         elif scope["type"] == "http" and scope["path"] == METRICS_PATH:
-            await self.metrics_route(scope, receive, send)
+            await self._metrics_route(scope, receive, send)
         elif scope["type"] == "http" and (mounted := self._mounted(scope["path"])) is not None:
             await mounted(scope, receive, send)
         elif scope["type"] == "http":
@@ -279,7 +287,10 @@ class PodwardenApp:
     def _mounted(self, path: str) -> Asgi | None:
         for prefix, app in self.services.mounts.items():
             if path == prefix or path.startswith(prefix + "/"):
-                return app
+                kept = self._mounts.get(prefix)
+                if kept is None or kept[0] is not app:
+                    kept = self._mounts[prefix] = (app, self.services.own_routes(app))
+                return kept[1]
         return None
 
     def sign_in(

@@ -27,6 +27,7 @@ from podwarden.cli.account import seed_default_account
 from podwarden.cli.oidc import start_listener
 from podwarden.cli.pod_identity import PodIdentity
 from podwarden.cli.training import training_services
+from podwarden.cli.work_loop import WorkLoop
 from podwarden.control.oidc_issuers import plane_issuer
 from podwarden.dashboard.app import PREFIX as DASHBOARD_PREFIX
 from podwarden.dashboard.app import Dashboard
@@ -148,8 +149,10 @@ class Server:
     """The composition root of ``podwarden serve``: the store, the local account, the
     reconcilers, the providers of instances and the API, wired once and typed.
 
-    ``start`` and ``stop`` run in the ASGI app's lifespan; ``notify`` routes a handler's
-    ``ctx.wake`` to the reconciler that owns the changed record."""
+    ``start`` and ``stop`` run in the ASGI app's lifespan: they start and stop the work loop
+    (``cli.work_loop``), where everything but the API runs, and what runs there. ``notify``
+    routes a handler's ``ctx.wake``, from any thread, to the reconciler that owns the changed
+    record, on the work loop."""
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
@@ -164,7 +167,8 @@ class Server:
             issuer=functools.partial(plane_issuer, self.store.resources),
         )
         self.oidc: OidcListener | None = None  # the clusters' OIDC issuers (cli/oidc.py)
-        self.running: Running | None = None
+        self.running: Running | None = None  # the work loop's: read and changed only there
+        self.work = WorkLoop()
         self.capacity = copy.deepcopy(settings.capacity or SimulatedCapacity())
         # counted at scrape time: the nodes the node watches hold, the clusters in the store
         self.metrics = metrics.Metrics(self._watched_nodes, self.store.list_clusters)
@@ -181,6 +185,8 @@ class Server:
             else None,
             capacity=self.capacity,
             metrics=self.metrics,
+            # the capacity admin, the metrics and the mounts read what the work loop owns
+            own_routes=self.work.asgi,
         )
         self.app = build_app(
             ApiSettings(credentials=local_credentials(), auth=settings.auth), services
@@ -233,6 +239,23 @@ class Server:
         return running.providers.cached_nodes() if running is not None else iter(())
 
     async def start(self) -> None:
+        """Start the work loop, then everything but the API on it (``_start``)."""
+        await asyncio.to_thread(self.work.start)
+        try:
+            await self.work.call(self._start)
+        except BaseException:
+            await asyncio.to_thread(self.work.close)  # what did start is cancelled with it
+            raise
+
+    async def stop(self) -> None:
+        """Stop what ``_start`` started (on the work loop), then the work loop."""
+        try:
+            if self.work.running:
+                await self.work.call(self._stop)
+        finally:
+            await asyncio.to_thread(self.work.close)
+
+    async def _start(self) -> None:
         metrics.bind(self.metrics)  # the reconcilers', agents' and services' tasks inherit it
         # before the seed and the first CreateCluster: their issuers name its port
         self.oidc = await start_listener(
@@ -289,7 +312,7 @@ class Server:
 
         return local_agent
 
-    async def stop(self) -> None:
+    async def _stop(self) -> None:
         running, self.running = self.running, None
         if running is not None:
             for task in reversed(running.tasks):
@@ -305,6 +328,10 @@ class Server:
             self.oidc = None
 
     def notify(self, change: Change) -> None:
+        """From any thread: ``change`` reaches its reconciler on the work loop."""
+        self.work.post(self._notify, change)
+
+    def _notify(self, change: Change) -> None:
         running = self.running
         if running is None:
             return  # not started: the reconcilers' first passes read everything anyway
