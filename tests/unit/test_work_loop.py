@@ -57,19 +57,21 @@ def test_post_runs_on_the_work_loop_and_says_when_nothing_can_run() -> None:
     assert ran == ["test-post"]
 
 
+async def until_cancelled(started: threading.Event, cancelled: threading.Event) -> None:
+    """Say it started, then wait until cancelled, and say that too."""
+    started.set()
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
+
+
 def test_cancelling_a_call_cancels_its_task_on_the_work_loop(work: WorkLoop) -> None:
     started, cancelled = threading.Event(), threading.Event()
 
-    async def forever() -> None:
-        started.set()
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
     async def caller() -> None:
-        task = asyncio.create_task(work.call(forever))
+        task = asyncio.create_task(work.call(until_cancelled, started, cancelled))
         assert await asyncio.to_thread(started.wait, WAIT_S)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -83,16 +85,7 @@ def test_close_cancels_the_tasks_left_and_ends_the_thread() -> None:
     loop = WorkLoop("test-close")
     loop.start()
     started, cancelled = threading.Event(), threading.Event()
-
-    async def left_running() -> None:
-        started.set()
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    loop.post(lambda: asyncio.ensure_future(left_running()))
+    loop.post(lambda: asyncio.ensure_future(until_cancelled(started, cancelled)))
     assert started.wait(WAIT_S)
     loop.close()
     assert cancelled.is_set()
