@@ -43,7 +43,8 @@ STOP_S = 30.0  # the thread ended once its loop is told to stop
 
 
 class WorkLoopError(RuntimeError):
-    """The work loop is not running (not started yet, or stopped)."""
+    """The work loop cannot do what was asked: it is not running (not started yet, or
+    stopped), or it was started already."""
 
 
 class WorkLoop:
