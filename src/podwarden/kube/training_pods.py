@@ -15,6 +15,7 @@ from kubernetes.aio import client
 
 from podwarden.kube.informer import Informer
 from podwarden.kube.nodes import check_response, server_side_apply
+from podwarden.logic.node_view import health_view
 from podwarden.model.errors import NotFound, TemporaryError
 from podwarden.model.jobs import KWOK_GROUP, KWOK_LOGS, KWOK_VERSION
 
@@ -34,7 +35,9 @@ class TrainingKube:
         return Informer(f"pods with {label}", call, label_selector=label)
 
     def nodes(self) -> Informer:
-        return Informer("nodes", self._core.list_node_without_preload_content)
+        """A cache of every node, each as much as the simulator reads (``logic.node_view``)."""
+        call = self._core.list_node_without_preload_content
+        return Informer("nodes", call, keep=health_view)
 
     async def annotate_pod(
         self, namespace: str, name: str, uid: str, annotations: dict[str, str]

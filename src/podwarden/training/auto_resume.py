@@ -30,6 +30,7 @@ from typing import Any
 from podwarden import metrics
 from podwarden.kube.training_jobs import KubeTrainingJobs, apply_cluster_rbac, impersonating_client
 from podwarden.logic import auto_resume as ar
+from podwarden.logic.node_view import health_view
 from podwarden.model import ids
 from podwarden.model.errors import NotFound, PodwardenError
 from podwarden.model.jobs import (
@@ -85,7 +86,9 @@ class JobAutoResume:
         try:
             await self._apply_rbac()
             self.kube = kube = KubeTrainingJobs(imp, pod_selector=KUBEFLOW_JOB_NAME)
-            self.nodes = WatchedSet(kube, kube.NODES, self._node_changed, **self._watch_args())
+            self.nodes = WatchedSet(
+                kube, kube.NODES, self._node_changed, keep=health_view, **self._watch_args()
+            )
             self.pods = WatchedSet(kube, kube.PODS, self._pod_changed, **self._watch_args())
             self.jobs = WatchedSet(kube, kube.JOBS, self._job_changed, **self._watch_args())
             watches = [

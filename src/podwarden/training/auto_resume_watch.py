@@ -6,7 +6,8 @@ a watch missed), then watches from the list's resourceVersion until the server e
 after ``timeout`` seconds. Every change, found by the watch or by the next list, is reported
 as ``on_change(old, new)`` (``new`` None: deleted). Errors are logged and retried with a
 bounded backoff; ``synced`` says whether a list has completed, so nothing plans from a partial
-view (a node missing from a partial view would read as replaced).
+view (a node missing from a partial view would read as replaced). ``keep`` reduces each object
+to what its readers use (the nodes: ``logic.node_view.health_view``), as it arrives.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from podwarden.model.errors import PodwardenError
 log = logging.getLogger("podwarden.training.auto_resume")
 
 Change = Callable[[dict[str, Any] | None, dict[str, Any] | None], None]
+Keep = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def key(obj: dict[str, Any]) -> str:
@@ -38,8 +40,10 @@ class WatchedSet:
         *,
         timeout: int = 60,
         backoff: tuple[float, float] = (0.2, 10.0),
+        keep: Keep | None = None,
     ) -> None:
         self.kube = kube
+        self.keep = keep
         self.kind = kind
         self.on_change = on_change
         self.timeout = timeout
@@ -77,7 +81,8 @@ class WatchedSet:
                 delay = min(delay * 2, self.backoff[1])
 
     def _replace(self, items: list[dict[str, Any]]) -> None:
-        fresh = {key(o): o for o in items}
+        keep = self.keep
+        fresh = {key(o): o for o in (map(keep, items) if keep else items)}
         for k, old in list(self.objects.items()):
             if k not in fresh:
                 del self.objects[k]
@@ -91,6 +96,8 @@ class WatchedSet:
                 self.on_change(before, obj)
 
     def _apply(self, kind: str, obj: dict[str, Any]) -> None:
+        if self.keep is not None:
+            obj = self.keep(obj)
         k = key(obj)
         old = self.objects.get(k)
         if kind == "DELETED":
