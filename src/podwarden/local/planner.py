@@ -51,7 +51,9 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # Go runtime settings per component (the caller's own environment wins). The apiserver's heap
 # is kept near 1 GiB, a soft limit (its GC runs more often as the heap nears it, never more than
 # half the CPU): at 5,000 nodes, with three DaemonSet pods on each, it otherwise grew to 1.9 GB
-# (BENCHMARKS.md, "Growth with the cluster"); a small cluster never reaches it.
+# (BENCHMARKS.md, "Growth with the cluster"); a small cluster never reaches it. Not lower: at
+# 768 MiB its heap sat at the limit through a burst of 500 replacements at 5,000 nodes, and the
+# plane fell behind (BENCHMARKS.md, "What a 5,000-node podwarden holds").
 GO_ENV: dict[str, dict[str, str]] = {"kube-apiserver": {"GOMEMLIMIT": "1GiB"}}
 
 # kwok manages only nodes that carry this annotation, never a real kubelet's node.
