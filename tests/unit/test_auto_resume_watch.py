@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from podwarden.kube.training_jobs import Listing
-from podwarden.training.auto_resume_watch import WatchedSet
+from podwarden.logic.node_view import health_view
+from podwarden.training.auto_resume_watch import Change, Keep, WatchedSet
 
 WAIT_S = 10.0
 
@@ -38,10 +39,16 @@ class OneRound:
         await asyncio.Event().wait()  # until cancelled
 
 
-def watched(items: list[dict[str, Any]], events: list[tuple[str, Any]]) -> WatchedSet:
+def watched(
+    items: list[dict[str, Any]],
+    events: list[tuple[str, Any]],
+    *,
+    on_change: Change = lambda old, new: None,
+    keep: Keep | None = None,
+) -> WatchedSet:
     """The set after its list and every event."""
     kube = OneRound(items, events)
-    view = WatchedSet(kube, "nodes", lambda old, new: None)  # type: ignore[arg-type]
+    view = WatchedSet(kube, "nodes", on_change, keep=keep)  # type: ignore[arg-type]
 
     async def run() -> None:
         task = asyncio.create_task(view.run())
@@ -84,3 +91,26 @@ def test_a_node_gone_from_a_relist_leaves_the_index() -> None:
 
     asyncio.run(twice())
     assert view.by_name() == {"b": b1}
+
+
+def test_a_watched_set_keeps_what_keep_makes_of_each_listed_and_watched_object() -> None:
+    """Auto-resume's nodes: each as ``logic.node_view.health_view`` makes it, and every change
+    reported as views."""
+    a1, b1 = kwok_node("a", "1"), kwok_node("b", "1")
+    a2 = kwok_node("a", "2", ready="False")
+    seen: list[tuple[Any, Any]] = []
+    changes = [("MODIFIED", a2), ("DELETED", b1)]
+    view = watched([a1, b1], changes, keep=health_view, on_change=lambda *c: seen.append(c))
+    assert view.by_name() == {"a": health_view(a2)}
+    assert list(view.objects.values()) == [health_view(a2)]
+    assert "capacity" not in view.by_name()["a"]["status"]
+    assert seen[-2:] == [(health_view(a1), health_view(a2)), (health_view(b1), None)]
+
+
+def kwok_node(name: str, version: str, ready: str = "True") -> dict[str, Any]:
+    """``node`` with what a kwok node also has, which the view leaves out."""
+    whole = node(name, version, ready)
+    whole["metadata"]["managedFields"] = [{"manager": "kwok", "operation": "Update"}]
+    whole["status"]["capacity"] = {"cpu": "192", "nvidia.com/gpu": "8"}
+    whole["status"]["nodeInfo"] = {"kubeletVersion": "kwok-v0.7.0"}
+    return whole

@@ -1,25 +1,21 @@
-"""logic.node_view.health_view: the training side's caches keep a node's view, and every reader
-of those caches answers the same on the view as on the whole node."""
+"""logic.node_view.health_view: every reader of the training side's node caches answers the same
+on a node's view as on the whole node (the caches keeping it: test_auto_resume_watch.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from typing import Any
 
 import pytest
 
-from podwarden.kube.training_jobs import Listing
 from podwarden.logic import auto_resume as ar
 from podwarden.logic import training_jobs as tj
 from podwarden.logic.node_view import health_view
 from podwarden.model.labels import FAULT_REASONS, HEALTH
 from podwarden.training.auto_resume import _health
-from podwarden.training.auto_resume_watch import WatchedSet
 
 NAME = "hyperpod-i-000e8b869f00b7ce4"
-WAIT_S = 10.0
 
 
 def condition(kind: str, status: str, reason: str) -> dict[str, str]:
@@ -162,41 +158,3 @@ def test_the_node_is_not_changed() -> None:
     kept = copy.deepcopy(node)
     health_view(node)
     assert node == kept
-
-
-class OneRound:
-    """A Kubernetes that lists ``items`` once, then streams ``events`` and holds the watch."""
-
-    def __init__(self, items: list[dict[str, Any]], events: list[tuple[str, Any]]) -> None:
-        self.items, self.events = items, events
-        self.streamed = asyncio.Event()
-
-    async def listing(self, kind: str) -> Listing:
-        return Listing(list(self.items), "1")
-
-    async def watch(self, kind: str, resource_version: str, seconds: int) -> Any:
-        for event in self.events:
-            yield event
-        self.streamed.set()
-        await asyncio.Event().wait()  # until cancelled
-
-
-def test_a_watched_set_keeps_the_view_of_what_it_lists_and_watches() -> None:
-    listed, changed = kwok_node(), variant("not ready")
-    changed["metadata"]["resourceVersion"] = "54990"
-    other = variant("as is")
-    other["metadata"].update(name="other", uid="uid-other")
-    kube = OneRound([listed, other], [("MODIFIED", changed), ("DELETED", other)])
-    seen: list[tuple[Any, Any]] = []
-    view = WatchedSet(kube, "nodes", lambda old, new: seen.append((old, new)), keep=health_view)  # type: ignore[arg-type]
-
-    async def run() -> None:
-        task = asyncio.create_task(view.run())
-        await asyncio.wait_for(kube.streamed.wait(), WAIT_S)
-        task.cancel()
-
-    asyncio.run(run())
-    assert view.by_name() == {NAME: health_view(changed)}
-    assert list(view.objects.values()) == [health_view(changed)]
-    assert seen[-2] == (health_view(listed), health_view(changed))  # the change, as views
-    assert seen[-1] == (health_view(other), None)  # the deletion
