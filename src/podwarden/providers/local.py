@@ -50,6 +50,12 @@ def seen(node: dict[str, Any]) -> Seen:
     return ready, labels, taints
 
 
+def registered(node: dict[str, Any]) -> bool:
+    """Whether the node's kubelet has registered it: a kubelet (and kwok's ``node-initialize``
+    stage, which plays one) reports its version in ``status.nodeInfo`` as it does."""
+    return bool(((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion"))
+
+
 class LocalInstances:
     def __init__(self, nodes: KubeNodes) -> None:
         self._nodes = nodes
@@ -163,9 +169,18 @@ class LocalInstances:
         """The instance is up again: its node reports Ready (kwok keeps the heartbeat) and, back
         from a reboot, gets a clean slate: health label Schedulable, no fault labels, details or
         quarantine taint (a fault that persists is detected again). Until now the quarantine
-        kept the scheduler off it, for the whole reboot."""
-        await self._nodes.patch_status(name, {"status": {"conditions": [_ready(True, at)]}})
+        kept the scheduler off it, for the whole reboot.
+
+        A node its kubelet has not registered yet (a new instance's, moments after it was
+        created) is left to the kubelet, kwok, which makes it Ready when it registers it: a
+        Ready posted first would stop kwok from ever registering it (its ``node-initialize``
+        stage takes only nodes that are not Ready), and the node would have no address, so the
+        apiserver could not reach its kubelet (``kubectl logs``, ``hyp get-logs``). The next
+        pass, woken when kwok makes the node Ready, finds it Ready."""
         node = await self._nodes.get(name)
+        if not registered(node):
+            return
+        await self._nodes.patch_status(name, {"status": {"conditions": [_ready(True, at)]}})
         if (node["metadata"].get("labels") or {}).get(HEALTH, SCHEDULABLE) == SCHEDULABLE:
             return
         taints = [
