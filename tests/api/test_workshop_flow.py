@@ -58,7 +58,8 @@ DEADLINE = 30.0  # seconds for a cluster to settle; nodes are Ready at once
 
 
 class MemoryNodes:
-    """Nodes as plain dicts, Ready when created: enough of Kubernetes for the reconciler."""
+    """Nodes as plain dicts, registered by their kubelet and Ready when created: enough of
+    Kubernetes for the reconciler."""
 
     def __init__(self) -> None:
         self.nodes: dict[str, dict[str, Any]] = {}
@@ -67,7 +68,10 @@ class MemoryNodes:
         return list(self.nodes.values())
 
     async def launch(self, manifest: dict[str, Any]) -> None:
-        ready = {"conditions": [{"type": "Ready", "status": "True"}]}
+        ready = {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "nodeInfo": {"kubeletVersion": "kwok-v0.7.0"},
+        }
         self.nodes[manifest["metadata"]["name"]] = {**manifest, "status": ready}
 
     async def terminate(self, name: str) -> None:

@@ -19,7 +19,8 @@ from kubernetes import client
 
 from podwarden.kube.nodes import KubeNodes
 from podwarden.local.runtime import ControlPlane
-from podwarden.providers.local import LocalInstances, registered
+from podwarden.logic.node_spec import registered
+from podwarden.providers.local import LocalInstances
 
 from .kube_objects import as_dict, hyperpod_node, wait_for
 

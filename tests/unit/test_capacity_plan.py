@@ -140,7 +140,11 @@ class MemoryNodes:
         return list(self.nodes.values())
 
     async def launch(self, manifest: dict[str, Any]) -> None:
-        ready = {"conditions": [{"type": "Ready", "status": "True"}]}
+        # registered by its kubelet at once, Ready
+        ready = {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "nodeInfo": {"kubeletVersion": "kwok-v0.7.0"},
+        }
         self.nodes[manifest["metadata"]["name"]] = {**manifest, "status": ready}
 
     async def workload_pods(self, name: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from podwarden.logic import cluster_actions as ca
@@ -18,6 +19,7 @@ from podwarden.model.cluster import (
     InstanceStatus,
 )
 from podwarden.model.labels import HEALTH, PENDING_REBOOT, SCHEDULABLE
+from podwarden.operator.instances import observe
 from podwarden.policy.remediation import RemediationLimits
 
 NOW = 1000.0
@@ -99,6 +101,22 @@ def test_a_rebooted_node_boots_out_of_quarantine_before_its_instance_runs() -> N
     back = {rebooting.node_name: node(rebooting, labels={HEALTH: SCHEDULABLE})}
     assert cp.plan_cluster(c, [rebooting], back, NOW + 2).actions == [
         ca.MarkRunning(rebooting.instance_id)
+    ]
+
+
+def test_a_new_node_is_left_to_its_kubelet_until_registered() -> None:
+    """A node its kubelet (kwok) has not registered is not booted: a Ready posted first would
+    stop kwok from ever registering it (no address: the apiserver cannot reach its kubelet).
+    The instance stays Pending; once registered and Ready it is Running."""
+    c = cluster(g={"InstanceCount": 1})
+    pending = inst(1, status=InstanceStatus.PENDING)
+    new = node(pending, ready=False)
+    unregistered = {pending.node_name: replace(new, registered=False)}
+    plan = cp.plan_cluster(c, [pending], unregistered, NOW)
+    assert plan.actions == [] and plan.requeue_after is None
+    registered = {pending.node_name: node(pending)}
+    assert cp.plan_cluster(c, [pending], registered, NOW).actions == [
+        ca.MarkRunning(pending.instance_id)
     ]
 
 
@@ -344,3 +362,15 @@ def test_deep_checks_start_when_the_node_is_up_and_end_by_time_or_failure() -> N
     )
     failed = {a.node_name: health(a, "UnschedulablePendingReplacement")}
     assert ca.FinishDeepCheck(a.instance_id, False) in cp.plan_cluster(c, [a], failed, NOW).actions
+
+
+def test_observe_reads_whether_the_kubelet_registered_the_node() -> None:
+    """What kwok's ``node-initialize`` stage (a kubelet's registration) adds is what
+    ``registered`` reads; a node as podwarden creates it has none of it."""
+    created = {"metadata": {"name": "hyperpod-i-1", "labels": {}}, "spec": {}, "status": {}}
+    kwok = {"kubeletVersion": "kwok-v0.7.0", "containerRuntimeVersion": "kwok-v0.7.0"}
+    taken = {**created, "status": {"nodeInfo": kwok, "phase": "Running"}}
+    assert not observe(created).registered and observe(taken).registered
+    # Ready posted by someone else does not register a node
+    ready = {**created, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert observe(ready).ready and not observe(ready).registered

@@ -70,11 +70,17 @@ def plan_instance(
 
 def _plan_pending(plan: Plan, inst: Instance, node: ObservedNode | None, now: float) -> bool:
     """A launching or rebooting instance: once its time is up its node is created, or booted
-    (Ready again, and out of quarantine if a reboot had put it there), then it is Running."""
+    (Ready again, and out of quarantine if a reboot had put it there), then it is Running.
+
+    A new node is registered, and made Ready, by its kubelet (kwok), not booted: a Ready posted
+    before would stop kwok from ever registering it (``providers.local.LocalInstances.booted``).
+    The node watch wakes the next pass when the kubelet makes it Ready."""
     if now < inst.ready_at:
         plan.due(inst.ready_at - now)
     elif node is None:
         plan.actions.append(CreateNode(inst.instance_id))
+    elif not node.registered:
+        pass  # its kubelet has yet to register it
     elif node.ready and node.labels.get(HEALTH) not in LABEL_RECOVERY:
         plan.actions.append(MarkRunning(inst.instance_id))
     else:

@@ -7,6 +7,7 @@ catalog, whose ``pods`` is the max-pods table of R12 (docs/requirements.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +132,13 @@ def desired_node(
         },
         "status": {"capacity": capacity, "allocatable": capacity, **ipv6_addresses(inst)},
     }
+
+
+def registered(node: Mapping[str, Any]) -> bool:
+    """Whether the node's kubelet has registered it: a kubelet (and kwok's ``node-initialize``
+    stage, which plays one) reports its version in ``status.nodeInfo`` as it does, with the
+    node's addresses and kubelet port. Until then the apiserver cannot reach its kubelet."""
+    return bool(((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion"))
 
 
 def ipv6_addresses(inst: Instance) -> dict[str, Any]:

@@ -19,6 +19,7 @@ class ObservedNode:
     ready: bool
     labels: Mapping[str, str]
     taints: tuple[Taint, ...]
+    registered: bool = True  # by its kubelet (``logic.node_spec.registered``)
 
 
 # a health label that asks for a recovery (set by the health agent, a failed deep check or a

@@ -10,7 +10,13 @@ from typing import Any
 from podwarden.control.lifecycle_access import check_read_access
 from podwarden.control.lifecycle_scripts import LifecycleScriptsFailed, lifecycle_script
 from podwarden.logic.instance_addresses import InstanceAddresses
-from podwarden.logic.node_spec import Taint, desired_labels, kubernetes_labels, kubernetes_taints
+from podwarden.logic.node_spec import (
+    Taint,
+    desired_labels,
+    kubernetes_labels,
+    kubernetes_taints,
+    registered,
+)
 from podwarden.logic.recovery_policy import ObservedNode
 from podwarden.model import ids
 from podwarden.model.cluster import (
@@ -42,7 +48,8 @@ def observe(node: dict[str, Any]) -> ObservedNode:
         for t in node.get("spec", {}).get("taints") or []
     )
     meta = node["metadata"]
-    return ObservedNode(meta["name"], ready, meta.get("labels") or {}, taints)
+    labels = meta.get("labels") or {}
+    return ObservedNode(meta["name"], ready, labels, taints, registered(node))
 
 
 def new_instance(

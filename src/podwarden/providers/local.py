@@ -14,6 +14,7 @@ from typing import Any
 from podwarden.kube.informer import OnEvent, node_informer
 from podwarden.kube.nodes import KubeNodes
 from podwarden.kube.pods import KubePods
+from podwarden.logic.node_spec import registered
 from podwarden.model.cluster import DeepCheck
 from podwarden.model.errors import NotFound
 from podwarden.model.labels import (
@@ -48,12 +49,6 @@ def seen(node: dict[str, Any]) -> Seen:
         for t in node.get("spec", {}).get("taints") or []
     )
     return ready, labels, taints
-
-
-def registered(node: dict[str, Any]) -> bool:
-    """Whether the node's kubelet has registered it: a kubelet (and kwok's ``node-initialize``
-    stage, which plays one) reports its version in ``status.nodeInfo`` as it does."""
-    return bool(((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion"))
 
 
 class LocalInstances:
