@@ -7,8 +7,9 @@ for each N of ``--sizes``, each on a fresh control plane and ``podwarden serve``
 
 For each size: seconds to InService, podwarden's RSS, the control plane's RSS (etcd,
 kube-apiserver, kube-controller-manager, kube-scheduler, kwok, training operator: each and in
-all), ListClusterNodes paginated through every node (pages and seconds), and the growth from
-the previous size (time and memory per instance added). The largest size then goes on
+all), ListClusterNodes paginated through every node (pages and seconds), how many of the
+cluster's nodes their kubelet (kwok) has registered (with an address and ``nodeInfo``: all of
+them, unless a node was made Ready before kwok took it), and the growth from the previous size (time and memory per instance added). The largest size then goes on
 (bench/scale_largest.py): a fault burst (Xid 79 in ``--burst`` GPU nodes at once, default a
 tenth of them, at most 500) until all are quarantined and until all are replaced, then a
 scale-down to ``--down-to`` instances (default 100) with UpdateCluster; seconds and RSS after
@@ -20,6 +21,7 @@ tests/bench runs): sizes 10 and 30, a burst of 3 and a scale-down to 5 at 30.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import os
@@ -33,7 +35,10 @@ from typing import Any
 import psutil
 
 from api import EKS, LIFECYCLE_URI, ROLE, client, start_api, stop  # bench/api.py
+from podwarden.kube.nodes import KubeNodes
 from podwarden.local.runtime import ControlPlane
+from podwarden.logic.node_spec import registered
+from podwarden.model.labels import CLUSTER_NAME
 from podwarden.policy.catalog import load_catalog
 from scale_largest import CLUSTER, Largest, after_in_service  # bench/scale_largest.py
 from waits import in_service  # bench/waits.py
@@ -77,6 +82,19 @@ def memory(podwarden: int, cp: ControlPlane) -> dict[str, Any]:
     }
 
 
+def kubelet_registered(kubeconfig: Path) -> int:
+    """How many of the cluster's nodes their kubelet (kwok) has registered."""
+
+    async def count() -> int:
+        nodes = await KubeNodes.from_kubeconfig(kubeconfig)
+        try:
+            return sum(registered(n) for n in await nodes.list(f"{CLUSTER_NAME}={CLUSTER}"))
+        finally:
+            await nodes.close()
+
+    return asyncio.run(count())
+
+
 def one_size(n: int, tmp: Path, largest: Largest | None) -> dict[str, Any]:
     """Cluster ``scale`` of ``n`` instances to InService; with ``largest``, then its fault
     burst and scale-down (bench/scale_largest.py)."""
@@ -109,6 +127,7 @@ def one_size(n: int, tmp: Path, largest: Largest | None) -> dict[str, Any]:
             row = {
                 "instances": n,
                 "in_service_s": round(seconds, 1),
+                "nodes_kubelet_registered": kubelet_registered(cp.kubeconfig),
                 **memory(pw.pid, cp),
                 "list_cluster_nodes": {
                     "nodes": len(summaries),

@@ -33,6 +33,7 @@ from typing import Any
 from podwarden.agent.inject import inject, signal_for
 from podwarden.kube.informer import node_informer
 from podwarden.kube.nodes import KubeNodes
+from podwarden.logic.node_spec import registered
 from podwarden.model.ids import node_name
 from podwarden.model.labels import CLUSTER_NAME, HEALTH, SCHEDULABLE
 from podwarden.policy.fault_policy import Action, load_policy
@@ -133,6 +134,16 @@ def schedulable(node: dict[str, Any]) -> bool:
     )
 
 
+def why_not(node: dict[str, Any]) -> str:
+    """What keeps a node from being schedulable, for a wait's message."""
+    ready: dict[str, Any] = next(
+        (c for c in node.get("status", {}).get("conditions") or [] if c["type"] == "Ready"), {}
+    )
+    said = f"Ready={ready.get('status')} ({ready.get('reason')})" if ready else "no Ready"
+    kubelet = "registered" if registered(node) else "not registered by its kubelet"
+    return f"{said}, {kubelet}, {node_state(node)}"
+
+
 class NodeWatch:
     """The cluster's Kubernetes nodes by its label selector, kept by one list-then-watch; it
     also notes when each node it is told to watch is first seen quarantined (a replacement
@@ -226,7 +237,8 @@ async def repair(sm: Any, watch: NodeWatch, ids: list[str], n: int, t0: float) -
             return f"{len(left)} of the {len(faulted)} faulted nodes still there"
         waiting = [name for name, node in nodes.items() if not schedulable(node)]
         if waiting or len(nodes) != n:
-            return f"{len(nodes)} nodes (want {n}), {len(waiting)} not schedulable"
+            first = f" ({waiting[0]}: {why_not(nodes[waiting[0]])})" if waiting else ""
+            return f"{len(nodes)} nodes (want {n}), {len(waiting)} not schedulable{first}"
         if not nodes_done:
             nodes_done.append(time.perf_counter() - t0)
         summaries = await asyncio.to_thread(list_instances, sm)
